@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // Suites that start nats-server are I/O bound; two workers match CI's two cores.
+  maxWorkers: 2,
+  testTimeout: 30000,
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+};
