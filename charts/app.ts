@@ -1,0 +1,11 @@
+import { App } from 'cdk8s';
+import { EventsChart } from './events-chart';
+import { TawonChart } from './tawon-chart';
+
+/** Builds the example app; `main.ts` synthesizes it and the tests check what it renders. */
+export function buildApp(outdir: string): App {
+  const app = new App({ outdir });
+  new TawonChart(app, 'tawon-example');
+  new EventsChart(app, 'events');
+  return app;
+}

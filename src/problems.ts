@@ -1,0 +1,85 @@
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+
+/** One broken rule: which field, the value it has, and the rule it breaks. */
+export interface Problem {
+  /** Prop path, such as `maxBytes` or `subjects[2]`. */
+  readonly field: string;
+  /** The offending value, already rendered for people (`3GiB`, `"a..b"`). */
+  readonly value: string;
+  /** What is wrong and what is allowed, such as `exceeds the store limit 2GiB`. */
+  readonly rule: string;
+}
+
+/** Renders a problem as one line: `maxBytes 3GiB exceeds the store limit 2GiB`. */
+export function formatProblem(problem: Problem): string {
+  return `${problem.field} ${problem.value} ${problem.rule}`;
+}
+
+/** Renders any prop value for an error message: strings quoted, objects as JSON. */
+export function showValue(value: unknown): string {
+  if (value === undefined) return '(unset)';
+  if (typeof value === 'object' && value !== null && typeof (value as any).toMilliseconds === 'function') {
+    return `Duration(${(value as any).toMilliseconds()}ms)`;
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+
+/** Compiles a JSON Schema once, at module load, with every error collected. */
+export function compileSchema<T>(schema: object): ValidateFunction<T> {
+  return ajv.compile<T>(schema);
+}
+
+/**
+ * Validates `data` against a compiled schema and translates ajv's JSON-pointer errors
+ * into prop paths (`/subjects/2` becomes `subjects[2]`), prefixed by `base`.
+ */
+export function schemaProblems(validate: ValidateFunction, data: unknown, base = ''): Problem[] {
+  if (validate(data)) return [];
+  return (validate.errors ?? []).filter(isLeafError).map((error) => {
+    const pointer = error.keyword === 'additionalProperties'
+      ? `${error.instancePath}/${error.params.additionalProperty}`
+      : error.instancePath;
+    const field = joinField(base, pointerToField(pointer));
+    const rule = error.keyword === 'additionalProperties'
+      ? 'is not a known property'
+      : describeError(error);
+    return { field: field || '(document)', value: showValue(valueAt(data, pointer)), rule };
+  });
+}
+
+/** ajv reports each failed `anyOf` branch and then the `anyOf` itself: keep the summary. */
+function isLeafError(error: ErrorObject): boolean {
+  return !error.schemaPath.includes('/anyOf/');
+}
+
+function describeError(error: ErrorObject): string {
+  if (error.keyword === 'enum') return `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'anyOf') return 'must be a number, a string such as "10Gi" or "240h", or a cdk8s Size or Duration';
+  return error.message ?? 'is invalid';
+}
+
+function pointerToField(pointer: string): string {
+  return pointer.split('/').slice(1).map(unescapePointer).reduce(
+    (path, token) => (/^\d+$/.test(token) ? `${path}[${token}]` : joinField(path, token)), '');
+}
+
+function joinField(base: string, field: string): string {
+  if (!base) return field;
+  if (!field) return base;
+  return field.startsWith('[') ? `${base}${field}` : `${base}.${field}`;
+}
+
+function unescapePointer(token: string): string {
+  return token.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function valueAt(data: unknown, pointer: string): unknown {
+  let current: any = data;
+  for (const token of pointer.split('/').slice(1).map(unescapePointer)) {
+    if (current === undefined || current === null) return undefined;
+    current = current[token];
+  }
+  return current;
+}

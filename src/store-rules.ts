@@ -1,0 +1,97 @@
+import { Problem } from './problems';
+import { StorageType, StreamDefinition } from './stream-definition';
+import { SubjectTree, subjectProblem } from './subjects';
+import { formatBytes } from './units';
+
+/** A stream as the store's cross-stream rules see it. */
+export interface HostedStream {
+  /** Construct path, to tell two streams of the same name apart. */
+  readonly path: string;
+  readonly definition: StreamDefinition;
+}
+
+/** Storage the streams of a store share. */
+export interface StoreCapacity {
+  /** Servers in the store; each stream replica lives on one of them. */
+  readonly replicas: number;
+  readonly maxFileStoreBytes: number;
+  readonly maxMemoryStoreBytes: number;
+}
+
+/** How many streams a capacity message names before it summarizes the rest. */
+const LISTED_STREAMS = 10;
+
+/** Two streams of one store with the same name: the server would keep only one. */
+export function duplicateNameProblems(streams: readonly HostedStream[]): Problem[] {
+  const firstByName = new Map<string, HostedStream>();
+  const problems: Problem[] = [];
+  for (const stream of streams) {
+    const first = firstByName.get(stream.definition.name);
+    if (first) {
+      problems.push({
+        field: 'name',
+        value: JSON.stringify(stream.definition.name),
+        rule: `is used by both ${first.path} and ${stream.path}: stream names must be unique on a store`,
+      });
+    } else {
+      firstByName.set(stream.definition.name, stream);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Subjects that two streams of one store both capture; JetStream refuses the second
+ * stream at runtime. Uses a subject tree, so the cost grows with the number of subjects
+ * and the overlaps found, not with the number of pairs.
+ */
+export function overlapProblems(streams: readonly HostedStream[]): Problem[] {
+  const tree = new SubjectTree<{ stream: HostedStream; index: number }>();
+  for (const stream of streams) {
+    stream.definition.subjects.forEach((subject, index) => {
+      // A malformed subject is reported by its stream; it cannot be placed in the tree.
+      if (subjectProblem(subject) === undefined) tree.insert(subject, { stream, index });
+    });
+  }
+  return tree.findOverlaps()
+    .filter(({ a, b }) => a.owner.stream !== b.owner.stream || a.subject !== b.subject)
+    .map(({ a, b }) => ({
+      field: `stream "${a.owner.stream.definition.name}" subjects[${a.owner.index}]`,
+      value: JSON.stringify(a.subject),
+      rule: a.owner.stream === b.owner.stream
+        ? `overlaps its own subjects[${b.owner.index}] ${JSON.stringify(b.subject)}`
+        : `overlaps stream "${b.owner.stream.definition.name}" subjects[${b.owner.index}] ${JSON.stringify(b.subject)} (${b.owner.stream.path}): JetStream refuses overlapping subjects on one server`,
+    }));
+}
+
+/**
+ * Streams whose reserved bytes (max bytes times replicas) add up to more than the store
+ * holds across its servers: the server would refuse the streams created last.
+ */
+export function capacityProblems(streams: readonly HostedStream[], capacity: StoreCapacity): Problem[] {
+  return [
+    storageProblem(streams, StorageType.FILE, capacity.maxFileStoreBytes, capacity.replicas, 'maxFileStore'),
+    storageProblem(streams, StorageType.MEMORY, capacity.maxMemoryStoreBytes, capacity.replicas, 'maxMemoryStore'),
+  ].filter((p): p is Problem => p !== undefined);
+}
+
+function storageProblem(
+  streams: readonly HostedStream[], storage: StorageType, perServer: number, servers: number, field: string,
+): Problem | undefined {
+  const reserving = streams
+    .filter((s) => s.definition.storage === storage && s.definition.maxBytes > 0)
+    .map((s) => ({ name: s.definition.name, bytes: s.definition.maxBytes, replicas: s.definition.replicas }));
+  const needed = reserving.reduce((sum, s) => sum + s.bytes * s.replicas, 0);
+  const available = perServer * servers;
+  if (needed <= available) return undefined;
+  const largest = [...reserving]
+    .sort((x, y) => y.bytes * y.replicas - x.bytes * x.replicas || (x.name < y.name ? -1 : 1))
+    .slice(0, LISTED_STREAMS)
+    .map((s) => `"${s.name}" ${formatBytes(s.bytes)} x${s.replicas}`);
+  const more = reserving.length > LISTED_STREAMS ? ` and ${reserving.length - LISTED_STREAMS} more` : '';
+  return {
+    field,
+    value: `${formatBytes(perServer)} x${servers} server(s) = ${formatBytes(available)}`,
+    rule: `is too small: the ${storage} streams reserve ${formatBytes(needed)} (maxBytes x replicas: ${largest.join(', ')}${more})`,
+  };
+}

@@ -1,0 +1,509 @@
+import { Problem, compileSchema, schemaProblems, showValue } from './problems';
+import { streamNameProblem, subjectProblem, subjectsOverlap } from './subjects';
+import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
+import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
+
+/** How a stream decides that a message is no longer needed. */
+export enum Retention {
+  /** Keep messages until a limit (count, bytes, age) removes them. */
+  LIMITS = 'limits',
+  /** Keep messages while a consumer is interested in them. */
+  INTEREST = 'interest',
+  /** Remove each message once one consumer acknowledged it. */
+  WORK_QUEUE = 'workqueue',
+}
+
+/** Where a stream keeps its messages. */
+export enum StorageType {
+  /** On the store's persistent volume. */
+  FILE = 'file',
+  /** In the server's memory: lost when every replica restarts. */
+  MEMORY = 'memory',
+}
+
+/** What a full stream does with a new message. */
+export enum DiscardPolicy {
+  /** Remove the oldest messages to make room. */
+  OLD = 'old',
+  /** Refuse the new message. */
+  NEW = 'new',
+}
+
+/** On-disk compression of a file stream (NATS 2.10 and newer). */
+export enum Compression {
+  /** No compression. */
+  NONE = 'none',
+  /** S2 compression. */
+  S2 = 's2',
+}
+
+/** What the post-deploy Job does with a stream once it is no longer in the app. */
+export enum StreamRetentionPolicy {
+  /** Keep the stream and its messages; report it as orphaned. */
+  RETAIN = 'Retain',
+  /** Delete the stream and its messages. */
+  DELETE = 'Delete',
+}
+
+/** Sets a count or size limit to "no limit", as JetStream's own -1 does. */
+export const UNLIMITED = -1;
+
+/** The limits a store sets defaults and hard maxima for. */
+export interface StreamLimitOptions {
+  /**
+   * Most messages the stream keeps.
+   * @default - the store's default, else its limit, else unlimited
+   */
+  readonly maxMsgs?: number;
+  /**
+   * Most bytes the stream keeps: a number of bytes, a cdk8s `Size` or a string such as "1G" or "10Gi".
+   * @default - the store's default, else its limit, else unlimited
+   */
+  readonly maxBytes?: SizeInput;
+  /**
+   * Oldest message age the stream keeps: a cdk8s `Duration` or a Go duration string such as "240h".
+   * @default - the store's default, else its limit, else unlimited
+   */
+  readonly maxAge?: DurationInput;
+  /**
+   * Largest message the stream accepts.
+   * @default - the store's default, else its limit, else unlimited (up to the server's max payload)
+   */
+  readonly maxMsgSize?: SizeInput;
+}
+
+/** Everything that defines one JetStream stream; `Stream` and `StreamStore.addStream` take these. */
+export interface StreamOptions extends StreamLimitOptions {
+  /**
+   * The JetStream stream name: no whitespace, `.`, `*`, `>`, `/` or `\`, at most 255 characters.
+   * @default - the construct id
+   */
+  readonly name?: string;
+  /**
+   * Subjects the stream captures; wildcards `*` and `>` allowed.
+   * @default - the stream name as its only subject, as JetStream does
+   */
+  readonly subjects?: string[];
+  /**
+   * A description shown by `nats stream info`.
+   * @default - none
+   */
+  readonly description?: string;
+  /**
+   * How messages are retained.
+   * @default Retention.LIMITS
+   */
+  readonly retention?: Retention;
+  /**
+   * File or memory storage.
+   * @default StorageType.FILE
+   */
+  readonly storage?: StorageType;
+  /**
+   * Copies of the stream across the store's servers: 1, 3 or 5, at most the store's replicas.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * Most consumers the stream allows.
+   * @default UNLIMITED
+   */
+  readonly maxConsumers?: number;
+  /**
+   * Most messages kept per subject.
+   * @default UNLIMITED
+   */
+  readonly maxMsgsPerSubject?: number;
+  /**
+   * What a full stream does with a new message.
+   * @default DiscardPolicy.OLD
+   */
+  readonly discard?: DiscardPolicy;
+  /**
+   * Apply the discard-new policy per subject; needs `discard: NEW` and `maxMsgsPerSubject`.
+   * @default false
+   */
+  readonly discardNewPerSubject?: boolean;
+  /**
+   * Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate (at least 100ms).
+   * @default - 2m, or the max age when that is shorter
+   */
+  readonly duplicateWindow?: DurationInput;
+  /**
+   * Refuse deleting single messages.
+   * @default false
+   */
+  readonly denyDelete?: boolean;
+  /**
+   * Refuse purging the stream; incompatible with `allowRollup`.
+   * @default false
+   */
+  readonly denyPurge?: boolean;
+  /**
+   * Allow `Nats-Rollup` headers to replace a subject's or the stream's content.
+   * @default false
+   */
+  readonly allowRollup?: boolean;
+  /**
+   * Allow direct get of messages from any replica.
+   * @default false
+   */
+  readonly allowDirect?: boolean;
+  /**
+   * Do not acknowledge published messages.
+   * @default false
+   */
+  readonly noAck?: boolean;
+  /**
+   * On-disk compression (NATS 2.10+).
+   * @default - not set: the server's default, no compression
+   */
+  readonly compression?: Compression;
+  /**
+   * Sequence number of the first message (NATS 2.10+).
+   * @default - not set: 1
+   */
+  readonly firstSequence?: number;
+  /**
+   * Free-form string metadata kept with the stream (NATS 2.10+).
+   * @default - none
+   */
+  readonly metadata?: Record<string, string>;
+  /**
+   * What happens to the stream when it is removed from the app.
+   * @default StreamRetentionPolicy.RETAIN
+   */
+  readonly retentionPolicy?: StreamRetentionPolicy;
+}
+
+/** Limits in resolved units: bytes, milliseconds and counts; -1 (or 0 for age) is unlimited. */
+export interface ResolvedLimits {
+  readonly maxMsgs?: number;
+  readonly maxBytes?: number;
+  readonly maxAgeMs?: number;
+  readonly maxMsgSize?: number;
+}
+
+/** What a store imposes on the streams it hosts, resolved. */
+export interface StreamPolicy {
+  /** Store name, for messages. */
+  readonly storeName: string;
+  /** Servers in the store. */
+  readonly replicas: number;
+  /** Server release, for fields newer than it. */
+  readonly version: NatsServerVersion;
+  /** Largest message the server accepts, in bytes. */
+  readonly maxPayloadBytes: number;
+  /** Values for streams that set none. */
+  readonly defaults: ResolvedLimits;
+  /** Values no stream may exceed. */
+  readonly limits: ResolvedLimits;
+}
+
+/** A stream with every default applied, in bytes and milliseconds. */
+export interface StreamDefinition {
+  readonly name: string;
+  readonly subjects: string[];
+  readonly description?: string;
+  readonly retention: Retention;
+  readonly storage: StorageType;
+  readonly replicas: number;
+  readonly maxConsumers: number;
+  readonly maxMsgs: number;
+  readonly maxBytes: number;
+  readonly maxAgeMs: number;
+  readonly maxMsgSize: number;
+  readonly maxMsgsPerSubject: number;
+  readonly discard: DiscardPolicy;
+  readonly discardNewPerSubject: boolean;
+  readonly duplicateWindowMs: number;
+  readonly denyDelete: boolean;
+  readonly denyPurge: boolean;
+  readonly allowRollup: boolean;
+  readonly allowDirect: boolean;
+  readonly noAck: boolean;
+  readonly compression?: Compression;
+  readonly firstSequence?: number;
+  readonly metadata?: Record<string, string>;
+  readonly retentionPolicy: StreamRetentionPolicy;
+}
+
+/** The stream configuration as the JetStream API takes it (durations in nanoseconds). */
+export interface JetStreamStreamConfig {
+  name: string;
+  subjects: string[];
+  description?: string;
+  retention: string;
+  storage: string;
+  num_replicas: number;
+  max_consumers: number;
+  max_msgs: number;
+  max_bytes: number;
+  max_age: number;
+  max_msg_size: number;
+  max_msgs_per_subject: number;
+  discard: string;
+  discard_new_per_subject: boolean;
+  duplicate_window: number;
+  deny_delete: boolean;
+  deny_purge: boolean;
+  allow_rollup_hdrs: boolean;
+  allow_direct: boolean;
+  mirror_direct: boolean;
+  sealed: boolean;
+  no_ack: boolean;
+  compression?: string;
+  first_seq?: number;
+  metadata?: Record<string, string>;
+}
+
+/** The server's minimum for max age and the duplicate window. */
+const MIN_WINDOW_MS = 100;
+/** JetStream's default duplicate window. */
+const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+/** Subjects JetStream keeps for itself. */
+const RESERVED_SUBJECTS = ['$JS.API.>', '$JSC.>', '$NRG.>', '$SYS.>'];
+
+const sizeShape = { anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string' }, { type: 'object' }] };
+const durationShape = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'object' }] };
+const countShape = { type: 'integer', minimum: -1 };
+const enumOf = (values: object) => ({ enum: Object.values(values) });
+
+/** JSON Schema of the limit props, shared by streams and by store defaults and limits. */
+export const LIMIT_PROPERTIES = {
+  maxMsgs: countShape,
+  maxBytes: sizeShape,
+  maxAge: durationShape,
+  maxMsgSize: sizeShape,
+};
+
+/** JSON Schema of `StreamOptions`: the shape; the rules between fields are checked in code. */
+export const STREAM_OPTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...LIMIT_PROPERTIES,
+    name: { type: 'string' },
+    subjects: { type: 'array', items: { type: 'string' }, minItems: 1 },
+    description: { type: 'string', maxLength: 4096 },
+    retention: enumOf(Retention),
+    storage: enumOf(StorageType),
+    replicas: { type: 'integer' },
+    maxConsumers: countShape,
+    maxMsgsPerSubject: countShape,
+    discard: enumOf(DiscardPolicy),
+    discardNewPerSubject: { type: 'boolean' },
+    duplicateWindow: durationShape,
+    denyDelete: { type: 'boolean' },
+    denyPurge: { type: 'boolean' },
+    allowRollup: { type: 'boolean' },
+    allowDirect: { type: 'boolean' },
+    noAck: { type: 'boolean' },
+    compression: enumOf(Compression),
+    firstSequence: { type: 'integer', minimum: 1 },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    retentionPolicy: enumOf(StreamRetentionPolicy),
+  },
+};
+
+const validateStreamOptions = compileSchema(STREAM_OPTIONS_SCHEMA);
+
+/** The result of resolving: a definition when the input could be read, and every problem. */
+export interface Resolution<T> {
+  readonly value?: T;
+  readonly problems: Problem[];
+}
+
+/** Parses limit props into bytes and milliseconds, collecting a problem per unreadable value. */
+export function resolveLimits(options: StreamLimitOptions, base = ''): Resolution<ResolvedLimits> {
+  const problems: Problem[] = [];
+  const field = (name: string) => (base ? `${base}.${name}` : name);
+  const read = <T>(name: string, value: T | undefined, parse: (v: T) => number): number | undefined => {
+    if (value === undefined) return undefined;
+    if (value === UNLIMITED) return UNLIMITED;
+    try {
+      return parse(value);
+    } catch (error) {
+      problems.push({ field: field(name), value: showValue(value), rule: unitRule(error) });
+      return undefined;
+    }
+  };
+  const value: ResolvedLimits = {
+    maxMsgs: options.maxMsgs,
+    maxBytes: read('maxBytes', options.maxBytes, parseSize),
+    maxAgeMs: read('maxAge', options.maxAge, parseDuration),
+    maxMsgSize: read('maxMsgSize', options.maxMsgSize, parseSize),
+  };
+  return { value, problems };
+}
+
+function unitRule(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return `is invalid: ${message.replace(/^invalid (size|duration) "[^"]*": /, '')}`;
+}
+
+/**
+ * Applies the store's defaults to a stream's options and checks every rule a single stream
+ * must keep. Pure: the same options and policy give the same definition and problems.
+ */
+export function resolveStream(options: StreamOptions, defaultName: string, policy: StreamPolicy): Resolution<StreamDefinition> {
+  const shape = schemaProblems(validateStreamOptions, options);
+  if (shape.length > 0) return { problems: shape };
+
+  const limits = resolveLimits(options);
+  if (limits.problems.length > 0) return { problems: limits.problems };
+  let duplicateWindowMs: number | undefined;
+  try {
+    duplicateWindowMs = options.duplicateWindow === undefined ? undefined : parseDuration(options.duplicateWindow);
+  } catch (error) {
+    return { problems: [{ field: 'duplicateWindow', value: showValue(options.duplicateWindow), rule: unitRule(error) }] };
+  }
+
+  const own = limits.value!;
+  const pick = (key: keyof ResolvedLimits, unlimited: number) =>
+    own[key] ?? policy.defaults[key] ?? policy.limits[key] ?? unlimited;
+  const name = options.name ?? defaultName;
+  const maxAgeMs = pick('maxAgeMs', 0);
+  const definition: StreamDefinition = {
+    name,
+    subjects: options.subjects ?? [name],
+    description: options.description,
+    retention: options.retention ?? Retention.LIMITS,
+    storage: options.storage ?? StorageType.FILE,
+    replicas: options.replicas ?? 1,
+    maxConsumers: options.maxConsumers ?? UNLIMITED,
+    maxMsgs: pick('maxMsgs', UNLIMITED),
+    maxBytes: pick('maxBytes', UNLIMITED),
+    maxAgeMs,
+    maxMsgSize: pick('maxMsgSize', UNLIMITED),
+    maxMsgsPerSubject: options.maxMsgsPerSubject ?? UNLIMITED,
+    discard: options.discard ?? DiscardPolicy.OLD,
+    discardNewPerSubject: options.discardNewPerSubject ?? false,
+    duplicateWindowMs: duplicateWindowMs
+      ?? (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS),
+    denyDelete: options.denyDelete ?? false,
+    denyPurge: options.denyPurge ?? false,
+    allowRollup: options.allowRollup ?? false,
+    allowDirect: options.allowDirect ?? false,
+    noAck: options.noAck ?? false,
+    compression: options.compression,
+    firstSequence: options.firstSequence,
+    metadata: options.metadata,
+    retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN,
+  };
+  return { value: definition, problems: definitionProblems(definition, policy) };
+}
+
+/** Every rule one resolved stream breaks, on its own and against its store's policy. */
+export function definitionProblems(def: StreamDefinition, policy: StreamPolicy): Problem[] {
+  const problems: Problem[] = [];
+  const add = (field: string, value: string, rule: string) => problems.push({ field, value, rule });
+  const store = `store "${policy.storeName}"`;
+
+  const nameProblem = streamNameProblem(def.name);
+  if (nameProblem) add('name', showValue(def.name), nameProblem);
+
+  const seen = new Set<string>();
+  def.subjects.forEach((subject, i) => {
+    const problem = subjectProblem(subject);
+    if (problem) add(`subjects[${i}]`, showValue(subject), problem);
+    else if (seen.has(subject)) add(`subjects[${i}]`, showValue(subject), 'is listed twice');
+    else {
+      const reserved = RESERVED_SUBJECTS.find((r) => subjectsOverlap(r, subject));
+      if (reserved) add(`subjects[${i}]`, showValue(subject), `overlaps the reserved subjects "${reserved}"`);
+    }
+    seen.add(subject);
+  });
+
+  if (![1, 3, 5].includes(def.replicas)) {
+    add('replicas', String(def.replicas), 'must be 1, 3 or 5: JetStream replicates by quorum, so even counts add no safety');
+  } else if (def.replicas > policy.replicas) {
+    add('replicas', String(def.replicas), `exceeds the ${policy.replicas} server(s) of ${store}`);
+  }
+
+  checkLimit(add, 'maxMsgs', def.maxMsgs, policy.limits.maxMsgs, UNLIMITED, String, store);
+  checkLimit(add, 'maxBytes', def.maxBytes, policy.limits.maxBytes, UNLIMITED, formatBytes, store);
+  checkLimit(add, 'maxAge', def.maxAgeMs, policy.limits.maxAgeMs, 0, formatDuration, store);
+  checkLimit(add, 'maxMsgSize', def.maxMsgSize, policy.limits.maxMsgSize, UNLIMITED, formatBytes, store);
+
+  if (def.maxMsgSize > policy.maxPayloadBytes) {
+    add('maxMsgSize', formatBytes(def.maxMsgSize), `exceeds the max payload ${formatBytes(policy.maxPayloadBytes)} of ${store}`);
+  }
+  if (def.maxAgeMs !== 0 && def.maxAgeMs < MIN_WINDOW_MS) {
+    add('maxAge', formatDuration(def.maxAgeMs), 'must be 0 (unlimited) or at least 100ms');
+  }
+  if (def.duplicateWindowMs < MIN_WINDOW_MS) {
+    add('duplicateWindow', formatDuration(def.duplicateWindowMs), 'must be at least 100ms');
+  } else if (def.maxAgeMs > 0 && def.duplicateWindowMs > def.maxAgeMs) {
+    add('duplicateWindow', formatDuration(def.duplicateWindowMs), `must not be longer than maxAge ${formatDuration(def.maxAgeMs)}`);
+  }
+  if (def.denyPurge && def.allowRollup) {
+    add('allowRollup', 'true', 'needs purging, which denyPurge forbids');
+  }
+  if (def.discardNewPerSubject && def.discard !== DiscardPolicy.NEW) {
+    add('discardNewPerSubject', 'true', `needs discard "new", not "${def.discard}"`);
+  }
+  if (def.discardNewPerSubject && def.maxMsgsPerSubject <= 0) {
+    add('discardNewPerSubject', 'true', 'needs maxMsgsPerSubject to be set');
+  }
+
+  const config = toJetStreamConfig(def);
+  for (const [field, version] of Object.entries(STREAM_FIELD_MIN_VERSION)) {
+    if ((config as unknown as Record<string, unknown>)[field] !== undefined && !policy.version.atLeast(version)) {
+      add(camelCase(field), showValue((config as unknown as Record<string, unknown>)[field]),
+        `needs NATS server ${version} or newer; ${store} runs ${policy.version.version}`);
+    }
+  }
+  return problems;
+}
+
+function checkLimit(
+  add: (field: string, value: string, rule: string) => void,
+  field: string, value: number, limit: number | undefined, unlimited: number,
+  show: (n: number) => string, store: string,
+) {
+  if (limit === undefined || limit === unlimited) return;
+  if (value === unlimited) add(field, 'unlimited', `exceeds the limit ${show(limit)} of ${store}`);
+  else if (value > limit) add(field, show(value), `exceeds the limit ${show(limit)} of ${store}`);
+}
+
+function camelCase(apiField: string): string {
+  if (apiField === 'first_seq') return 'firstSequence';
+  return apiField.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Maps a resolved stream to the JetStream API configuration, every field explicit. */
+export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig {
+  const config: JetStreamStreamConfig = {
+    name: def.name,
+    subjects: [...def.subjects],
+    retention: def.retention,
+    storage: def.storage,
+    num_replicas: def.replicas,
+    max_consumers: def.maxConsumers,
+    max_msgs: def.maxMsgs,
+    max_bytes: def.maxBytes,
+    max_age: def.maxAgeMs * 1_000_000,
+    max_msg_size: def.maxMsgSize,
+    max_msgs_per_subject: def.maxMsgsPerSubject,
+    discard: def.discard,
+    discard_new_per_subject: def.discardNewPerSubject,
+    duplicate_window: def.duplicateWindowMs * 1_000_000,
+    deny_delete: def.denyDelete,
+    deny_purge: def.denyPurge,
+    allow_rollup_hdrs: def.allowRollup,
+    allow_direct: def.allowDirect,
+    mirror_direct: false,
+    sealed: false,
+    no_ack: def.noAck,
+  };
+  if (def.description !== undefined) config.description = def.description;
+  if (def.compression !== undefined) config.compression = def.compression;
+  if (def.firstSequence !== undefined) config.first_seq = def.firstSequence;
+  if (def.metadata !== undefined) config.metadata = sortKeys(def.metadata);
+  return config;
+}
+
+function sortKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

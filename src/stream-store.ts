@@ -1,0 +1,758 @@
+import { createHash } from 'crypto';
+import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
+import { Construct, IConstruct } from 'constructs';
+import { NatsConfigOptions, renderNatsConfig } from './nats-config';
+import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from './problems';
+import { capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
+import { IStream, Stream } from './stream';
+import {
+  LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, UNLIMITED,
+  resolveLimits, toJetStreamConfig,
+} from './stream-definition';
+import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
+import { NatsServerVersion } from './versions';
+
+/** What happens to a store's volumes when the StatefulSet is deleted or scaled down. */
+export enum VolumeRetention {
+  /** Keep the PersistentVolumeClaims and their data. */
+  RETAIN = 'Retain',
+  /** Delete the PersistentVolumeClaims and their data. */
+  DELETE = 'Delete',
+}
+
+/** The store's persistent volume, one per server. */
+export interface StreamStoreStorage {
+  /**
+   * Volume size: a number of bytes, a cdk8s `Size` or a string such as "10Gi".
+   * @default 10Gi
+   */
+  readonly size?: SizeInput;
+  /**
+   * Storage class of the volume claims.
+   * @default - the cluster's default storage class
+   */
+  readonly storageClassName?: string;
+  /**
+   * Access modes of the volume claims.
+   * @default [ReadWriteOnce]
+   */
+  readonly accessModes?: kplus.PersistentVolumeAccessMode[];
+  /**
+   * Share of the volume kept free of JetStream data, in percent, for the filesystem and compaction.
+   * @default 10
+   */
+  readonly headroomPercent?: number;
+  /**
+   * Whether the volume claims are deleted with the StatefulSet or when it scales down.
+   * @default - Retain in both cases
+   */
+  readonly retention?: {
+    /** @default VolumeRetention.RETAIN */
+    readonly whenDeleted?: VolumeRetention;
+    /** @default VolumeRetention.RETAIN */
+    readonly whenScaled?: VolumeRetention;
+  };
+}
+
+/** Hard maxima a store allows its streams. */
+export interface StreamStoreLimits extends StreamLimitOptions {
+  /**
+   * Most streams the store hosts.
+   * @default - no limit
+   */
+  readonly maxStreams?: number;
+}
+
+/** The prometheus-nats-exporter sidecar. */
+export interface StreamStoreMetrics {
+  /**
+   * Exporter image, pinned to an exact tag.
+   * @default natsio/prometheus-nats-exporter:0.15.0
+   */
+  readonly image?: string;
+  /**
+   * Port the exporter serves `/metrics` on.
+   * @default 7777
+   */
+  readonly port?: number;
+}
+
+/** Props of `StreamStore`. */
+export interface StreamStoreProps {
+  /**
+   * Name of the store: a DNS label that names its StatefulSet (at most 52 characters) and Services.
+   * @default - the construct id
+   */
+  readonly name?: string;
+  /**
+   * NATS server release; fields the release does not know are synth errors.
+   * @default NatsServerVersion.V2_10_24
+   */
+  readonly version?: NatsServerVersion;
+  /**
+   * Server image, for a mirror or a private registry; it must hold `version`.
+   * @default - the official image of `version`, such as nats:2.10.24-alpine
+   */
+  readonly image?: string;
+  /**
+   * Servers in the store: 1, or 3 or 5 for a cluster.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * The persistent volume of each server.
+   * @default - 10Gi, ReadWriteOnce, the default storage class, retained
+   */
+  readonly storage?: StreamStoreStorage;
+  /**
+   * JetStream file store size per server.
+   * @default - the volume size minus its headroom
+   */
+  readonly maxFileStore?: SizeInput;
+  /**
+   * JetStream memory store size per server.
+   * @default - half the container memory limit
+   */
+  readonly maxMemoryStore?: SizeInput;
+  /**
+   * Largest message payload the server accepts.
+   * @default 1MiB (the server's own default)
+   */
+  readonly maxPayload?: SizeInput;
+  /**
+   * Limits given to streams that set none.
+   * @default - none: a stream without a value gets the store's limit, or no limit
+   */
+  readonly defaults?: StreamLimitOptions;
+  /**
+   * Hard maxima no stream may exceed.
+   * @default - none
+   */
+  readonly limits?: StreamStoreLimits;
+  /**
+   * CPU and memory of the NATS container.
+   * @default - requests 500m CPU and 1Gi memory, limit 1Gi memory, no CPU limit
+   */
+  readonly resources?: kplus.ContainerResources;
+  /**
+   * How long lame-duck mode spreads client disconnects over when a server stops.
+   * @default 30s
+   */
+  readonly lameDuckDuration?: DurationInput;
+  /**
+   * How long a stopping server waits before lame-duck mode starts disconnecting clients.
+   * @default 10s
+   */
+  readonly lameDuckGracePeriod?: DurationInput;
+  /**
+   * Pod termination grace period; must cover lame-duck grace period + duration + 10s.
+   * @default - lame-duck grace period + duration + 20s
+   */
+  readonly terminationGracePeriod?: DurationInput;
+  /**
+   * Prometheus metrics through the prometheus-nats-exporter sidecar, JetStream metrics on.
+   * @default - no metrics sidecar
+   */
+  readonly metrics?: StreamStoreMetrics;
+  /**
+   * Node labels the pods must run on.
+   * @default - none
+   */
+  readonly nodeSelector?: Record<string, string>;
+  /**
+   * Tolerations of the pods.
+   * @default - none
+   */
+  readonly tolerations?: k8s.Toleration[];
+  /**
+   * Affinity of the pods.
+   * @default - none
+   */
+  readonly affinity?: k8s.Affinity;
+  /**
+   * Priority class of the pods.
+   * @default - none
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Names of Secrets used to pull the images.
+   * @default - none
+   */
+  readonly imagePullSecrets?: string[];
+  /**
+   * Service account of the pods.
+   * @default - the namespace's default service account
+   */
+  readonly serviceAccountName?: string;
+  /**
+   * Mount the service account token; NATS does not use it.
+   * @default false
+   */
+  readonly automountServiceAccountToken?: boolean;
+  /**
+   * Extra labels on every object and pod of the store.
+   * @default - none
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Extra annotations on every object and pod of the store.
+   * @default - none
+   */
+  readonly annotations?: Record<string, string>;
+}
+
+/** A store that streams can be declared on. */
+export interface IStreamStore extends IConstruct {
+  /** Name of the store. */
+  readonly name: string;
+  /** What the store imposes on its streams. */
+  readonly streamPolicy: StreamPolicy;
+  /** Declares a stream on this store. */
+  addStream(id: string, options?: StreamOptions): Stream;
+  /** Records a stream declared elsewhere in the tree; `Stream` calls this. */
+  registerStream(stream: IStream): void;
+  /** The streams declared on this store, in declaration order. */
+  readonly streams: readonly IStream[];
+}
+
+/** Ports of the NATS container; fixed, as every NATS client and tool expects them. */
+export const NATS_PORTS = { client: 4222, cluster: 6222, monitor: 8222 } as const;
+/** Where the pod mounts its parts. */
+const PATHS = { config: '/etc/nats-config', data: '/data', run: '/var/run/nats' } as const;
+const DATA_VOLUME = 'data';
+const DEFAULT_VOLUME_SIZE = Size.gibibytes(10);
+const DEFAULT_MEMORY = Size.gibibytes(1);
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
+/** The least the termination grace period must exceed lame-duck mode by; the default adds twice that. */
+const LAME_DUCK_MARGIN_MS = 10_000;
+/** The user id of the hardened pod; the nats image runs as any user. */
+const RUN_AS = 1000;
+/** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
+const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+const STORE_PROPS_SCHEMA = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'object' },
+    image: { type: 'string', minLength: 1 },
+    replicas: { type: 'integer' },
+    storage: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        size: LIMIT_PROPERTIES.maxBytes,
+        storageClassName: { type: 'string' },
+        accessModes: { type: 'array', items: { type: 'string' }, minItems: 1 },
+        headroomPercent: { type: 'number', minimum: 0, maximum: 90 },
+        retention: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            whenDeleted: { enum: Object.values(VolumeRetention) },
+            whenScaled: { enum: Object.values(VolumeRetention) },
+          },
+        },
+      },
+    },
+    maxFileStore: LIMIT_PROPERTIES.maxBytes,
+    maxMemoryStore: LIMIT_PROPERTIES.maxBytes,
+    maxPayload: LIMIT_PROPERTIES.maxBytes,
+    defaults: { type: 'object', additionalProperties: false, properties: LIMIT_PROPERTIES },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { ...LIMIT_PROPERTIES, maxStreams: { type: 'integer', minimum: 1 } },
+    },
+    resources: { type: 'object' },
+    lameDuckDuration: LIMIT_PROPERTIES.maxAge,
+    lameDuckGracePeriod: LIMIT_PROPERTIES.maxAge,
+    terminationGracePeriod: LIMIT_PROPERTIES.maxAge,
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { image: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 1, maximum: 65535 } },
+    },
+    nodeSelector: { type: 'object', additionalProperties: { type: 'string' } },
+    tolerations: { type: 'array', items: { type: 'object' } },
+    affinity: { type: 'object' },
+    priorityClassName: { type: 'string' },
+    imagePullSecrets: { type: 'array', items: { type: 'string' } },
+    serviceAccountName: { type: 'string' },
+    automountServiceAccountToken: { type: 'boolean' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+  additionalProperties: false,
+};
+const validateStoreProps = compileSchema(STORE_PROPS_SCHEMA);
+
+/** The store's props with every default applied, in bytes and milliseconds. */
+export interface ResolvedStore {
+  readonly name: string;
+  readonly version: NatsServerVersion;
+  readonly image: string;
+  readonly replicas: number;
+  readonly volumeBytes: number;
+  readonly headroomPercent: number;
+  readonly maxFileStoreBytes: number;
+  readonly maxMemoryStoreBytes: number;
+  readonly maxPayloadBytes: number;
+  readonly memoryLimitBytes?: number;
+  readonly defaults: ResolvedLimits;
+  readonly limits: ResolvedLimits;
+  readonly maxStreams?: number;
+  readonly lameDuckDurationMs: number;
+  readonly lameDuckGracePeriodMs: number;
+  readonly terminationGracePeriodMs: number;
+}
+
+/**
+ * A NATS server with JetStream that hosts many streams: a StatefulSet with a persistent
+ * volume per server, its nats.conf in a ConfigMap, a headless and a client Service, a
+ * PodDisruptionBudget when clustered, and the stream definitions for the post-deploy Job.
+ *
+ * Like Tawon's StreamStore, it sets defaults for the streams it hosts and hard limits
+ * they may not exceed; every rule is checked when the app is synthesized.
+ */
+export class StreamStore extends Construct implements IStreamStore {
+  public readonly name: string;
+  public readonly streamPolicy: StreamPolicy;
+  /** The resolved settings: every default applied. */
+  public readonly settings: ResolvedStore;
+  /** The rendered nats.conf. */
+  public readonly natsConfig: string;
+  /** The ConfigMap holding nats.conf. */
+  public readonly config: kplus.ConfigMap;
+  /** The ConfigMap holding the stream definitions the post-deploy Job applies. */
+  public readonly streamsConfig: k8s.KubeConfigMap;
+  /** The headless Service that gives each server a stable DNS name. */
+  public readonly headlessService: kplus.Service;
+  /** The Service clients connect through. */
+  public readonly clientService: kplus.Service;
+  /** The servers. */
+  public readonly statefulSet: kplus.StatefulSet;
+
+  private readonly _streams: IStream[] = [];
+  private readonly propProblems: Problem[];
+
+  constructor(scope: Construct, id: string, props: StreamStoreProps = {}) {
+    super(scope, id);
+    const resolution = resolveStore(props, id);
+    this.propProblems = resolution.problems;
+    this.settings = resolution.value;
+    this.name = this.settings.name;
+    this.streamPolicy = {
+      storeName: this.name,
+      replicas: this.settings.replicas,
+      version: this.settings.version,
+      maxPayloadBytes: this.settings.maxPayloadBytes,
+      defaults: this.settings.defaults,
+      limits: this.settings.limits,
+    };
+    this.natsConfig = renderNatsConfig(natsConfigOptions(this.settings));
+
+    const labels = { ...props.labels, ...storeLabels(this.settings) };
+    const metadata = (name: string) => ({ name, labels, annotations: props.annotations });
+
+    this.config = new kplus.ConfigMap(this, 'Config', {
+      metadata: metadata(`${this.name}-config`),
+      data: { 'nats.conf': this.natsConfig },
+    });
+    this.streamsConfig = new k8s.KubeConfigMap(this, 'StreamsConfig', {
+      metadata: metadata(`${this.name}-streams`),
+      data: Lazy.any({ produce: () => ({ 'streams.json': this.renderStreams() }) }),
+    });
+    this.headlessService = new kplus.Service(this, 'HeadlessService', {
+      metadata: metadata(`${this.name}-headless`),
+      clusterIP: 'None',
+      // Routes and the post-deploy Job need every server's address before it is ready.
+      publishNotReadyAddresses: true,
+      ports: servicePorts(this.settings.replicas > 1, props.metrics),
+    });
+    this.statefulSet = this.createStatefulSet(props, metadata(this.name));
+    this.clientService = new kplus.Service(this, 'ClientService', {
+      metadata: metadata(this.name),
+      selector: this.statefulSet,
+      ports: [{ name: 'client', port: NATS_PORTS.client, targetPort: NATS_PORTS.client }],
+    });
+    this.statefulSet.node.addDependency(this.config, this.streamsConfig, this.headlessService, this.clientService);
+    this.clientService.node.addDependency(this.config, this.streamsConfig);
+    this.headlessService.node.addDependency(this.config, this.streamsConfig);
+
+    if (this.settings.replicas > 1) {
+      const pdb = new k8s.KubePodDisruptionBudget(this, 'PodDisruptionBudget', {
+        metadata: metadata(this.name),
+        spec: {
+          // One server down at a time keeps the JetStream quorum of every replicated stream.
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: this.statefulSet.matchLabels },
+        },
+      });
+      pdb.node.addDependency(this.statefulSet);
+    }
+
+    this.node.addValidation({ validate: () => this.problems().map((p) => `store "${this.name}": ${formatProblem(p)}`) });
+  }
+
+  public get streams(): readonly IStream[] {
+    return this._streams;
+  }
+
+  public addStream(id: string, options: StreamOptions = {}): Stream {
+    return new Stream(this, id, { ...options, store: this });
+  }
+
+  public registerStream(stream: IStream): void {
+    this._streams.push(stream);
+  }
+
+  /** The stream definitions as the post-deploy Job reads them, sorted by name. */
+  private renderStreams(): string {
+    const streams = this._streams
+      .filter((s) => s.definition !== undefined)
+      .map((s) => ({ retentionPolicy: s.definition!.retentionPolicy, config: toJetStreamConfig(s.definition!) }))
+      .sort((a, b) => (a.config.name < b.config.name ? -1 : a.config.name > b.config.name ? 1 : 0));
+    return JSON.stringify({ store: this.name, version: this.settings.version.version, streams }, undefined, 2) + '\n';
+  }
+
+  private problems(): Problem[] {
+    const hosted = this._streams
+      .filter((s) => s.definition !== undefined)
+      .map((s) => ({ path: s.node.path, definition: s.definition! }));
+    const problems = [
+      ...this.propProblems,
+      ...duplicateNameProblems(hosted),
+      ...overlapProblems(hosted),
+      ...capacityProblems(hosted, this.settings),
+    ];
+    if (this.settings.maxStreams !== undefined && this._streams.length > this.settings.maxStreams) {
+      problems.push({
+        field: 'limits.maxStreams',
+        value: String(this.settings.maxStreams),
+        rule: `is exceeded: the store hosts ${this._streams.length} streams`,
+      });
+    }
+    return problems;
+  }
+
+  private createStatefulSet(props: StreamStoreProps, metadata: { name: string; labels: Record<string, string> }): kplus.StatefulSet {
+    const s = this.settings;
+    const statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
+      metadata,
+      service: this.headlessService,
+      replicas: s.replicas,
+      // A cluster's servers must all start to elect a leader; one at a time would deadlock.
+      podManagementPolicy: s.replicas > 1 ? kplus.PodManagementPolicy.PARALLEL : kplus.PodManagementPolicy.ORDERED_READY,
+      terminationGracePeriod: Duration.millis(s.terminationGracePeriodMs),
+      automountServiceAccountToken: props.automountServiceAccountToken ?? false,
+      serviceAccount: props.serviceAccountName
+        ? kplus.ServiceAccount.fromServiceAccountName(this, 'ServiceAccount', props.serviceAccountName)
+        : undefined,
+      securityContext: {
+        ensureNonRoot: true,
+        user: RUN_AS,
+        group: RUN_AS,
+        fsGroup: RUN_AS,
+        // Large volumes: only walk the tree to fix ownership when the root does not match.
+        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+      },
+      podMetadata: { labels: metadata.labels },
+    });
+    const pidVolume = kplus.Volume.fromEmptyDir(this, 'RunVolume', 'run');
+    const configVolume = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, { name: 'config' });
+    statefulSet.addContainer({
+      name: 'nats',
+      image: s.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['nats-server', '--config', `${PATHS.config}/nats.conf`],
+      ports: [
+        { name: 'client', number: NATS_PORTS.client },
+        ...(s.replicas > 1 ? [{ name: 'cluster', number: NATS_PORTS.cluster }] : []),
+        { name: 'monitor', number: NATS_PORTS.monitor },
+      ],
+      envVariables: {
+        POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+        ...(s.memoryLimitBytes
+          // Let the Go runtime collect garbage before the kernel kills the container.
+          ? { GOMEMLIMIT: kplus.EnvValue.fromValue(`${Math.floor((s.memoryLimitBytes * 0.9) / (1024 * 1024))}MiB`) }
+          : {}),
+      },
+      resources: props.resources ?? {
+        cpu: { request: kplus.Cpu.millis(500) },
+        memory: { request: DEFAULT_MEMORY, limit: DEFAULT_MEMORY },
+      },
+      securityContext: hardenedContainer(),
+      volumeMounts: [
+        { path: PATHS.config, volume: configVolume, readOnly: true },
+        { path: PATHS.run, volume: pidVolume },
+      ],
+      // Start-up only needs JetStream running: one broken stream must not restart the server forever.
+      startup: kplus.Probe.fromHttpGet('/healthz?js-enabled-only=true', {
+        port: NATS_PORTS.monitor, periodSeconds: Duration.seconds(10), failureThreshold: 90, timeoutSeconds: Duration.seconds(5),
+      }),
+      // Ready once this server's JetStream is current with the cluster; stream catch-up does not gate clients.
+      readiness: kplus.Probe.fromHttpGet('/healthz?js-server-only=true', {
+        port: NATS_PORTS.monitor, periodSeconds: Duration.seconds(10), failureThreshold: 3, timeoutSeconds: Duration.seconds(5),
+      }),
+      // Alive while the process answers with JetStream on: a server catching up is never killed.
+      liveness: kplus.Probe.fromHttpGet('/healthz?js-enabled-only=true', {
+        port: NATS_PORTS.monitor, periodSeconds: Duration.seconds(30), failureThreshold: 3, timeoutSeconds: Duration.seconds(5),
+      }),
+      lifecycle: {
+        preStop: kplus.Handler.fromCommand(['nats-server', `--signal=ldm=${PATHS.run}/nats.pid`]),
+      },
+    });
+    if (props.metrics) {
+      const port = props.metrics.port ?? 7777;
+      statefulSet.addContainer({
+        name: 'metrics',
+        image: props.metrics.image ?? DEFAULT_EXPORTER_IMAGE,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        args: ['-connz', '-routez', '-subz', '-varz', '-healthz', '-jsz=all', `-port=${port}`, `http://localhost:${NATS_PORTS.monitor}`],
+        ports: [{ name: 'metrics', number: port }],
+        resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) } },
+        securityContext: hardenedContainer(),
+      });
+      statefulSet.podMetadata.addAnnotation('prometheus.io/scrape', 'true');
+      statefulSet.podMetadata.addAnnotation('prometheus.io/port', String(port));
+    }
+    for (const [key, value] of Object.entries(props.annotations ?? {})) statefulSet.podMetadata.addAnnotation(key, value);
+    // A changed nats.conf must roll the pods: the server reads it only at start.
+    statefulSet.podMetadata.addAnnotation('jetstream-cdk8s/config-checksum', sha256(this.natsConfig));
+    patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels));
+    return statefulSet;
+  }
+}
+
+/**
+ * Applies JSON patches to an object's final JSON. `addJsonPatch` runs before cdk8s-plus's
+ * typed k8s 1.28 conversion, which drops fields it has no type for (such as `apiVersion`
+ * and `kind` of volume claim templates); this runs after it. Patched values get their
+ * keys sorted by `statefulSetPatches`, like the rest of the output.
+ */
+export function patchAfterConversion(object: ApiObject, patches: JsonPatch[]): void {
+  const convert = object.toJson.bind(object);
+  object.toJson = () => JsonPatch.apply(convert(), ...patches);
+}
+
+/** Sorts object keys at every level, as cdk8s does for the objects it renders. */
+export function sortKeysDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeysDeep((value as any)[key])]));
+}
+
+/**
+ * What cdk8s-plus-28 cannot express on a StatefulSet, as JSON patches: volume claim
+ * templates and their retention policy, the data volume mount, and raw scheduling fields.
+ */
+export function statefulSetPatches(s: ResolvedStore, props: StreamStoreProps, labels: Record<string, string>): JsonPatch[] {
+  const podSpec = '/spec/template/spec';
+  const add = (path: string, value: unknown) => JsonPatch.add(path, sortKeysDeep(value));
+  const patches = [
+    add('/spec/volumeClaimTemplates', [{
+      // Written out so GitOps tools do not see the StatefulSet drift from what the API server stores.
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: DATA_VOLUME, labels },
+      spec: {
+        accessModes: props.storage?.accessModes ?? [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+        ...(props.storage?.storageClassName !== undefined ? { storageClassName: props.storage.storageClassName } : {}),
+        resources: { requests: { storage: toQuantity(s.volumeBytes) } },
+      },
+    }]),
+    add('/spec/persistentVolumeClaimRetentionPolicy', {
+      whenDeleted: props.storage?.retention?.whenDeleted ?? VolumeRetention.RETAIN,
+      whenScaled: props.storage?.retention?.whenScaled ?? VolumeRetention.RETAIN,
+    }),
+    add(`${podSpec}/containers/0/volumeMounts/-`, { name: DATA_VOLUME, mountPath: PATHS.data }),
+    // Service links inject an env variable per Service in the namespace; NATS reads none.
+    add(`${podSpec}/enableServiceLinks`, false),
+  ];
+  if (props.nodeSelector) patches.push(add(`${podSpec}/nodeSelector`, props.nodeSelector));
+  if (props.tolerations) patches.push(add(`${podSpec}/tolerations`, props.tolerations.map((t) => k8s.toJson_Toleration(t))));
+  if (props.affinity) patches.push(add(`${podSpec}/affinity`, k8s.toJson_Affinity(props.affinity)));
+  if (props.priorityClassName) patches.push(add(`${podSpec}/priorityClassName`, props.priorityClassName));
+  if (props.imagePullSecrets) {
+    patches.push(add(`${podSpec}/imagePullSecrets`, props.imagePullSecrets.map((name) => ({ name }))));
+  }
+  return patches;
+}
+
+/** Applies every store default once and collects a problem per unreadable or inconsistent prop. */
+export function resolveStore(props: StreamStoreProps, id: string): { value: ResolvedStore; problems: Problem[] } {
+  const problems = schemaProblems(validateStoreProps, props);
+  const size = (field: string, input: SizeInput | undefined, fallback: number): number =>
+    readUnit(problems, field, input, fallback, parseSize);
+  const duration = (field: string, input: DurationInput | undefined, fallback: number): number =>
+    readUnit(problems, field, input, fallback, parseDuration);
+
+  const name = props.name ?? id;
+  const version = props.version ?? NatsServerVersion.V2_10_24;
+  const replicas = props.replicas ?? 1;
+  const volumeBytes = size('storage.size', props.storage?.size, parseSize(DEFAULT_VOLUME_SIZE));
+  const headroomPercent = props.storage?.headroomPercent ?? 10;
+  const usableVolume = Math.floor((volumeBytes * (100 - headroomPercent)) / 100);
+  const memoryLimit = (props.resources ? props.resources.memory?.limit : DEFAULT_MEMORY);
+  const memoryLimitBytes = memoryLimit ? parseSize(memoryLimit) : undefined;
+  const lameDuckDurationMs = duration('lameDuckDuration', props.lameDuckDuration, 30_000);
+  const lameDuckGracePeriodMs = duration('lameDuckGracePeriod', props.lameDuckGracePeriod, 10_000);
+  const minimumGraceMs = lameDuckDurationMs + lameDuckGracePeriodMs + LAME_DUCK_MARGIN_MS;
+  const defaults = resolveLimits(props.defaults ?? {}, 'defaults');
+  const limits = resolveLimits(props.limits ?? {}, 'limits');
+  problems.push(...defaults.problems, ...limits.problems);
+
+  const value: ResolvedStore = {
+    name,
+    version,
+    image: props.image ?? version.image,
+    replicas,
+    volumeBytes,
+    headroomPercent,
+    maxFileStoreBytes: size('maxFileStore', props.maxFileStore, floorToMebibytes(usableVolume)),
+    maxMemoryStoreBytes: size('maxMemoryStore', props.maxMemoryStore, floorToMebibytes((memoryLimitBytes ?? 0) / 2)),
+    maxPayloadBytes: size('maxPayload', props.maxPayload, DEFAULT_MAX_PAYLOAD),
+    memoryLimitBytes,
+    defaults: defaults.value!,
+    limits: limits.value!,
+    maxStreams: props.limits?.maxStreams,
+    lameDuckDurationMs,
+    lameDuckGracePeriodMs,
+    terminationGracePeriodMs: duration('terminationGracePeriod', props.terminationGracePeriod, minimumGraceMs + LAME_DUCK_MARGIN_MS),
+  };
+  problems.push(...storeRuleProblems(value, props, usableVolume, minimumGraceMs));
+  return { value, problems };
+}
+
+function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolume: number, minimumGraceMs: number): Problem[] {
+  const problems: Problem[] = [];
+  const add = (field: string, value: string, rule: string) => problems.push({ field, value, rule });
+
+  if (!DNS_LABEL.test(s.name)) {
+    add('name', showValue(s.name), 'must be a DNS label: lower-case letters, digits and "-", starting with a letter');
+  }
+  const names: Array<[string, string, number]> = [
+    ['StatefulSet', s.name, NAME_LIMITS.statefulSet],
+    ['Service', s.name, NAME_LIMITS.label],
+    ['headless Service', `${s.name}-headless`, NAME_LIMITS.label],
+    ['label app.kubernetes.io/instance', s.name, NAME_LIMITS.label],
+  ];
+  for (const [what, derived, limit] of names) {
+    if (derived.length > limit) {
+      add('name', showValue(s.name), `gives the ${what} name "${derived}" of ${derived.length} characters; at most ${limit} are allowed and names are never truncated`);
+    }
+  }
+  if (![1, 3, 5].includes(s.replicas)) {
+    add('replicas', String(s.replicas), 'must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety');
+  }
+  if (s.maxFileStoreBytes > usableVolume) {
+    add('maxFileStore', formatBytes(s.maxFileStoreBytes),
+      `exceeds the volume ${formatBytes(s.volumeBytes)} minus its ${s.headroomPercent}% headroom (${formatBytes(usableVolume)})`);
+  }
+  if (s.memoryLimitBytes === undefined && props.maxMemoryStore === undefined) {
+    add('maxMemoryStore', '(unset)', 'must be set when the container has no memory limit');
+  } else if (s.memoryLimitBytes !== undefined && s.maxMemoryStoreBytes > s.memoryLimitBytes) {
+    add('maxMemoryStore', formatBytes(s.maxMemoryStoreBytes), `exceeds the container memory limit ${formatBytes(s.memoryLimitBytes)}`);
+  }
+  if (s.terminationGracePeriodMs < minimumGraceMs) {
+    add('terminationGracePeriod', formatDuration(s.terminationGracePeriodMs),
+      `must be at least lameDuckGracePeriod ${formatDuration(s.lameDuckGracePeriodMs)} + lameDuckDuration ${formatDuration(s.lameDuckDurationMs)} + ${formatDuration(LAME_DUCK_MARGIN_MS)} = ${formatDuration(minimumGraceMs)}, or the server is killed before lame-duck mode ends`);
+  }
+  const limitChecks: Array<[keyof ResolvedLimits, string, (n: number) => string, number]> = [
+    ['maxMsgs', 'maxMsgs', String, UNLIMITED],
+    ['maxBytes', 'maxBytes', formatBytes, UNLIMITED],
+    ['maxAgeMs', 'maxAge', formatDuration, 0],
+    ['maxMsgSize', 'maxMsgSize', formatBytes, UNLIMITED],
+  ];
+  for (const [key, field, show, unlimited] of limitChecks) {
+    const value = s.defaults[key];
+    const limit = s.limits[key];
+    if (value === undefined || limit === undefined || limit === unlimited) continue;
+    if (value === unlimited || value > limit) {
+      add(`defaults.${field}`, value === unlimited ? 'unlimited' : show(value), `exceeds limits.${field} ${show(limit)}`);
+    }
+  }
+  return problems;
+}
+
+function readUnit<T>(problems: Problem[], field: string, input: T | undefined, fallback: number, parse: (v: T) => number): number {
+  if (input === undefined) return fallback;
+  try {
+    return parse(input);
+  } catch (error) {
+    problems.push({ field, value: showValue(input), rule: `is invalid: ${(error as Error).message.replace(/^invalid (size|duration) "[^"]*": /, '')}` });
+    return fallback;
+  }
+}
+
+function natsConfigOptions(s: ResolvedStore): NatsConfigOptions {
+  return {
+    clientPort: NATS_PORTS.client,
+    monitorPort: NATS_PORTS.monitor,
+    serverNameVariable: 'POD_NAME',
+    pidFile: `${PATHS.run}/nats.pid`,
+    maxPayloadBytes: s.maxPayloadBytes,
+    lameDuckDurationMs: s.lameDuckDurationMs,
+    lameDuckGracePeriodMs: s.lameDuckGracePeriodMs,
+    jetStream: { storeDir: PATHS.data, maxFileStoreBytes: s.maxFileStoreBytes, maxMemoryStoreBytes: s.maxMemoryStoreBytes },
+    cluster: s.replicas > 1
+      ? {
+        name: s.name,
+        port: NATS_PORTS.cluster,
+        routes: Array.from({ length: s.replicas }, (_, i) => `nats://${s.name}-${i}.${s.name}-headless:${NATS_PORTS.cluster}`),
+      }
+      : undefined,
+  };
+}
+
+function servicePorts(clustered: boolean, metrics: StreamStoreMetrics | undefined): kplus.ServicePort[] {
+  return [
+    { name: 'client', port: NATS_PORTS.client, targetPort: NATS_PORTS.client },
+    ...(clustered ? [{ name: 'cluster', port: NATS_PORTS.cluster, targetPort: NATS_PORTS.cluster }] : []),
+    { name: 'monitor', port: NATS_PORTS.monitor, targetPort: NATS_PORTS.monitor },
+    ...(metrics ? [{ name: 'metrics', port: metrics.port ?? 7777, targetPort: metrics.port ?? 7777 }] : []),
+  ];
+}
+
+function storeLabels(s: ResolvedStore): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'nats',
+    'app.kubernetes.io/instance': s.name,
+    'app.kubernetes.io/component': 'stream-store',
+    'app.kubernetes.io/version': s.version.version,
+    'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
+  };
+}
+
+function hardenedContainer(): kplus.ContainerSecurityContextProps {
+  return {
+    ensureNonRoot: true,
+    user: RUN_AS,
+    group: RUN_AS,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    capabilities: { drop: [kplus.Capability.ALL] },
+    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+  };
+}
+
+/** Renders bytes as a Kubernetes quantity, in the largest binary unit that is exact. */
+export function toQuantity(bytes: number): string {
+  const units: Array<[string, number]> = [['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]];
+  const unit = units.find(([, size]) => bytes % size === 0 && bytes >= size);
+  return unit ? `${bytes / unit[1]}${unit[0]}` : String(bytes);
+}
+
+function floorToMebibytes(bytes: number): number {
+  return Math.floor(bytes / 2 ** 20) * 2 ** 20;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

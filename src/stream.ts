@@ -1,0 +1,46 @@
+import { Construct, IConstruct } from 'constructs';
+import { formatProblem } from './problems';
+import { StreamDefinition, StreamOptions, resolveStream } from './stream-definition';
+import type { IStreamStore } from './stream-store';
+
+/** A JetStream stream declared in the app. */
+export interface IStream extends IConstruct {
+  /** The JetStream stream name. */
+  readonly name: string;
+  /** The store that hosts the stream. */
+  readonly store: IStreamStore;
+  /** The stream with every default applied; undefined when its props could not be read. */
+  readonly definition?: StreamDefinition;
+}
+
+/** Props of `Stream`: the stream's options and the store that hosts it. */
+export interface StreamProps extends StreamOptions {
+  /** The store that hosts the stream and sets its defaults and limits. */
+  readonly store: IStreamStore;
+}
+
+/**
+ * One JetStream stream on a `StreamStore`.
+ *
+ * The stream itself renders no Kubernetes object: the store writes every stream's
+ * definition into its streams ConfigMap, which the post-deploy Job applies to the
+ * server. Props the store does not allow, and every JetStream rule the server would
+ * reject at runtime, are synth errors reported through cdk8s validation.
+ */
+export class Stream extends Construct implements IStream {
+  public readonly name: string;
+  public readonly store: IStreamStore;
+  public readonly definition?: StreamDefinition;
+
+  constructor(scope: Construct, id: string, props: StreamProps) {
+    super(scope, id);
+    const { store, ...options } = props;
+    this.store = store;
+    const resolution = resolveStream(options, id, store.streamPolicy);
+    this.definition = resolution.value;
+    this.name = resolution.value?.name ?? options.name ?? id;
+    const messages = resolution.problems.map((problem) => `stream "${this.name}": ${formatProblem(problem)}`);
+    this.node.addValidation({ validate: () => messages });
+    store.registerStream(this);
+  }
+}
