@@ -5,10 +5,10 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from './problems';
-import { capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
+import { HostedStream, capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
 import { IStream, Stream } from './stream';
 import {
-  LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, UNLIMITED,
+  LIMIT_PROPERTIES, ResolvedLimits, StreamDefinition, StreamLimitOptions, StreamOptions, StreamPolicy, UNLIMITED,
   resolveLimits, toJetStreamConfig,
 } from './stream-definition';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
@@ -230,6 +230,8 @@ const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
 const LAME_DUCK_MARGIN_MS = 10_000;
 /** The user id of the hardened pod; the nats image runs as any user. */
 const RUN_AS = 1000;
+/** The API server refuses a ConfigMap whose data exceeds 1MiB; keep room for metadata. */
+const MAX_CONFIG_MAP_BYTES = 1000 * 1024;
 /** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
 const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -411,25 +413,33 @@ export class StreamStore extends Construct implements IStreamStore {
     this._streams.push(stream);
   }
 
-  /** The stream definitions as the post-deploy Job reads them, sorted by name. */
+  /** The stream definitions as the post-deploy Job reads them, sorted by name, one stream a line. */
   private renderStreams(): string {
-    const streams = this._streams
+    return renderStreamsDocument(this.name, this.settings.version, this.hostedStreams().map((s) => s.definition));
+  }
+
+  private hostedStreams(): HostedStream[] {
+    return this._streams
       .filter((s) => s.definition !== undefined)
-      .map((s) => ({ retentionPolicy: s.definition!.retentionPolicy, config: toJetStreamConfig(s.definition!) }))
-      .sort((a, b) => (a.config.name < b.config.name ? -1 : a.config.name > b.config.name ? 1 : 0));
-    return JSON.stringify({ store: this.name, version: this.settings.version.version, streams }, undefined, 2) + '\n';
+      .map((s) => ({ path: s.node.path, definition: s.definition! }));
   }
 
   private problems(): Problem[] {
-    const hosted = this._streams
-      .filter((s) => s.definition !== undefined)
-      .map((s) => ({ path: s.node.path, definition: s.definition! }));
+    const hosted = this.hostedStreams();
     const problems = [
       ...this.propProblems,
       ...duplicateNameProblems(hosted),
       ...overlapProblems(hosted),
       ...capacityProblems(hosted, this.settings),
     ];
+    const documentBytes = Buffer.byteLength(this.renderStreams());
+    if (documentBytes > MAX_CONFIG_MAP_BYTES) {
+      problems.push({
+        field: 'streams',
+        value: `(${hosted.length} streams)`,
+        rule: `render ${formatBytes(documentBytes)} of definitions, more than a ConfigMap holds (${formatBytes(MAX_CONFIG_MAP_BYTES)}): spread the streams over more stores`,
+      });
+    }
     if (this.settings.maxStreams !== undefined && this._streams.length > this.settings.maxStreams) {
       problems.push({
         field: 'limits.maxStreams',
@@ -582,6 +592,18 @@ export function statefulSetPatches(s: ResolvedStore, props: StreamStoreProps, la
     patches.push(add(`${podSpec}/imagePullSecrets`, props.imagePullSecrets.map((name) => ({ name }))));
   }
   return patches;
+}
+
+/**
+ * Renders the streams document the post-deploy Job reads: valid JSON with one stream per
+ * line, sorted by name, so a review diff shows exactly the streams that changed.
+ */
+export function renderStreamsDocument(store: string, version: NatsServerVersion, definitions: readonly StreamDefinition[]): string {
+  const lines = [...definitions]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((d) => JSON.stringify({ retentionPolicy: d.retentionPolicy, config: toJetStreamConfig(d) }));
+  const header = JSON.stringify({ store, version: version.version }).slice(0, -1);
+  return `${header},"streams":[\n${lines.join(',\n')}${lines.length ? '\n' : ''}]}\n`;
 }
 
 /** Applies every store default once and collects a problem per unreadable or inconsistent prop. */
