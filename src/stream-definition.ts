@@ -308,9 +308,9 @@ export const STREAM_OPTIONS_SCHEMA = {
 
 const validateStreamOptions = compileSchema(STREAM_OPTIONS_SCHEMA);
 
-/** The result of resolving: a definition when the input could be read, and every problem. */
+/** The result of resolving: the value (unreadable fields left unset) and every problem. */
 export interface Resolution<T> {
-  readonly value?: T;
+  readonly value: T;
   readonly problems: Problem[];
 }
 
@@ -346,20 +346,21 @@ function unitRule(error: unknown): string {
  * Applies the store's defaults to a stream's options and checks every rule a single stream
  * must keep. Pure: the same options and policy give the same definition and problems.
  */
-export function resolveStream(options: StreamOptions, defaultName: string, policy: StreamPolicy): Resolution<StreamDefinition> {
-  const shape = schemaProblems(validateStreamOptions, options);
-  if (shape.length > 0) return { problems: shape };
-
+export function resolveStream(input: StreamOptions, defaultName: string, policy: StreamPolicy): Resolution<StreamDefinition> {
+  const problems = schemaProblems(validateStreamOptions, input);
+  // A field with a problem is reported once and then treated as unset, so one synth still
+  // checks every other rule instead of stopping at the first unreadable value.
+  const options = withoutFields(input, problems);
   const limits = resolveLimits(options);
-  if (limits.problems.length > 0) return { problems: limits.problems };
+  problems.push(...limits.problems);
   let duplicateWindowMs: number | undefined;
   try {
     duplicateWindowMs = options.duplicateWindow === undefined ? undefined : parseDuration(options.duplicateWindow);
   } catch (error) {
-    return { problems: [{ field: 'duplicateWindow', value: showValue(options.duplicateWindow), rule: unitRule(error) }] };
+    problems.push({ field: 'duplicateWindow', value: showValue(options.duplicateWindow), rule: unitRule(error) });
   }
 
-  const own = limits.value!;
+  const own = limits.value;
   const pick = (key: keyof ResolvedLimits, unlimited: number) =>
     own[key] ?? policy.defaults[key] ?? policy.limits[key] ?? unlimited;
   const name = options.name ?? defaultName;
@@ -391,7 +392,19 @@ export function resolveStream(options: StreamOptions, defaultName: string, polic
     metadata: options.metadata,
     retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN,
   };
-  return { value: definition, problems: definitionProblems(definition, policy) };
+  const skipped = new Set(problems.map((p) => topLevelField(p.field)));
+  const rules = definitionProblems(definition, policy).filter((p) => !skipped.has(topLevelField(p.field)));
+  return { value: definition, problems: [...problems, ...rules] };
+}
+
+function topLevelField(field: string): string {
+  return field.split(/[.[]/)[0];
+}
+
+function withoutFields(options: StreamOptions, problems: Problem[]): StreamOptions {
+  if (problems.length === 0) return options;
+  const broken = new Set(problems.map((p) => topLevelField(p.field)));
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !broken.has(key))) as StreamOptions;
 }
 
 /** Every rule one resolved stream breaks, on its own and against its store's policy. */

@@ -419,9 +419,7 @@ export class StreamStore extends Construct implements IStreamStore {
   }
 
   private hostedStreams(): HostedStream[] {
-    return this._streams
-      .filter((s) => s.definition !== undefined)
-      .map((s) => ({ path: s.node.path, definition: s.definition! }));
+    return this._streams.map((s) => ({ path: s.node.path, definition: s.definition }));
   }
 
   private problems(): Problem[] {
@@ -640,8 +638,8 @@ export function resolveStore(props: StreamStoreProps, id: string): { value: Reso
     maxMemoryStoreBytes: size('maxMemoryStore', props.maxMemoryStore, floorToMebibytes((memoryLimitBytes ?? 0) / 2)),
     maxPayloadBytes: size('maxPayload', props.maxPayload, DEFAULT_MAX_PAYLOAD),
     memoryLimitBytes,
-    defaults: defaults.value!,
-    limits: limits.value!,
+    defaults: defaults.value,
+    limits: limits.value,
     maxStreams: props.limits?.maxStreams,
     lameDuckDurationMs,
     lameDuckGracePeriodMs,

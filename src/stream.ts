@@ -9,8 +9,8 @@ export interface IStream extends IConstruct {
   readonly name: string;
   /** The store that hosts the stream. */
   readonly store: IStreamStore;
-  /** The stream with every default applied; undefined when its props could not be read. */
-  readonly definition?: StreamDefinition;
+  /** The stream with every default applied; props that could not be read are left unset. */
+  readonly definition: StreamDefinition;
 }
 
 /** Props of `Stream`: the stream's options and the store that hosts it. */
@@ -30,7 +30,7 @@ export interface StreamProps extends StreamOptions {
 export class Stream extends Construct implements IStream {
   public readonly name: string;
   public readonly store: IStreamStore;
-  public readonly definition?: StreamDefinition;
+  public readonly definition: StreamDefinition;
 
   constructor(scope: Construct, id: string, props: StreamProps) {
     super(scope, id);
@@ -38,7 +38,7 @@ export class Stream extends Construct implements IStream {
     this.store = store;
     const resolution = resolveStream(options, id, store.streamPolicy);
     this.definition = resolution.value;
-    this.name = resolution.value?.name ?? options.name ?? id;
+    this.name = resolution.value.name;
     const messages = resolution.problems.map((problem) => `stream "${this.name}": ${formatProblem(problem)}`);
     this.node.addValidation({ validate: () => messages });
     store.registerStream(this);
