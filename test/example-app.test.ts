@@ -1,0 +1,94 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { connect } from 'nats';
+import { buildApp } from '../charts/app';
+import { validateManifests } from './support/k8s-schema';
+import { checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
+import { freePort } from './support/ports';
+
+/** Every object of the example app, as `npm run synth` renders it. */
+function exampleObjects(): any[] {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'example-app-'));
+  try {
+    return buildApp(outdir).charts.flatMap((chart) => chart.toJson());
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+const objects = exampleObjects();
+const configMaps = (key: string) => objects.filter((o) => o.kind === 'ConfigMap' && o.data?.[key] !== undefined);
+
+afterAll(stopAll);
+
+test('every object of every example validates against the Kubernetes schemas', () => {
+  expect(objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name).sort()).toEqual(['events', 'mystreamstore']);
+  expect(validateManifests(objects)).toEqual([]);
+});
+
+test('the committed dist/ holds exactly what the example app synthesizes', () => {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'example-synth-'));
+  try {
+    buildApp(outdir).synth();
+    const files = fs.readdirSync(outdir).sort();
+    expect(files).toEqual(fs.readdirSync(path.join(__dirname, '..', 'dist')).sort());
+    for (const file of files) {
+      expect(fs.readFileSync(path.join(outdir, file), 'utf8'))
+        .toEqual(fs.readFileSync(path.join(__dirname, '..', 'dist', file), 'utf8'));
+    }
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+});
+
+test('synth is deterministic: two builds give identical bytes', () => {
+  const render = () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'example-twice-'));
+    try {
+      return buildApp(outdir).synthYaml();
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  };
+  expect(render()).toEqual(render());
+});
+
+describe.each(configMaps('nats.conf').map((cm) => [cm.metadata.name, cm.data['nats.conf']]))('%s', (_name, natsConf) => {
+  test('passes nats-server -t', async () => {
+    const result = await checkConfig(natsConf, { env: { PATH: process.env.PATH ?? '', POD_NAME: 'store-0' } });
+    expect(result.output).not.toMatch(/error/i);
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe.each(configMaps('streams.json').map((cm) => [cm.metadata.name, cm.data['streams.json']]))('%s', (name, streamsJson) => {
+  test('a server started from the store\'s nats.conf accepts every declared stream as declared', async () => {
+    const store = JSON.parse(streamsJson).store as string;
+    const natsConf = configMaps('nats.conf').find((cm) => cm.metadata.name === `${store}-config`)!.data['nats.conf'];
+    const storeDir = makeTempDir();
+    const config = rewriteConfigForLocal(natsConf, {
+      storeDir, clientPort: await freePort(), monitorPort: await freePort(), serverName: `${store}-0`,
+    });
+    const server = await startNatsServer({ config, storeDir });
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const declared = JSON.parse(streamsJson).streams as Array<{ config: any }>;
+      expect(declared.length).toBeGreaterThan(0);
+      for (const { config: stream } of declared) {
+        const info = await jsm.streams.add(stream);
+        // The server echoes the configuration it stored: every field we sent must come back unchanged.
+        for (const [field, value] of Object.entries(stream)) {
+          // The server leaves false booleans out of its answer.
+          const stored = (info.config as any)[field] ?? (value === false ? false : undefined);
+          expect([name, stream.name, field, stored]).toEqual([name, stream.name, field, value]);
+        }
+      }
+      expect((await jsm.streams.names().next()).sort()).toEqual(declared.map((s) => s.config.name).sort());
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
+  });
+});
