@@ -1,17 +1,24 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { StreamRetentionPolicy, StreamStore, VolumeRetention } from '../src';
+import { loadTawonManifestFiles } from '../src';
 
-/** Placeholder until the Tawon loader lands. */
+/**
+ * The manifests live next to the sources; compiled, this file runs from lib/charts, which
+ * holds no YAML, so it reads them from the source tree.
+ */
+export const TAWON_MANIFEST_DIR = path.basename(__dirname) === 'charts' && path.basename(path.dirname(__dirname)) === 'lib'
+  ? path.resolve(__dirname, '..', '..', 'charts', 'tawon')
+  : path.join(__dirname, 'tawon');
+
+/** Tawon's example StreamStore, Stream and Directive, loaded from charts/tawon/*.yaml. */
 export class TawonChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
     super(scope, id, props);
-    const store = new StreamStore(this, 'mystreamstore', {
-      storage: { size: '10Gi', storageClassName: 'ssd-csi', retention: { whenDeleted: VolumeRetention.DELETE } },
-      defaults: { maxMsgs: 1000000, maxAge: '240h', maxBytes: '1G' },
-      limits: { maxMsgs: 10000000, maxAge: '2400h', maxBytes: '2G' },
-    });
-    store.addStream('mystream', { maxMsgs: 100000, maxAge: '6h', maxBytes: '1G' });
-    store.addStream('coredns', { maxAge: '6h', retentionPolicy: StreamRetentionPolicy.DELETE });
+    const files = fs.readdirSync(TAWON_MANIFEST_DIR)
+      .filter((file) => file.endsWith('.yaml'))
+      .map((file) => path.join(TAWON_MANIFEST_DIR, file));
+    loadTawonManifestFiles(this, files);
   }
 }

@@ -7,3 +7,4 @@ export * from './stream-definition';
 export * from './store-rules';
 export * from './stream';
 export * from './stream-store';
+export * from './tawon';
