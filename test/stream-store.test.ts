@@ -1,0 +1,450 @@
+import { createHash } from 'crypto';
+import { Chart, Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { NatsServerVersion } from '../src/versions';
+import { Stream } from '../src/stream';
+import { StreamStore, StreamStoreProps, VolumeRetention } from '../src/stream-store';
+
+/** Synthesizes one store with `props`; `build` declares its streams. */
+function synth(props: StreamStoreProps = {}, build: (store: StreamStore, chart: Chart) => void = () => {}): any[] {
+  const chart = new Chart(Testing.app(), 'test');
+  const store = new StreamStore(chart, 'events', props);
+  build(store, chart);
+  return Testing.synth(chart);
+}
+
+function ofKind(objects: any[], kind: string): any[] {
+  return objects.filter((o) => o.kind === kind);
+}
+
+function only(objects: any[], kind: string, name?: string): any {
+  const found = ofKind(objects, kind).filter((o) => name === undefined || o.metadata.name === name);
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+const statefulSet = (objects: any[]) => only(objects, 'StatefulSet');
+const podSpec = (objects: any[]) => statefulSet(objects).spec.template.spec;
+const natsContainer = (objects: any[]) => podSpec(objects).containers.find((c: any) => c.name === 'nats');
+const natsConf = (objects: any[]): string => only(objects, 'ConfigMap', 'events-config').data['nats.conf'];
+const streamsJson = (objects: any[]) => JSON.parse(only(objects, 'ConfigMap', 'events-streams').data['streams.json']);
+const checksum = (objects: any[]): string =>
+  statefulSet(objects).spec.template.metadata.annotations['jetstream-cdk8s/config-checksum'];
+
+describe('StreamStore', () => {
+  test('synthesizes the defaults with one stream', () => {
+    expect(synth({}, (store) => store.addStream('orders'))).toMatchSnapshot();
+  });
+
+  describe('nats.conf', () => {
+    test('gives JetStream the default 10Gi volume minus 10% headroom', () => {
+      expect(natsConf(synth()).split('\n')).toContain('  max_file_store: 9663676416');
+    });
+
+    test('floors the file store of a custom volume and headroom to whole mebibytes', () => {
+      const conf = natsConf(synth({ storage: { size: '100Gi', headroomPercent: 25 } })).split('\n');
+      expect(conf).toContain(`  max_file_store: ${75 * 2 ** 30}`);
+    });
+
+    test('uses an explicit maxFileStore', () => {
+      expect(natsConf(synth({ maxFileStore: '5Gi' })).split('\n')).toContain(`  max_file_store: ${5 * 2 ** 30}`);
+    });
+
+    test.each<[string, StreamStoreProps, number]>([
+      ['half the default 1Gi memory limit', {}, 2 ** 29],
+      ['half a 4Gi memory limit', { resources: { memory: { limit: Size.gibibytes(4) } } }, 2 ** 31],
+      ['an explicit maxMemoryStore', { maxMemoryStore: '256Mi' }, 2 ** 28],
+    ])('sets max_memory_store to %s', (_what, props, bytes) => {
+      expect(natsConf(synth(props)).split('\n')).toContain(`  max_memory_store: ${bytes}`);
+    });
+
+    test('sets max_payload from maxPayload, 1MiB by default', () => {
+      expect(natsConf(synth()).split('\n')).toContain('max_payload: 1048576');
+      expect(natsConf(synth({ maxPayload: '8Mi' })).split('\n')).toContain('max_payload: 8388608');
+    });
+
+    test('renders the lame-duck settings as Go durations', () => {
+      const conf = natsConf(synth({ lameDuckDuration: '1m', lameDuckGracePeriod: '1500ms', terminationGracePeriod: '2m' })).split('\n');
+      expect(conf).toContain('lame_duck_duration: "1m"');
+      expect(conf).toContain('lame_duck_grace_period: "1.5s"');
+    });
+
+    test('has no cluster block for a single server', () => {
+      expect(natsConf(synth())).not.toContain('cluster {');
+    });
+  });
+
+  describe('StatefulSet', () => {
+    test('has a v1 PersistentVolumeClaim template of 10Gi, ReadWriteOnce, on the default storage class', () => {
+      expect(statefulSet(synth()).spec.volumeClaimTemplates).toEqual([{
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'data', labels: expect.objectContaining({ 'app.kubernetes.io/instance': 'events' }) },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
+      }]);
+    });
+
+    test('follows the storage props in the volume claim template', () => {
+      const [template] = statefulSet(synth({
+        storage: {
+          size: '100Gi',
+          storageClassName: 'ssd-csi',
+          accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE_POD],
+        },
+      })).spec.volumeClaimTemplates;
+      expect(template.spec).toEqual({
+        accessModes: ['ReadWriteOncePod'],
+        resources: { requests: { storage: '100Gi' } },
+        storageClassName: 'ssd-csi',
+      });
+    });
+
+    test('mounts the data volume at /data', () => {
+      expect(natsContainer(synth()).volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+    });
+
+    test('retains the volume claims by default', () => {
+      expect(statefulSet(synth()).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    });
+
+    test.each<[VolumeRetention | undefined, VolumeRetention | undefined, string, string]>([
+      [VolumeRetention.DELETE, undefined, 'Delete', 'Retain'],
+      [undefined, VolumeRetention.DELETE, 'Retain', 'Delete'],
+      [VolumeRetention.DELETE, VolumeRetention.DELETE, 'Delete', 'Delete'],
+      [VolumeRetention.RETAIN, VolumeRetention.RETAIN, 'Retain', 'Retain'],
+    ])('follows retention whenDeleted %p and whenScaled %p', (whenDeleted, whenScaled, deleted, scaled) => {
+      const objects = synth({ storage: { retention: { whenDeleted, whenScaled } } });
+      expect(statefulSet(objects).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: deleted, whenScaled: scaled });
+    });
+
+    test('probes the monitor port: start-up and liveness need JetStream enabled, readiness needs this server current', () => {
+      const nats = natsContainer(synth());
+      expect(nats.startupProbe.httpGet).toEqual({ path: '/healthz?js-enabled-only=true', port: 8222, scheme: 'HTTP' });
+      expect(nats.livenessProbe.httpGet).toEqual({ path: '/healthz?js-enabled-only=true', port: 8222, scheme: 'HTTP' });
+      expect(nats.readinessProbe.httpGet).toEqual({ path: '/healthz?js-server-only=true', port: 8222, scheme: 'HTTP' });
+    });
+
+    test('enters lame-duck mode before the pod stops', () => {
+      expect(natsContainer(synth()).lifecycle.preStop).toEqual({
+        exec: { command: ['nats-server', '--signal=ldm=/var/run/nats/nats.pid'] },
+      });
+    });
+
+    test('starts nats-server with the mounted nats.conf', () => {
+      const objects = synth();
+      expect(natsContainer(objects).command).toEqual(['nats-server', '--config', '/etc/nats-config/nats.conf']);
+      expect(podSpec(objects).volumes).toContainEqual({ name: 'config', configMap: { name: 'events-config' } });
+    });
+
+    test('gives the pods 60s to stop by default: grace period 10s + lame duck 30s + 20s', () => {
+      expect(podSpec(synth()).terminationGracePeriodSeconds).toBe(60);
+    });
+
+    test('derives the default termination grace period from the lame-duck settings', () => {
+      expect(podSpec(synth({ lameDuckDuration: '2m', lameDuckGracePeriod: '15s' })).terminationGracePeriodSeconds).toBe(155);
+      expect(podSpec(synth({ terminationGracePeriod: '5m' })).terminationGracePeriodSeconds).toBe(300);
+    });
+
+    test('changes the config checksum annotation when nats.conf changes', () => {
+      const oneMi = synth({ maxPayload: '1Mi' });
+      const twoMi = synth({ maxPayload: '2Mi' });
+      expect(checksum(oneMi)).not.toBe(checksum(twoMi));
+      expect(checksum(oneMi)).toBe(checksum(synth({ maxPayload: 1024 * 1024 })));
+      expect(checksum(oneMi)).toBe(createHash('sha256').update(natsConf(oneMi)).digest('hex'));
+    });
+
+    test('keeps the config checksum when only the streams change', () => {
+      expect(checksum(synth({}, (store) => store.addStream('a')))).toBe(checksum(synth({}, (store) => store.addStream('b'))));
+    });
+
+    test('runs hardened: non-root, read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
+      const objects = synth();
+      const spec = podSpec(objects);
+      expect(spec.automountServiceAccountToken).toBe(false);
+      expect(spec.enableServiceLinks).toBe(false);
+      expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 });
+      expect(natsContainer(objects).securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        runAsGroup: 1000,
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+    });
+
+    test('mounts the service account token only when asked', () => {
+      expect(podSpec(synth({ automountServiceAccountToken: true })).automountServiceAccountToken).toBe(true);
+    });
+
+    test('requests 500m CPU and 1Gi memory with a 1Gi memory limit, and sets GOMEMLIMIT below it', () => {
+      const nats = natsContainer(synth());
+      expect(nats.resources).toEqual({ limits: { memory: '1024Mi' }, requests: { cpu: '500m', memory: '1024Mi' } });
+      expect(nats.env).toContainEqual({ name: 'GOMEMLIMIT', value: '921MiB' });
+    });
+
+    test('sets no GOMEMLIMIT without a memory limit', () => {
+      const nats = natsContainer(synth({ resources: { cpu: { request: kplus.Cpu.millis(100) } }, maxMemoryStore: '1Gi' }));
+      expect(nats.env.map((e: any) => e.name)).toEqual(['POD_NAME']);
+    });
+
+    test('places the pods with the scheduling props', () => {
+      const affinity = {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [{
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'events' } },
+          }],
+        },
+      };
+      const spec = podSpec(synth({
+        nodeSelector: { pool: 'nats' },
+        tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'nats', effect: 'NoSchedule' }],
+        affinity,
+        priorityClassName: 'high',
+        imagePullSecrets: ['regcred', 'mirror'],
+        serviceAccountName: 'nats-sa',
+      }));
+      expect(spec.nodeSelector).toEqual({ pool: 'nats' });
+      expect(spec.tolerations).toEqual([{ effect: 'NoSchedule', key: 'dedicated', operator: 'Equal', value: 'nats' }]);
+      expect(spec.affinity).toEqual(affinity);
+      expect(spec.priorityClassName).toBe('high');
+      expect(spec.imagePullSecrets).toEqual([{ name: 'regcred' }, { name: 'mirror' }]);
+      expect(spec.serviceAccountName).toBe('nats-sa');
+    });
+
+    test('sets no scheduling fields by default', () => {
+      const spec = podSpec(synth());
+      for (const field of ['nodeSelector', 'tolerations', 'affinity', 'priorityClassName', 'imagePullSecrets', 'serviceAccountName']) {
+        expect(spec).not.toHaveProperty(field);
+      }
+    });
+
+    test('runs the official image of the version unless image is set', () => {
+      expect(natsContainer(synth()).image).toBe('nats:2.10.24-alpine');
+      expect(natsContainer(synth({ version: NatsServerVersion.V2_9_25 })).image).toBe('nats:2.9.25-alpine');
+      expect(natsContainer(synth({ image: 'mirror.example.com/nats:2.10.24-alpine' })).image).toBe('mirror.example.com/nats:2.10.24-alpine');
+    });
+
+    test('runs one server, started in order, without a cluster port', () => {
+      const objects = synth();
+      expect(statefulSet(objects).spec.replicas).toBe(1);
+      expect(statefulSet(objects).spec.podManagementPolicy).toBe('OrderedReady');
+      expect(statefulSet(objects).spec.serviceName).toBe('events-headless');
+      expect(natsContainer(objects).ports).toEqual([
+        { containerPort: 4222, name: 'client' },
+        { containerPort: 8222, name: 'monitor' },
+      ]);
+    });
+  });
+
+  describe('labels and annotations', () => {
+    test('puts the extra labels and annotations on every object, the pods and the volume claims', () => {
+      const objects = synth({ labels: { team: 'platform' }, annotations: { owner: 'me' } });
+      for (const object of objects) {
+        expect(object.metadata.labels).toMatchObject({ 'team': 'platform', 'app.kubernetes.io/instance': 'events' });
+        expect(object.metadata.annotations).toEqual({ owner: 'me' });
+      }
+      const template = statefulSet(objects).spec.template.metadata;
+      expect(template.labels).toMatchObject({ team: 'platform' });
+      expect(template.annotations).toMatchObject({ owner: 'me' });
+      expect(statefulSet(objects).spec.volumeClaimTemplates[0].metadata.labels).toMatchObject({ team: 'platform' });
+    });
+
+    test('labels every object with the standard recommended labels', () => {
+      for (const object of synth()) {
+        expect(object.metadata.labels).toEqual({
+          'app.kubernetes.io/component': 'stream-store',
+          'app.kubernetes.io/instance': 'events',
+          'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
+          'app.kubernetes.io/name': 'nats',
+          'app.kubernetes.io/version': '2.10.24',
+        });
+      }
+    });
+
+    test('names the objects after the name prop instead of the construct id', () => {
+      const objects = synth({ name: 'backbone' });
+      expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+        'ConfigMap/backbone-config',
+        'ConfigMap/backbone-streams',
+        'Service/backbone',
+        'Service/backbone-headless',
+        'StatefulSet/backbone',
+      ]);
+    });
+  });
+
+  describe('Services', () => {
+    test('has a headless Service that publishes not-ready servers', () => {
+      const headless = only(synth(), 'Service', 'events-headless');
+      expect(headless.spec.clusterIP).toBe('None');
+      expect(headless.spec.publishNotReadyAddresses).toBe(true);
+      expect(headless.spec.ports).toEqual([
+        { name: 'client', port: 4222, targetPort: 4222 },
+        { name: 'monitor', port: 8222, targetPort: 8222 },
+      ]);
+    });
+
+    test('has a client Service on 4222 that selects the servers', () => {
+      const objects = synth();
+      const client = only(objects, 'Service', 'events');
+      expect(client.spec.ports).toEqual([{ name: 'client', port: 4222, targetPort: 4222 }]);
+      expect(client.spec.clusterIP).toBeUndefined();
+      expect(client.spec.selector).toEqual(statefulSet(objects).spec.selector.matchLabels);
+    });
+  });
+
+  describe('metrics', () => {
+    test('adds no exporter by default', () => {
+      const objects = synth();
+      expect(podSpec(objects).containers.map((c: any) => c.name)).toEqual(['nats']);
+      expect(statefulSet(objects).spec.template.metadata.annotations).not.toHaveProperty('prometheus.io/scrape');
+    });
+
+    test('adds the exporter sidecar, a metrics port and the prometheus annotations with metrics: {}', () => {
+      const objects = synth({ metrics: {} });
+      const exporter = podSpec(objects).containers.find((c: any) => c.name === 'metrics');
+      expect(exporter.image).toBe('natsio/prometheus-nats-exporter:0.15.0');
+      expect(exporter.args).toEqual(['-connz', '-routez', '-subz', '-varz', '-healthz', '-jsz=all', '-port=7777', 'http://localhost:8222']);
+      expect(exporter.ports).toEqual([{ containerPort: 7777, name: 'metrics' }]);
+      expect(exporter.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(only(objects, 'Service', 'events-headless').spec.ports).toContainEqual({ name: 'metrics', port: 7777, targetPort: 7777 });
+      expect(statefulSet(objects).spec.template.metadata.annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '7777',
+      });
+    });
+
+    test('uses the exporter image and port props', () => {
+      const objects = synth({ metrics: { image: 'mirror.example.com/exporter:1.0.0', port: 9100 } });
+      const exporter = podSpec(objects).containers.find((c: any) => c.name === 'metrics');
+      expect(exporter.image).toBe('mirror.example.com/exporter:1.0.0');
+      expect(exporter.args).toContain('-port=9100');
+      expect(only(objects, 'Service', 'events-headless').spec.ports).toContainEqual({ name: 'metrics', port: 9100, targetPort: 9100 });
+      expect(statefulSet(objects).spec.template.metadata.annotations['prometheus.io/port']).toBe('9100');
+    });
+  });
+
+  describe('cluster', () => {
+    test('has no PodDisruptionBudget for a single server', () => {
+      expect(ofKind(synth(), 'PodDisruptionBudget')).toEqual([]);
+    });
+
+    test('with 3 replicas: a PodDisruptionBudget of 1, routes to every server, parallel start and cluster ports', () => {
+      const objects = synth({ replicas: 3 });
+      const pdb = only(objects, 'PodDisruptionBudget');
+      expect(pdb.apiVersion).toBe('policy/v1');
+      expect(pdb.metadata.name).toBe('events');
+      expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: statefulSet(objects).spec.selector });
+      expect(statefulSet(objects).spec.replicas).toBe(3);
+      expect(statefulSet(objects).spec.podManagementPolicy).toBe('Parallel');
+      expect(natsConf(objects)).toContain([
+        'cluster {',
+        '  name: "events"',
+        '  port: 6222',
+        '  connect_retries: 120',
+        '  routes: [',
+        '    "nats://events-0.events-headless:6222"',
+        '    "nats://events-1.events-headless:6222"',
+        '    "nats://events-2.events-headless:6222"',
+        '  ]',
+        '}',
+      ].join('\n'));
+      expect(natsContainer(objects).ports).toContainEqual({ containerPort: 6222, name: 'cluster' });
+      expect(only(objects, 'Service', 'events-headless').spec.ports).toContainEqual({ name: 'cluster', port: 6222, targetPort: 6222 });
+    });
+
+    test('with 5 replicas routes to all five servers', () => {
+      const conf = natsConf(synth({ replicas: 5 }));
+      expect(conf.match(/nats:\/\/events-\d\.events-headless:6222/g)).toEqual(
+        [0, 1, 2, 3, 4].map((i) => `nats://events-${i}.events-headless:6222`));
+    });
+  });
+
+  describe('object order', () => {
+    test('renders the ConfigMaps, then the Services, then the StatefulSet, then the PodDisruptionBudget', () => {
+      expect(synth({ replicas: 3 }).map((o) => o.kind)).toEqual(
+        ['ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet', 'PodDisruptionBudget']);
+    });
+
+    test('keeps the order when other objects of the chart are declared first', () => {
+      const chart = new Chart(Testing.app(), 'test');
+      new kplus.ConfigMap(chart, 'Unrelated', { data: { a: 'b' } });
+      new StreamStore(chart, 'events');
+      const kinds = Testing.synth(chart).filter((o) => o.metadata.name !== undefined && o.metadata.name.startsWith('events'))
+        .map((o) => o.kind);
+      expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
+    });
+  });
+
+  describe('streams ConfigMap', () => {
+    test('holds the store, its version and every stream sorted by name, including one added after other constructs', () => {
+      const objects = synth({}, (store, chart) => {
+        store.addStream('orders');
+        new Stream(chart, 'Payments', { store, name: 'payments' });
+        new kplus.ConfigMap(chart, 'Unrelated');
+        store.addStream('audit');
+      });
+      const json = streamsJson(objects);
+      expect(json.store).toBe('events');
+      expect(json.version).toBe('2.10.24');
+      expect(json.streams.map((s: any) => s.config.name)).toEqual(['audit', 'orders', 'payments']);
+      expect(json.streams[0]).toEqual({
+        retentionPolicy: 'Retain',
+        config: expect.objectContaining({ name: 'audit', subjects: ['audit'] }),
+      });
+    });
+
+    test('holds an empty list for a store without streams', () => {
+      expect(streamsJson(synth()).streams).toEqual([]);
+    });
+
+    test('writes valid JSON with one stream a line and a final newline', () => {
+      const objects = synth({}, (store) => {
+        store.addStream('b');
+        store.addStream('a');
+      });
+      const lines = (only(objects, 'ConfigMap', 'events-streams').data['streams.json'] as string).split('\n');
+      expect(lines).toHaveLength(5);
+      expect(lines[0]).toBe('{"store":"events","version":"2.10.24","streams":[');
+      expect(JSON.parse(lines[1].replace(/,$/, '')).config.name).toBe('a');
+      expect(JSON.parse(lines[2]).config.name).toBe('b');
+      expect(lines.slice(3)).toEqual([']}', '']);
+    });
+  });
+
+  describe('determinism', () => {
+    test('two apps built the same way synthesize to identical JSON', () => {
+      const build = () => synth({ replicas: 3, metrics: {}, labels: { b: '2', a: '1' } }, (store, chart) => {
+        store.addStream('orders', { subjects: ['orders.>'], metadata: { z: '1', a: '2' }, replicas: 3 });
+        store.addStream('audit', { maxAge: '240h', maxBytes: '1Gi' });
+        new Stream(chart, 'late', { store, subjects: ['late.*'] });
+      });
+      expect(JSON.stringify(build())).toBe(JSON.stringify(build()));
+    });
+  });
+
+  describe('resolved settings', () => {
+    test('exposes the defaults in bytes and milliseconds', () => {
+      const store = new StreamStore(new Chart(Testing.app(), 'test'), 'events');
+      expect(store.name).toBe('events');
+      expect(store.settings).toMatchObject({
+        replicas: 1,
+        image: 'nats:2.10.24-alpine',
+        volumeBytes: 10 * 2 ** 30,
+        headroomPercent: 10,
+        maxFileStoreBytes: 9 * 2 ** 30,
+        maxMemoryStoreBytes: 2 ** 29,
+        maxPayloadBytes: 2 ** 20,
+        memoryLimitBytes: 2 ** 30,
+        lameDuckDurationMs: 30_000,
+        lameDuckGracePeriodMs: 10_000,
+        terminationGracePeriodMs: 60_000,
+      });
+      expect(store.streams).toEqual([]);
+    });
+  });
+});
