@@ -49,6 +49,34 @@ export function schemaProblems(validate: ValidateFunction, data: unknown, base =
   });
 }
 
+/** The top-level prop of a field path: `subjects` for `subjects[2]`, `storage` for `storage.size`. */
+export function topLevelField(field: string): string {
+  return field.split(/[.[]/)[0];
+}
+
+/**
+ * Props without the fields that have problems: a broken field is reported once and then
+ * treated as unset, so one synth still checks every other rule. A broken array element
+ * removes the whole array; a broken nested field removes only that field.
+ */
+export function withoutBrokenFields<T extends object>(props: T, problems: readonly Problem[]): T {
+  let result: any = props;
+  for (const problem of problems) {
+    const path = problem.field.split('[')[0].split('.');
+    result = withoutPath(result, path);
+  }
+  return result as T;
+}
+
+function withoutPath(value: any, path: string[]): any {
+  if (value === null || typeof value !== 'object' || !(path[0] in value)) return value;
+  const [head, ...rest] = path;
+  const copy = { ...value };
+  if (rest.length === 0) delete copy[head];
+  else copy[head] = withoutPath(value[head], rest);
+  return copy;
+}
+
 /** ajv reports each failed `anyOf` branch and then the `anyOf` itself: keep the summary. */
 function isLeafError(error: ErrorObject): boolean {
   return !error.schemaPath.includes('/anyOf/');

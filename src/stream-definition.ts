@@ -1,4 +1,4 @@
-import { Problem, compileSchema, schemaProblems, showValue } from './problems';
+import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
 import { streamNameProblem, subjectProblem, subjectsOverlap } from './subjects';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
@@ -329,17 +329,23 @@ export function resolveLimits(options: StreamLimitOptions, base = ''): Resolutio
     }
   };
   const value: ResolvedLimits = {
-    maxMsgs: options.maxMsgs,
-    maxBytes: read('maxBytes', options.maxBytes, parseSize),
+    maxMsgs: options.maxMsgs === undefined ? undefined : unlimitedIfZero(options.maxMsgs),
+    maxBytes: unlimitedIfZero(read('maxBytes', options.maxBytes, parseSize)),
     maxAgeMs: read('maxAge', options.maxAge, parseDuration),
-    maxMsgSize: read('maxMsgSize', options.maxMsgSize, parseSize),
+    maxMsgSize: unlimitedIfZero(read('maxMsgSize', options.maxMsgSize, parseSize)),
   };
   return { value, problems };
 }
 
-function unitRule(error: unknown): string {
+/** JetStream stores a count or size limit of 0 as -1, no limit: so do we, to compare equal. */
+function unlimitedIfZero<T extends number | undefined>(value: T): T {
+  return (value === 0 ? UNLIMITED : value) as T;
+}
+
+/** The rule text of a unit parse error, without the repeated value. */
+export function unitRule(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return `is invalid: ${message.replace(/^invalid (size|duration) "[^"]*": /, '')}`;
+  return `is invalid: ${message.replace(/^invalid (size|duration) ("(?:[^"\\]|\\.)*"|\S+): /, '')}`;
 }
 
 /**
@@ -348,9 +354,7 @@ function unitRule(error: unknown): string {
  */
 export function resolveStream(input: StreamOptions, defaultName: string, policy: StreamPolicy): Resolution<StreamDefinition> {
   const problems = schemaProblems(validateStreamOptions, input);
-  // A field with a problem is reported once and then treated as unset, so one synth still
-  // checks every other rule instead of stopping at the first unreadable value.
-  const options = withoutFields(input, problems);
+  const options = withoutBrokenFields(input, problems);
   const limits = resolveLimits(options);
   problems.push(...limits.problems);
   let duplicateWindowMs: number | undefined;
@@ -367,17 +371,18 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
   const maxAgeMs = pick('maxAgeMs', 0);
   const definition: StreamDefinition = {
     name,
-    subjects: options.subjects ?? [name],
+    // Unreadable subjects are reported; none are assumed, so no overlap is reported for them.
+    subjects: options.subjects ?? (input.subjects === undefined ? [name] : []),
     description: options.description,
     retention: options.retention ?? Retention.LIMITS,
     storage: options.storage ?? StorageType.FILE,
     replicas: options.replicas ?? 1,
-    maxConsumers: options.maxConsumers ?? UNLIMITED,
+    maxConsumers: unlimitedIfZero(options.maxConsumers ?? UNLIMITED),
     maxMsgs: pick('maxMsgs', UNLIMITED),
     maxBytes: pick('maxBytes', UNLIMITED),
     maxAgeMs,
     maxMsgSize: pick('maxMsgSize', UNLIMITED),
-    maxMsgsPerSubject: options.maxMsgsPerSubject ?? UNLIMITED,
+    maxMsgsPerSubject: unlimitedIfZero(options.maxMsgsPerSubject ?? UNLIMITED),
     discard: options.discard ?? DiscardPolicy.OLD,
     discardNewPerSubject: options.discardNewPerSubject ?? false,
     duplicateWindowMs: duplicateWindowMs
@@ -397,15 +402,6 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
   return { value: definition, problems: [...problems, ...rules] };
 }
 
-function topLevelField(field: string): string {
-  return field.split(/[.[]/)[0];
-}
-
-function withoutFields(options: StreamOptions, problems: Problem[]): StreamOptions {
-  if (problems.length === 0) return options;
-  const broken = new Set(problems.map((p) => topLevelField(p.field)));
-  return Object.fromEntries(Object.entries(options).filter(([key]) => !broken.has(key))) as StreamOptions;
-}
 
 /** Every rule one resolved stream breaks, on its own and against its store's policy. */
 export function definitionProblems(def: StreamDefinition, policy: StreamPolicy): Problem[] {

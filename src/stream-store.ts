@@ -4,12 +4,12 @@ import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
-import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from './problems';
+import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { HostedStream, capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
 import { IStream, Stream } from './stream';
 import {
   LIMIT_PROPERTIES, ResolvedLimits, StreamDefinition, StreamLimitOptions, StreamOptions, StreamPolicy, UNLIMITED,
-  resolveLimits, toJetStreamConfig,
+  resolveLimits, toJetStreamConfig, unitRule,
 } from './stream-definition';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion } from './versions';
@@ -456,7 +456,7 @@ export class StreamStore extends Construct implements IStreamStore {
       replicas: s.replicas,
       // A cluster's servers must all start to elect a leader; one at a time would deadlock.
       podManagementPolicy: s.replicas > 1 ? kplus.PodManagementPolicy.PARALLEL : kplus.PodManagementPolicy.ORDERED_READY,
-      terminationGracePeriod: Duration.millis(s.terminationGracePeriodMs),
+      terminationGracePeriod: Duration.seconds(Math.ceil(s.terminationGracePeriodMs / 1000)),
       automountServiceAccountToken: props.automountServiceAccountToken ?? false,
       serviceAccount: props.serviceAccountName
         ? kplus.ServiceAccount.fromServiceAccountName(this, 'ServiceAccount', props.serviceAccountName)
@@ -605,8 +605,9 @@ export function renderStreamsDocument(store: string, version: NatsServerVersion,
 }
 
 /** Applies every store default once and collects a problem per unreadable or inconsistent prop. */
-export function resolveStore(props: StreamStoreProps, id: string): { value: ResolvedStore; problems: Problem[] } {
-  const problems = schemaProblems(validateStoreProps, props);
+export function resolveStore(input: StreamStoreProps, id: string): { value: ResolvedStore; problems: Problem[] } {
+  const problems = schemaProblems(validateStoreProps, input);
+  const props = withoutBrokenFields(input, problems);
   const size = (field: string, input: SizeInput | undefined, fallback: number): number =>
     readUnit(problems, field, input, fallback, parseSize);
   const duration = (field: string, input: DurationInput | undefined, fallback: number): number =>
@@ -643,7 +644,9 @@ export function resolveStore(props: StreamStoreProps, id: string): { value: Reso
     maxStreams: props.limits?.maxStreams,
     lameDuckDurationMs,
     lameDuckGracePeriodMs,
-    terminationGracePeriodMs: duration('terminationGracePeriod', props.terminationGracePeriod, minimumGraceMs + LAME_DUCK_MARGIN_MS),
+    // Kubernetes takes whole seconds: the default rounds up.
+    terminationGracePeriodMs: duration('terminationGracePeriod', props.terminationGracePeriod,
+      Math.ceil((minimumGraceMs + LAME_DUCK_MARGIN_MS) / 1000) * 1000),
   };
   problems.push(...storeRuleProblems(value, props, usableVolume, minimumGraceMs));
   return { value, problems };
@@ -679,7 +682,9 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   } else if (s.memoryLimitBytes !== undefined && s.maxMemoryStoreBytes > s.memoryLimitBytes) {
     add('maxMemoryStore', formatBytes(s.maxMemoryStoreBytes), `exceeds the container memory limit ${formatBytes(s.memoryLimitBytes)}`);
   }
-  if (s.terminationGracePeriodMs < minimumGraceMs) {
+  if (s.terminationGracePeriodMs % 1000 !== 0) {
+    add('terminationGracePeriod', formatDuration(s.terminationGracePeriodMs), 'must be a whole number of seconds, as Kubernetes takes it');
+  } else if (s.terminationGracePeriodMs < minimumGraceMs) {
     add('terminationGracePeriod', formatDuration(s.terminationGracePeriodMs),
       `must be at least lameDuckGracePeriod ${formatDuration(s.lameDuckGracePeriodMs)} + lameDuckDuration ${formatDuration(s.lameDuckDurationMs)} + ${formatDuration(LAME_DUCK_MARGIN_MS)} = ${formatDuration(minimumGraceMs)}, or the server is killed before lame-duck mode ends`);
   }
@@ -705,7 +710,7 @@ function readUnit<T>(problems: Problem[], field: string, input: T | undefined, f
   try {
     return parse(input);
   } catch (error) {
-    problems.push({ field, value: showValue(input), rule: `is invalid: ${(error as Error).message.replace(/^invalid (size|duration) "[^"]*": /, '')}` });
+    problems.push({ field, value: showValue(input), rule: unitRule(error) });
     return fallback;
   }
 }

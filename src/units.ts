@@ -86,6 +86,10 @@ export function parseSize(input: SizeInput): number {
   if (typeof input === 'string') {
     return parseSizeString(input);
   }
+  // Plain JavaScript callers can pass any object; only a cdk8s Size converts.
+  if (!(input instanceof Size)) {
+    throw new UnitError(`invalid size ${describeObject(input)}: expected a number of bytes, a string such as "10Gi" or a cdk8s Size`);
+  }
   const bytes = input.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
   if (!Number.isInteger(bytes)) {
     throw new UnitError(`invalid size ${JSON.stringify(input.asString())}: must come to a whole number of bytes`);
@@ -107,6 +111,9 @@ export function parseDuration(input: DurationInput): number {
   }
   if (typeof input === 'string') {
     return parseDurationString(input);
+  }
+  if (!(input instanceof Duration)) {
+    throw new UnitError(`invalid duration ${describeObject(input)}: expected milliseconds, a Go duration such as "240h" or a cdk8s Duration`);
   }
   const label = JSON.stringify(input.toHumanString());
   const ms = input.toMilliseconds({ integral: false });
@@ -239,4 +246,8 @@ function tooManyBytes(label: string): UnitError {
 
 function tooLong(label: string): UnitError {
   return new UnitError(`invalid duration ${label}: must be at most "${formatDuration(MAX_DURATION_MS)}", the longest Go duration`);
+}
+
+function describeObject(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
 }

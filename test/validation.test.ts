@@ -396,6 +396,55 @@ describe('lame duck', () => {
   test('accepts a termination grace period of exactly lame-duck mode plus 10s', () => {
     expect(synthErrors(storeWith({ terminationGracePeriod: '50s' }))).toEqual([]);
   });
+
+  test('fails on a termination grace period that is not whole seconds', () => {
+    expect(synthErrors(storeWith({ terminationGracePeriod: '90500ms' }))).toEqual([onStore(
+      'terminationGracePeriod 1m30.5s must be a whole number of seconds, as Kubernetes takes it')]);
+  });
+
+  test('rounds the default grace period up to whole seconds', () => {
+    const chart = storeWith({ lameDuckGracePeriod: '1500ms' });
+    const statefulSet = Testing.synth(chart).find((o) => o.kind === 'StatefulSet');
+    expect(statefulSet.spec.template.spec.terminationGracePeriodSeconds).toBe(52);
+  });
+});
+
+describe('props of the wrong type', () => {
+  test('fails with the schema error only, and checks the rest with the default', () => {
+    expect(synthErrors(storeWith({ replicas: 'x' } as any))).toEqual([onStore('replicas "x" must be integer')]);
+  });
+
+  test('fails on an object that is not a cdk8s Size, without JavaScript internals', () => {
+    expect(streamErrors({ maxBytes: {} as any })).toEqual([onStream(
+      'maxBytes {} is invalid: expected a number of bytes, a string such as "10Gi" or a cdk8s Size')]);
+  });
+
+  test('assumes no subjects for unreadable subjects, so no overlap is made up', () => {
+    const errors = synthErrors(storeWith({}, ['s', { subjects: 'orders' as any }], ['t', { subjects: ['s'] }]));
+    expect(errors).toEqual([onStream('subjects "orders" must be array')]);
+  });
+});
+
+describe('zero limits', () => {
+  test('fails on 0, which JetStream reads as no limit, under a store limit', () => {
+    const errors = streamErrors({ maxMsgs: 0, maxBytes: 0, maxMsgSize: 0 }, { limits: { maxMsgs: 10, maxBytes: '1Gi', maxMsgSize: '1Ki' } });
+    expect(errors).toEqual([
+      onStream('maxMsgs unlimited exceeds the limit 10 of store "events"'),
+      onStream('maxBytes unlimited exceeds the limit 1GiB of store "events"'),
+      onStream('maxMsgSize unlimited exceeds the limit 1KiB of store "events"'),
+    ]);
+  });
+
+  test('fails on a default of 0 under a limit', () => {
+    expect(synthErrors(storeWith({ defaults: { maxMsgs: 0 }, limits: { maxMsgs: 10 } })))
+      .toEqual([onStore('defaults.maxMsgs unlimited exceeds limits.maxMsgs 10')]);
+  });
+
+  test('renders 0 as -1, as the server stores it, so the Job sees no difference', () => {
+    const chart = storeWith({}, ['s', { maxMsgs: 0, maxBytes: 0, maxConsumers: 0, maxMsgsPerSubject: 0 }]);
+    const streamsJson = Testing.synth(chart).find((o) => o.metadata.name === 'events-streams').data['streams.json'];
+    expect(JSON.parse(streamsJson).streams[0].config).toMatchObject({ max_msgs: -1, max_bytes: -1, max_consumers: -1, max_msgs_per_subject: -1 });
+  });
 });
 
 describe('stream policies', () => {
