@@ -137,7 +137,7 @@ export interface StreamStoreProps {
    */
   readonly resources?: kplus.ContainerResources;
   /**
-   * How long lame-duck mode spreads client disconnects over when a server stops.
+   * How long lame-duck mode spreads client disconnects over when a server stops; at least 30s.
    * @default 30s
    */
   readonly lameDuckDuration?: DurationInput;
@@ -226,6 +226,8 @@ const DEFAULT_VOLUME_SIZE = Size.gibibytes(10);
 const DEFAULT_MEMORY = Size.gibibytes(1);
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
+/** nats-server refuses a shorter lame_duck_duration. */
+const MIN_LAME_DUCK_DURATION_MS = 30_000;
 /** The least the termination grace period must exceed lame-duck mode by; the default adds twice that. */
 const LAME_DUCK_MARGIN_MS = 10_000;
 /** The user id of the hardened pod; the nats image runs as any user. */
@@ -681,6 +683,9 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
     add('maxMemoryStore', '(unset)', 'must be set when the container has no memory limit');
   } else if (s.memoryLimitBytes !== undefined && s.maxMemoryStoreBytes > s.memoryLimitBytes) {
     add('maxMemoryStore', formatBytes(s.maxMemoryStoreBytes), `exceeds the container memory limit ${formatBytes(s.memoryLimitBytes)}`);
+  }
+  if (s.lameDuckDurationMs < MIN_LAME_DUCK_DURATION_MS) {
+    add('lameDuckDuration', formatDuration(s.lameDuckDurationMs), `must be at least ${formatDuration(MIN_LAME_DUCK_DURATION_MS)}, the server's minimum`);
   }
   if (s.terminationGracePeriodMs % 1000 !== 0) {
     add('terminationGracePeriod', formatDuration(s.terminationGracePeriodMs), 'must be a whole number of seconds, as Kubernetes takes it');

@@ -1,4 +1,5 @@
 import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
+import { checkConfig } from './support/nats-server';
 
 const SINGLE: NatsConfigOptions = {
   clientPort: 4222,
@@ -104,5 +105,31 @@ describe('renderNatsConfig', () => {
   test('is deterministic: the same options give the same bytes', () => {
     const options = { ...SINGLE, cluster: CLUSTER };
     expect(renderNatsConfig(options)).toBe(renderNatsConfig(JSON.parse(JSON.stringify(options))));
+  });
+});
+
+describe('nats-server -t', () => {
+  const env = { PATH: process.env.PATH ?? '', POD_NAME: 'events-0' };
+
+  test.each<[string, NatsConfigOptions]>([
+    ['a single server', SINGLE],
+    ['a three-server cluster', { ...SINGLE, cluster: CLUSTER }],
+    ['uneven lame-duck timings', { ...SINGLE, lameDuckDurationMs: 45_000, lameDuckGracePeriodMs: 1500 }],
+  ])('accepts the config of %s', async (_what, options) => {
+    const result = await checkConfig(renderNatsConfig(options), { env });
+    expect(result.output).not.toMatch(/error/i);
+    expect(result.ok).toBe(true);
+  });
+
+  test('rejects a lame-duck duration under 30s, which StreamStore validation refuses first', async () => {
+    const result = await checkConfig(renderNatsConfig({ ...SINGLE, lameDuckDurationMs: 29_000 }), { env });
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain('minimum is 30 seconds');
+  });
+
+  test('rejects it when the server name variable is not set in the pod', async () => {
+    const result = await checkConfig(renderNatsConfig({ ...SINGLE, serverNameVariable: 'NOT_SET' }), { env });
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain("variable reference for 'NOT_SET'");
   });
 });

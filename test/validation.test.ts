@@ -397,6 +397,11 @@ describe('lame duck', () => {
     expect(synthErrors(storeWith({ terminationGracePeriod: '50s' }))).toEqual([]);
   });
 
+  test('fails on a lame-duck duration under the server\'s 30s minimum', () => {
+    expect(synthErrors(storeWith({ lameDuckDuration: '29s' }))).toEqual([onStore(
+      'lameDuckDuration 29s must be at least 30s, the server\'s minimum')]);
+  });
+
   test('fails on a termination grace period that is not whole seconds', () => {
     expect(synthErrors(storeWith({ terminationGracePeriod: '90500ms' }))).toEqual([onStore(
       'terminationGracePeriod 1m30.5s must be a whole number of seconds, as Kubernetes takes it')]);
