@@ -1,0 +1,87 @@
+import { showValue } from '../problems';
+import type { JetStreamStreamConfig } from '../stream-definition';
+import { formatBytes, formatDuration } from '../units';
+import { NormalizedStreamConfig, SERVER_DEFAULTS, canonicalValue } from './normalize';
+
+/** One field whose server value differs from the declared one. */
+export interface FieldChange {
+  /** JetStream API field name, such as `max_age`. */
+  readonly field: string;
+  /** The server's current value; `undefined` when unset. */
+  readonly from: unknown;
+  /** The declared value; `undefined` when unset. */
+  readonly to: unknown;
+}
+
+/** Limits where -1 means "no limit". */
+const COUNT_LIMITS: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_msgs_per_subject', 'max_bytes', 'max_msg_size']);
+const BYTE_FIELDS: ReadonlySet<string> = new Set(['max_bytes', 'max_msg_size']);
+const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(['max_age', 'duplicate_window']);
+const NANOS_PER_MS = 1_000_000;
+
+/**
+ * Every field whose declared value differs from the server's, sorted by field name.
+ *
+ * Compares every field of the desired configuration type (a field left unset on either side
+ * takes the server's default), every extra field the desired configuration carries, and every
+ * setting the normalized server configuration holds beyond them: the update sends the full
+ * desired configuration, so such a setting would be cleared and must show in the plan.
+ *
+ * @param desired the declared configuration
+ * @param current the server's configuration, as {@link normalizeServerConfig} returns it
+ */
+export function diffStreamConfig(desired: JetStreamStreamConfig, current: NormalizedStreamConfig): FieldChange[] {
+  const wanted = desired as unknown as Record<string, unknown>;
+  const fields = new Set([...Object.keys(SERVER_DEFAULTS), ...Object.keys(wanted), ...Object.keys(current)]);
+  const changes: FieldChange[] = [];
+  for (const field of fields) {
+    const from = canonicalValue(field, current[field]);
+    const to = canonicalValue(field, wanted[field]);
+    const same = field === 'subjects' ? sameSet(from, to) : deepEqual(from, to);
+    if (!same) changes.push({ field, from, to });
+  }
+  return changes.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
+}
+
+/** Renders a change for people: `max_age 6h -> 12h`, `max_bytes 1GiB -> 2GiB`, `storage "file" -> "memory"`. */
+export function formatChange(change: FieldChange): string {
+  return `${change.field} ${formatFieldValue(change.field, change.from)} -> ${formatFieldValue(change.field, change.to)}`;
+}
+
+/** Renders one value of a field in its unit: Go durations, byte sizes, "unlimited", else JSON. */
+export function formatFieldValue(field: string, value: unknown): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+    if (field === 'max_age' && value === 0) return 'unlimited';
+    if (NANOSECOND_FIELDS.has(field)) return formatNanoseconds(value);
+    if (BYTE_FIELDS.has(field)) return formatBytes(value);
+  }
+  if (COUNT_LIMITS.has(field) && value === -1) return 'unlimited';
+  return showValue(value);
+}
+
+/** Whole milliseconds as `formatDuration` writes them; anything finer as plain nanoseconds, which Go also reads. */
+function formatNanoseconds(ns: number): string {
+  return ns % NANOS_PER_MS === 0 ? formatDuration(ns / NANOS_PER_MS) : `${ns}ns`;
+}
+
+/** Subject lists are sets to JetStream: order and repeats do not matter. */
+function sameSet(a: unknown, b: unknown): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b)) return deepEqual(a, b);
+  const left = new Set(a);
+  const right = new Set(b);
+  return left.size === right.size && [...left].every((item) => right.has(item));
+}
+
+/** Structural equality where object key order does not matter (metadata is a map) but array order does. */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left);
+  return keys.length === Object.keys(right).length
+    && keys.every((key) => Object.prototype.hasOwnProperty.call(right, key) && deepEqual(left[key], right[key]));
+}

@@ -1,0 +1,106 @@
+import type { JetStreamStreamConfig } from '../stream-definition';
+
+/** A stream configuration as the server reports it, normalized by {@link normalizeServerConfig}. */
+export type NormalizedStreamConfig = Record<string, unknown>;
+
+/**
+ * What the server means when a field of the desired configuration is missing from its
+ * answer, by JetStream API field. The server's Go structs omit some zero values
+ * (`omitempty`) and each release adds fields, so a missing field is its default.
+ * Checked against nats-server 2.9.10: a stream created with only a name and subjects
+ * reports every field below except `description`, `discard_new_per_subject`, `no_ack`,
+ * `compression`, `first_seq` and `metadata`.
+ */
+export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unknown>> = {
+  // Always reported: the server rejects a stream without a name.
+  name: undefined,
+  // Mirrors and sourced streams may capture no subjects of their own.
+  subjects: Object.freeze([]),
+  description: undefined,
+  retention: 'limits',
+  storage: 'file',
+  num_replicas: 1,
+  max_consumers: -1,
+  max_msgs: -1,
+  max_bytes: -1,
+  // 0 is "no age limit" for max_age.
+  max_age: 0,
+  max_msg_size: -1,
+  max_msgs_per_subject: -1,
+  discard: 'old',
+  discard_new_per_subject: false,
+  // Omitted only when zero: the server sets 2m (or max_age) on every stream that is not a mirror or sourced.
+  duplicate_window: 0,
+  deny_delete: false,
+  deny_purge: false,
+  allow_rollup_hdrs: false,
+  allow_direct: false,
+  mirror_direct: false,
+  sealed: false,
+  no_ack: false,
+  // 2.10+ always reports "none"; 2.9 does not know the field and stores uncompressed.
+  compression: 'none',
+  // Omitted when the stream started at the default first sequence.
+  first_seq: undefined,
+  metadata: undefined,
+};
+
+const MANAGED_FIELDS: ReadonlySet<string> = new Set(Object.keys(SERVER_DEFAULTS));
+
+/**
+ * Fields the server reports that this program neither sends nor compares: the server may
+ * fill in `placement` by itself in a cluster, which would make every stream look changed.
+ */
+const UNMANAGED_FIELDS: ReadonlySet<string> = new Set(['placement']);
+
+/** Limits the server stores as -1 when given 0, so a declared 0 matches the server's -1. */
+const ZERO_MEANS_UNLIMITED: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_bytes', 'max_msg_size', 'max_msgs_per_subject']);
+
+/** Metadata keys under this prefix are written by the server (2.11+: version and API level). */
+const SERVER_METADATA_PREFIX = '_nats.';
+
+/**
+ * Brings a field's value to the one form both sides of a diff use: a missing value becomes
+ * the server's default, a 0 limit becomes -1, and an empty description or metadata map becomes unset.
+ */
+export function canonicalValue(field: string, value: unknown): unknown {
+  if (value === undefined) return MANAGED_FIELDS.has(field) ? (SERVER_DEFAULTS as Record<string, unknown>)[field] : undefined;
+  if (value === 0 && ZERO_MEANS_UNLIMITED.has(field)) return -1;
+  if (field === 'description' && value === '') return undefined;
+  if (field === 'metadata' && isEmpty(value)) return undefined;
+  return value;
+}
+
+/**
+ * Makes a server stream configuration comparable field by field with a desired
+ * `JetStreamStreamConfig`: every desired field is present (with the server's default when
+ * the server left it out), server-written metadata keys are removed, and other server
+ * fields are kept only when they hold a setting (an empty `consumer_limits: {}` or a
+ * false flag says nothing), because an update that sends the full desired configuration
+ * would clear them.
+ */
+export function normalizeServerConfig(config: Record<string, unknown>): NormalizedStreamConfig {
+  const normalized: NormalizedStreamConfig = {};
+  for (const field of MANAGED_FIELDS) {
+    const value = field === 'metadata' ? userMetadata(config.metadata) : config[field];
+    const canonical = canonicalValue(field, value);
+    if (canonical !== undefined) normalized[field] = canonical;
+  }
+  for (const [field, value] of Object.entries(config)) {
+    if (MANAGED_FIELDS.has(field) || UNMANAGED_FIELDS.has(field) || isEmpty(value)) continue;
+    normalized[field] = value;
+  }
+  return normalized;
+}
+
+function userMetadata(metadata: unknown): unknown {
+  if (metadata === null || typeof metadata !== 'object') return metadata;
+  return Object.fromEntries(Object.entries(metadata).filter(([key]) => !key.startsWith(SERVER_METADATA_PREFIX)));
+}
+
+/** Go's zero values as the server encodes them: nothing is set. */
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === 0 || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value as object).length === 0;
+}

@@ -1,0 +1,250 @@
+import type { JetStreamStreamConfig } from '../stream-definition';
+import { formatBytes } from '../units';
+import { STREAM_FIELD_MIN_VERSION, compareVersions } from '../versions';
+import { DeclaredStream } from './definitions';
+import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from './diff';
+import { NormalizedStreamConfig } from './normalize';
+
+/** A stream's content as the server's stream info reports it. */
+export interface StreamState {
+  readonly messages: number;
+  readonly bytes: number;
+  readonly first_seq: number;
+  readonly last_seq: number;
+  readonly num_subjects?: number;
+  readonly consumer_count?: number;
+}
+
+/** A stream that exists on the server. */
+export interface ServerStream {
+  /** Its configuration, as {@link normalizeServerConfig} returns it. */
+  readonly config: NormalizedStreamConfig;
+  readonly state: StreamState;
+}
+
+/** What the ownership record keeps for each stream this store manages. */
+export interface ManagedStream {
+  /** The policy the stream was last declared with; decides its fate once it leaves the app. */
+  readonly retentionPolicy: 'Retain' | 'Delete';
+}
+
+/** Everything a plan is made from; reading it from the server is the caller's job. */
+export interface PlanInput {
+  /** The streams the app declares. */
+  readonly declared: readonly DeclaredStream[];
+  /** The streams on the server, by name. */
+  readonly server: ReadonlyMap<string, ServerStream>;
+  /** The streams this store manages, by name, from its ownership record. */
+  readonly managed: ReadonlyMap<string, ManagedStream>;
+  /** The server's release, such as "2.9.10". */
+  readonly serverVersion: string;
+}
+
+/** Create a declared stream the server lacks. */
+export interface CreateItem {
+  readonly action: 'create';
+  readonly name: string;
+  readonly config: JetStreamStreamConfig;
+}
+
+/**
+ * Update a stream in place with the full declared configuration. `adopt` is true when the
+ * stream was not ours and its definition asks to adopt it: applying it records it as managed.
+ */
+export interface UpdateItem {
+  readonly action: 'update';
+  readonly name: string;
+  readonly config: JetStreamStreamConfig;
+  readonly changes: FieldChange[];
+  readonly adopt: boolean;
+}
+
+/** A stream already as declared: nothing is sent. `adopt` as for {@link UpdateItem}. */
+export interface UnchangedItem {
+  readonly action: 'unchanged';
+  readonly name: string;
+  readonly adopt: boolean;
+}
+
+/** A managed stream that left the app with retention policy `Delete`: delete it and its messages. */
+export interface DeleteItem {
+  readonly action: 'delete';
+  readonly name: string;
+}
+
+/** A managed stream that left the app with retention policy `Retain`: kept, reported, still managed. */
+export interface OrphanedItem {
+  readonly action: 'orphaned';
+  readonly name: string;
+}
+
+/** A stream on the server that this store never managed and the app does not declare: left untouched. */
+export interface ForeignItem {
+  readonly action: 'foreign';
+  readonly name: string;
+}
+
+/** A declared stream the program will not touch; `changes` is empty when the stream does not exist yet. */
+export interface RefusedItem {
+  readonly action: 'refused';
+  readonly name: string;
+  /** Every reason, each naming the field and values involved. */
+  readonly reasons: string[];
+  readonly changes: FieldChange[];
+}
+
+/** What the program does with one stream. */
+export type PlanItem = CreateItem | UpdateItem | UnchangedItem | DeleteItem | OrphanedItem | ForeignItem | RefusedItem;
+
+/** The program's decision for every stream involved, sorted by name. */
+export interface Plan {
+  readonly items: PlanItem[];
+}
+
+/** Exit codes of a plan; 1 is left for errors such as an unreachable server. */
+export enum PlanExitCode {
+  /** The server matches the declarations. */
+  UP_TO_DATE = 0,
+  /** Applying would change the server or the ownership record. */
+  PENDING = 2,
+  /** Some declared streams cannot be applied. */
+  REFUSED = 3,
+}
+
+/** The reason given for a declared stream that exists but is neither managed nor adopted. */
+export const NOT_MANAGED_REASON = 'exists on the server and is not managed by this store; set adopt to manage it';
+
+interface RuleContext {
+  readonly change: FieldChange;
+  readonly state: StreamState;
+  readonly serverVersion: string;
+}
+
+/**
+ * A refusal rule: for a change of `field`, why it cannot be applied, or undefined when it can.
+ * A `dataLoss` rule guards stored messages and is lifted by the definition's allowDataLoss;
+ * the others are changes JetStream cannot make to an existing stream at all.
+ */
+interface RefusalRule {
+  readonly field: string;
+  readonly dataLoss: boolean;
+  readonly check: (ctx: RuleContext) => string | undefined;
+}
+
+/** Every refusal rule, in the order reasons are reported for one change. */
+const REFUSAL_RULES: readonly RefusalRule[] = [
+  { field: 'storage', dataLoss: false, check: () => 'JetStream cannot change the storage type of a stream' },
+  { field: 'retention', dataLoss: false, check: ({ change }) => (change.from === 'workqueue' || change.to === 'workqueue'
+    ? 'JetStream cannot change retention to or from workqueue' : undefined) },
+  { field: 'retention', dataLoss: false, check: ({ serverVersion }) => (olderThan(serverVersion, '2.10.0')
+    ? `NATS server ${serverVersion} cannot change retention; 2.10.0 can` : undefined) },
+  { field: 'retention', dataLoss: true, check: ({ change, state }) => (change.to === 'interest' && state.messages > 0
+    ? `messages no consumer is interested in would be removed and the stream holds ${state.messages} messages` : undefined) },
+  { field: 'sealed', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot unseal a sealed stream') },
+  { field: 'deny_delete', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_delete off once set') },
+  { field: 'deny_purge', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_purge off once set') },
+  { field: 'mirror', dataLoss: false, check: ({ change, serverVersion }) => {
+    if (change.to !== undefined) return 'JetStream cannot change the mirror of a stream';
+    // Removing the mirror promotes the stream to a normal one; servers before 2.12.0 refuse it.
+    return olderThan(serverVersion, '2.12.0') ? `NATS server ${serverVersion} cannot remove a mirror; 2.12.0 can` : undefined;
+  } },
+  { field: 'first_seq', dataLoss: false, check: () => 'the first sequence only applies when a stream is created' },
+  { field: 'max_msgs', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && (change.to as number) < state.messages
+    ? `the stream holds ${state.messages} messages` : undefined) },
+  { field: 'max_bytes', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && (change.to as number) < state.bytes
+    ? `the stream holds ${formatBytes(state.bytes)}` : undefined) },
+  { field: 'max_age', dataLoss: true, check: ({ change, state }) => (lowered(change, 0) && state.messages > 0
+    ? `messages older than ${formatFieldValue('max_age', change.to)} would be removed and the stream holds ${state.messages} messages` : undefined) },
+  { field: 'max_msgs_per_subject', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && state.messages > 0
+    ? `subjects holding more than ${change.to} messages would be trimmed and the stream holds ${state.messages} messages` : undefined) },
+];
+
+/**
+ * Decides, for every stream declared, on the server or managed, what applying would do.
+ * Pure: the caller reads the server and the ownership record, and applies the plan.
+ *
+ * A managed stream that is neither declared nor on the server any more gets no item: there is
+ * nothing to do, and the ownership record written after the apply simply no longer lists it.
+ */
+export function buildPlan(input: PlanInput): Plan {
+  const declaredNames = new Set(input.declared.map((d) => d.config.name));
+  const items: PlanItem[] = input.declared.map((declared) => planDeclared(declared, input));
+  for (const name of input.server.keys()) {
+    if (declaredNames.has(name)) continue;
+    const managed = input.managed.get(name);
+    if (!managed) items.push({ action: 'foreign', name });
+    else items.push({ action: managed.retentionPolicy === 'Delete' ? 'delete' : 'orphaned', name });
+  }
+  return { items: items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+}
+
+function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
+  const { config } = declared;
+  const name = config.name;
+  const current = input.server.get(name);
+  const changes = current ? diffStreamConfig(config, current.config) : [];
+  const adopt = current !== undefined && !input.managed.has(name);
+  const reasons = versionProblems(config, input.serverVersion);
+  if (current && adopt && !declared.adopt) reasons.push(NOT_MANAGED_REASON);
+  else if (current) reasons.push(...updateProblems(changes, current.state, declared.allowDataLoss, input.serverVersion));
+  if (reasons.length > 0) return { action: 'refused', name, reasons, changes };
+  if (!current) return { action: 'create', name, config };
+  return changes.length === 0
+    ? { action: 'unchanged', name, adopt }
+    : { action: 'update', name, config, changes, adopt };
+}
+
+/** Fields the server is too old to know would be dropped silently: refuse instead. */
+function versionProblems(config: JetStreamStreamConfig, serverVersion: string): string[] {
+  const fields = config as unknown as Record<string, unknown>;
+  return Object.entries(STREAM_FIELD_MIN_VERSION)
+    .filter(([field, version]) => fields[field] !== undefined && olderThan(serverVersion, version))
+    .map(([field, version]) => `field ${field} needs NATS server ${version}; the server runs ${serverVersion}`);
+}
+
+function updateProblems(changes: FieldChange[], state: StreamState, allowDataLoss: boolean, serverVersion: string): string[] {
+  const reasons: string[] = [];
+  for (const change of changes) {
+    for (const rule of REFUSAL_RULES) {
+      if (rule.field !== change.field || (rule.dataLoss && allowDataLoss)) continue;
+      const why = rule.check({ change, state, serverVersion });
+      if (why === undefined) continue;
+      reasons.push(rule.dataLoss
+        ? `${formatChange(change)} would lose data: ${why}; set allowDataLoss to allow it`
+        : `${formatChange(change)}: ${why}`);
+    }
+  }
+  return reasons;
+}
+
+function olderThan(version: string, required: string): boolean {
+  return compareVersions(version, required) < 0;
+}
+
+function turnedOff(change: FieldChange, why: string): string | undefined {
+  return change.from === true && change.to !== true ? why : undefined;
+}
+
+/** True when a limit becomes stricter: from `unlimited` to a value, or to a smaller value. */
+function lowered(change: FieldChange, unlimited: number): boolean {
+  const { from, to } = change;
+  if (typeof to !== 'number' || to === unlimited) return false;
+  return from === unlimited || (typeof from === 'number' && to < from);
+}
+
+/** True when applying would change the server or the ownership record. */
+export function pendingChanges(plan: Plan): boolean {
+  return plan.items.some((item) => item.action === 'create' || item.action === 'update' || item.action === 'delete'
+    || (item.action === 'unchanged' && item.adopt));
+}
+
+/** True when some declared stream cannot be applied. */
+export function hasRefusals(plan: Plan): boolean {
+  return plan.items.some((item) => item.action === 'refused');
+}
+
+/** The exit code of a dry run: refusals first, then pending changes. */
+export function planExitCode(plan: Plan): PlanExitCode {
+  if (hasRefusals(plan)) return PlanExitCode.REFUSED;
+  return pendingChanges(plan) ? PlanExitCode.PENDING : PlanExitCode.UP_TO_DATE;
+}

@@ -1,0 +1,117 @@
+import { parseStreamsDocument } from '../../src/apply/definitions';
+import { StreamPolicy, StreamRetentionPolicy, resolveStream } from '../../src/stream-definition';
+import { renderStreamsDocument } from '../../src/stream-store';
+import { NatsServerVersion } from '../../src/versions';
+import { declaredConfig } from './fixtures';
+
+const POLICY: StreamPolicy = {
+  storeName: 'events',
+  replicas: 1,
+  version: NatsServerVersion.V2_10_24,
+  maxPayloadBytes: 1024 * 1024,
+  defaults: {},
+  limits: {},
+};
+
+function documentText(streams: unknown[], header: Record<string, unknown> = { store: 'events', version: '2.10.24' }): string {
+  return JSON.stringify({ ...header, streams });
+}
+
+function entry(overrides: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Record<string, unknown> {
+  return { retentionPolicy: 'Retain', config: { ...declaredConfig(), ...config }, ...overrides };
+}
+
+describe('parseStreamsDocument', () => {
+  test('reads what renderStreamsDocument writes, with allowDataLoss and adopt off', () => {
+    const definitions = [
+      resolveStream({ subjects: ['orders.>'], metadata: { team: 'shop' } }, 'orders', POLICY).value,
+      resolveStream({ retentionPolicy: StreamRetentionPolicy.DELETE, description: 'audit' }, 'audit', POLICY).value,
+    ];
+    const text = renderStreamsDocument('events', NatsServerVersion.V2_10_24, definitions);
+
+    const document = parseStreamsDocument(text, 'streams.json');
+
+    expect(document.store).toBe('events');
+    expect(document.version).toBe('2.10.24');
+    expect(document.streams.map((s) => [s.config.name, s.retentionPolicy, s.allowDataLoss, s.adopt])).toEqual([
+      ['audit', 'Delete', false, false],
+      ['orders', 'Retain', false, false],
+    ]);
+    expect(document.streams[1].config).toEqual(declaredConfig({ metadata: { team: 'shop' } }));
+  });
+
+  test('reads allowDataLoss and adopt', () => {
+    const document = parseStreamsDocument(documentText([entry({ allowDataLoss: true, adopt: true })]), 'streams.json');
+    expect(document.streams[0]).toMatchObject({ allowDataLoss: true, adopt: true });
+  });
+
+  test('keeps configuration fields it does not know, for a newer synth', () => {
+    const transform = { src: 'orders.>', dest: 'shop.orders.>' };
+    const document = parseStreamsDocument(documentText([entry({}, { subject_transform: transform })]), 'streams.json');
+    expect((document.streams[0].config as unknown as Record<string, unknown>).subject_transform).toEqual(transform);
+  });
+
+  test('reads an empty store', () => {
+    expect(parseStreamsDocument(documentText([]), 'streams.json').streams).toEqual([]);
+  });
+
+  test.each<[string, string, string]>([
+    ['a document that is not an object', '[]', '(document) [] must be object'],
+    ['a missing store', documentText([], { version: '2.10.24' }), 'store (unset) is required'],
+    ['a version that is not a release number', documentText([], { store: 'events', version: '2.10' }),
+      'version "2.10" must match pattern "^\\d+\\.\\d+\\.\\d+$"'],
+    ['streams that are not a list', JSON.stringify({ store: 'events', version: '2.10.24', streams: {} }), 'streams {} must be array'],
+    ['an unknown top-level property', documentText([], { store: 'events', version: '2.10.24', stores: [] }), 'stores [] is not a known property'],
+    ['a misspelt switch', documentText([entry({ allowDataloss: true })]), 'streams[0].allowDataloss true is not a known property'],
+    ['a switch that is not a boolean', documentText([entry({ adopt: 'yes' })]), 'streams[0].adopt "yes" must be boolean'],
+    ['an unknown retention policy', documentText([entry({ retentionPolicy: 'Keep' })]),
+      'streams[0].retentionPolicy "Keep" must be one of "Retain", "Delete"'],
+    ['a missing retention policy', documentText([{ config: declaredConfig() }]), 'streams[0].retentionPolicy (unset) is required'],
+    ['a missing config', documentText([{ retentionPolicy: 'Retain' }]), 'streams[0].config (unset) is required'],
+    ['a missing name', documentText([entry({}, { name: undefined })]), 'streams[0].config.name (unset) is required'],
+    ['a missing flag', documentText([entry({}, { sealed: undefined })]), 'streams[0].config.sealed (unset) is required'],
+    ['no subjects', documentText([entry({}, { subjects: [] })]), 'streams[0].config.subjects [] must NOT have fewer than 1 items'],
+    ['an unknown retention', documentText([entry({}, { retention: 'forever' })]),
+      'streams[0].config.retention "forever" must be one of "limits", "interest", "workqueue"'],
+    ['an unknown storage', documentText([entry({}, { storage: 'disk' })]), 'streams[0].config.storage "disk" must be one of "file", "memory"'],
+    ['an unknown discard policy', documentText([entry({}, { discard: 'all' })]), 'streams[0].config.discard "all" must be one of "old", "new"'],
+    ['an unknown compression', documentText([entry({}, { compression: 'zstd' })]), 'streams[0].config.compression "zstd" must be one of "none", "s2"'],
+    ['a fractional replica count', documentText([entry({}, { num_replicas: 2.5 })]), 'streams[0].config.num_replicas 2.5 must be integer'],
+    ['too many replicas', documentText([entry({}, { num_replicas: 7 })]), 'streams[0].config.num_replicas 7 must be <= 5'],
+    ['a limit below -1', documentText([entry({}, { max_msgs: -2 })]), 'streams[0].config.max_msgs -2 must be >= -1'],
+    ['a negative age', documentText([entry({}, { max_age: -1 })]), 'streams[0].config.max_age -1 must be >= 0'],
+    ['a first sequence of 0', documentText([entry({}, { first_seq: 0 })]), 'streams[0].config.first_seq 0 must be >= 1'],
+    ['a metadata value that is not a string', documentText([entry({}, { metadata: { tier: 1 } })]),
+      'streams[0].config.metadata.tier 1 must be string'],
+    ['a name that is not a subject token', documentText([entry({}, { name: 'orders.eu' })]),
+      'streams[0].config.name "orders.eu" must not contain "."'],
+    ['a name declared twice', documentText([entry(), entry({ retentionPolicy: 'Delete' })]),
+      'streams[1].config.name "orders" is already declared by streams[0]'],
+  ])('fails on %s', (_, text, problem) => {
+    expect(() => parseStreamsDocument(text, 'config/streams.json'))
+      .toThrow(new Error(`invalid streams document config/streams.json:\n  ${problem}`));
+  });
+
+  test('fails with every problem of the document at once', () => {
+    const text = documentText([
+      entry({ retentionPolicy: 'Keep' }, { max_age: -1 }),
+      entry({}, { storage: 'disk' }),
+      entry(),
+    ], { version: '2' });
+    expect(() => parseStreamsDocument(text, 'config/streams.json')).toThrow(new Error([
+      'invalid streams document config/streams.json:',
+      '  store (unset) is required',
+      '  version "2" must match pattern "^\\d+\\.\\d+\\.\\d+$"',
+      '  streams[0].retentionPolicy "Keep" must be one of "Retain", "Delete"',
+      '  streams[0].config.max_age -1 must be >= 0',
+      '  streams[1].config.storage "disk" must be one of "file", "memory"',
+      '  streams[1].config.name "orders" is already declared by streams[0]',
+      '  streams[2].config.name "orders" is already declared by streams[0]',
+    ].join('\n')));
+  });
+
+  test('fails on text that is not JSON, naming the source', () => {
+    expect(() => parseStreamsDocument('{"store":', 'config/streams.json'))
+      .toThrow(/^invalid streams document config\/streams\.json:\n {2}\(document\) is not JSON: \S/);
+  });
+});

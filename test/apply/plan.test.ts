@@ -1,0 +1,268 @@
+import { DeclaredStream } from '../../src/apply/definitions';
+import { normalizeServerConfig } from '../../src/apply/normalize';
+import {
+  ManagedStream, NOT_MANAGED_REASON, Plan, PlanExitCode, PlanInput, PlanItem, ServerStream, StreamState,
+  buildPlan, hasRefusals, pendingChanges, planExitCode,
+} from '../../src/apply/plan';
+import type { JetStreamStreamConfig } from '../../src/stream-definition';
+import { GIB, HOUR_NS, declaredConfig, serverAnswer210 } from './fixtures';
+
+const EMPTY: StreamState = { messages: 0, bytes: 0, first_seq: 0, last_seq: 0 };
+const HOLDS_500: StreamState = { messages: 500, bytes: 5 * 1024 * 1024, first_seq: 1, last_seq: 500, num_subjects: 50 };
+
+function declared(config: Partial<JetStreamStreamConfig> = {}, options: Partial<DeclaredStream> = {}): DeclaredStream {
+  return { config: declaredConfig(config), retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, ...options };
+}
+
+function onServer(answer: Record<string, unknown> = {}, state: StreamState = EMPTY): ServerStream {
+  return { config: normalizeServerConfig(serverAnswer210(answer)), state };
+}
+
+function input(parts: Partial<PlanInput>): PlanInput {
+  return { declared: [], server: new Map(), managed: new Map(), serverVersion: '2.10.24', ...parts };
+}
+
+/** The plan item for one managed stream "orders" declared as `desired` and held by the server as `answer`. */
+function planOne(
+  desired: Partial<JetStreamStreamConfig>, answer: Record<string, unknown>,
+  { state = EMPTY, allowDataLoss = false, serverVersion = '2.10.24' } = {},
+): PlanItem {
+  const plan = buildPlan(input({
+    declared: [declared(desired, { allowDataLoss })],
+    server: new Map([['orders', onServer(answer, state)]]),
+    managed: new Map([['orders', { retentionPolicy: 'Retain' }]]),
+    serverVersion,
+  }));
+  expect(plan.items).toHaveLength(1);
+  return plan.items[0];
+}
+
+function reasons(item: PlanItem): string[] {
+  return item.action === 'refused' ? item.reasons : [];
+}
+
+describe('buildPlan', () => {
+  test('gives one item per stream and action, sorted by name', () => {
+    const managed = new Map<string, ManagedStream>([
+      ['changed', { retentionPolicy: 'Retain' }],
+      ['same', { retentionPolicy: 'Delete' }],
+      ['removed-delete', { retentionPolicy: 'Delete' }],
+      ['removed-retain', { retentionPolicy: 'Retain' }],
+      ['vanished', { retentionPolicy: 'Delete' }],
+      ['recreate', { retentionPolicy: 'Retain' }],
+      ['memory', { retentionPolicy: 'Retain' }],
+    ]);
+    const named = (name: string, config: Partial<JetStreamStreamConfig> = {}, options: Partial<DeclaredStream> = {}) =>
+      declared({ name, subjects: [`${name}.>`], ...config }, options);
+    const server = (name: string, answer: Record<string, unknown> = {}) =>
+      [name, onServer({ name, subjects: [`${name}.>`], ...answer })] as [string, ServerStream];
+
+    const plan = buildPlan(input({
+      declared: [
+        named('new'),
+        named('recreate'),
+        named('changed', { max_age: 12 * HOUR_NS }),
+        named('same'),
+        named('adopted', { max_msgs: 10 }, { adopt: true }),
+        named('adopted-same', {}, { adopt: true }),
+        named('theirs'),
+        named('memory', { storage: 'memory' }),
+      ],
+      server: new Map([
+        server('changed', { max_age: 6 * HOUR_NS }),
+        server('same'),
+        server('adopted'),
+        server('adopted-same'),
+        server('theirs'),
+        server('memory'),
+        server('removed-delete'),
+        server('removed-retain'),
+        server('KV_settings'),
+      ]),
+      managed,
+    }));
+
+    expect(plan.items).toEqual([
+      { action: 'foreign', name: 'KV_settings' },
+      { action: 'update', name: 'adopted', config: declaredConfig({ name: 'adopted', subjects: ['adopted.>'], max_msgs: 10 }),
+        changes: [{ field: 'max_msgs', from: -1, to: 10 }], adopt: true },
+      { action: 'unchanged', name: 'adopted-same', adopt: true },
+      { action: 'update', name: 'changed', config: declaredConfig({ name: 'changed', subjects: ['changed.>'], max_age: 12 * HOUR_NS }),
+        changes: [{ field: 'max_age', from: 6 * HOUR_NS, to: 12 * HOUR_NS }], adopt: false },
+      { action: 'refused', name: 'memory', reasons: ['storage "file" -> "memory": JetStream cannot change the storage type of a stream'],
+        changes: [{ field: 'storage', from: 'file', to: 'memory' }] },
+      { action: 'create', name: 'new', config: declaredConfig({ name: 'new', subjects: ['new.>'] }) },
+      { action: 'create', name: 'recreate', config: declaredConfig({ name: 'recreate', subjects: ['recreate.>'] }) },
+      { action: 'delete', name: 'removed-delete' },
+      { action: 'orphaned', name: 'removed-retain' },
+      { action: 'unchanged', name: 'same', adopt: false },
+      { action: 'refused', name: 'theirs', reasons: [NOT_MANAGED_REASON], changes: [] },
+    ]);
+  });
+
+  test('refuses a declared stream that exists and is not ours, showing what adopting would change', () => {
+    const plan = buildPlan(input({ declared: [declared({ max_msgs: 10 })], server: new Map([['orders', onServer()]]) }));
+    expect(plan.items).toEqual([{
+      action: 'refused',
+      name: 'orders',
+      reasons: ['exists on the server and is not managed by this store; set adopt to manage it'],
+      changes: [{ field: 'max_msgs', from: -1, to: 10 }],
+    }]);
+  });
+
+  test('adopting a stream is still subject to the refusal rules', () => {
+    const plan = buildPlan(input({
+      declared: [declared({ storage: 'memory' }, { adopt: true })],
+      server: new Map([['orders', onServer()]]),
+    }));
+    expect(reasons(plan.items[0])).toEqual(['storage "file" -> "memory": JetStream cannot change the storage type of a stream']);
+  });
+
+  test('a renamed stream is a new stream plus an orphan', () => {
+    const plan = buildPlan(input({
+      declared: [declared({ name: 'orders-v2' })],
+      server: new Map([['orders', onServer()]]),
+      managed: new Map([['orders', { retentionPolicy: 'Retain' }]]),
+    }));
+    expect(plan.items.map((i) => [i.action, i.name])).toEqual([['orphaned', 'orders'], ['create', 'orders-v2']]);
+  });
+
+  test('leaves out a managed stream that is gone from both the app and the server', () => {
+    const plan = buildPlan(input({ managed: new Map([['gone', { retentionPolicy: 'Delete' }]]) }));
+    expect(plan.items).toEqual([]);
+  });
+
+  describe('server version', () => {
+    test.each<[string, Partial<JetStreamStreamConfig>, string[]]>([
+      ['metadata', { metadata: { team: 'shop' } }, ['field metadata needs NATS server 2.10.0; the server runs 2.9.10']],
+      ['compression', { compression: 'none' }, ['field compression needs NATS server 2.10.0; the server runs 2.9.10']],
+      ['first_seq', { first_seq: 5 }, ['field first_seq needs NATS server 2.10.0; the server runs 2.9.10']],
+      ['all of them', { metadata: { a: 'b' }, compression: 's2', first_seq: 5 }, [
+        'field metadata needs NATS server 2.10.0; the server runs 2.9.10',
+        'field compression needs NATS server 2.10.0; the server runs 2.9.10',
+        'field first_seq needs NATS server 2.10.0; the server runs 2.9.10',
+      ]],
+    ])('refuses to create a stream with %s on 2.9.10', (_, config, expected) => {
+      const plan = buildPlan(input({ declared: [declared(config)], serverVersion: '2.9.10' }));
+      expect(plan.items).toEqual([{ action: 'refused', name: 'orders', reasons: expected, changes: [] }]);
+    });
+
+    test('refuses to update a stream with a field newer than the server', () => {
+      const item = planOne({ metadata: { team: 'shop' } }, {}, { serverVersion: '2.9.10' });
+      expect(item).toEqual({
+        action: 'refused',
+        name: 'orders',
+        reasons: ['field metadata needs NATS server 2.10.0; the server runs 2.9.10'],
+        changes: [{ field: 'metadata', from: undefined, to: { team: 'shop' } }],
+      });
+    });
+
+    test('creates the same stream on 2.10.0', () => {
+      const plan = buildPlan(input({ declared: [declared({ metadata: { team: 'shop' } })], serverVersion: '2.10.0' }));
+      expect(plan.items.map((i) => i.action)).toEqual(['create']);
+    });
+  });
+
+  describe('refusal rules', () => {
+    test.each<[string, Partial<JetStreamStreamConfig>, Record<string, unknown>, { state?: StreamState; serverVersion?: string }, string[]]>([
+      ['a storage change', { storage: 'memory' }, {}, {},
+        ['storage "file" -> "memory": JetStream cannot change the storage type of a stream']],
+      ['retention to workqueue', { retention: 'workqueue' }, {}, {},
+        ['retention "limits" -> "workqueue": JetStream cannot change retention to or from workqueue']],
+      ['retention from workqueue', {}, { retention: 'workqueue' }, {},
+        ['retention "workqueue" -> "limits": JetStream cannot change retention to or from workqueue']],
+      ['any retention change on 2.9', { retention: 'interest' }, {}, { serverVersion: '2.9.10' },
+        ['retention "limits" -> "interest": NATS server 2.9.10 cannot change retention; 2.10.0 can']],
+      ['unsealing', {}, { sealed: true }, {}, ['sealed true -> false: JetStream cannot unseal a sealed stream']],
+      ['turning deny_delete off', {}, { deny_delete: true }, {},
+        ['deny_delete true -> false: JetStream cannot turn deny_delete off once set']],
+      ['turning deny_purge off', {}, { deny_purge: true }, {},
+        ['deny_purge true -> false: JetStream cannot turn deny_purge off once set']],
+      ['changing the mirror', { mirror: { name: 'B' } } as Partial<JetStreamStreamConfig>, { mirror: { name: 'A' } }, {},
+        ['mirror {"name":"A"} -> {"name":"B"}: JetStream cannot change the mirror of a stream']],
+      ['removing the mirror before 2.12', {}, { mirror: { name: 'A' } }, {},
+        ['mirror {"name":"A"} -> (unset): NATS server 2.10.24 cannot remove a mirror; 2.12.0 can']],
+      ['a first sequence on an existing stream', { first_seq: 100 }, {}, {},
+        ['first_seq (unset) -> 100: the first sequence only applies when a stream is created']],
+      ['max_msgs below the stored messages', { max_msgs: 100 }, {}, { state: HOLDS_500 },
+        ['max_msgs unlimited -> 100 would lose data: the stream holds 500 messages; set allowDataLoss to allow it']],
+      ['max_bytes below the stored bytes', { max_bytes: 1024 * 1024 }, { max_bytes: GIB }, { state: HOLDS_500 },
+        ['max_bytes 1GiB -> 1MiB would lose data: the stream holds 5MiB; set allowDataLoss to allow it']],
+      ['a shorter max_age on a stream with messages', { max_age: HOUR_NS }, { max_age: 6 * HOUR_NS }, { state: HOLDS_500 },
+        ['max_age 6h -> 1h would lose data: messages older than 1h would be removed and the stream holds 500 messages; set allowDataLoss to allow it']],
+      ['a first max_age on a stream with messages', { max_age: HOUR_NS }, {}, { state: HOLDS_500 },
+        ['max_age unlimited -> 1h would lose data: messages older than 1h would be removed and the stream holds 500 messages; set allowDataLoss to allow it']],
+      ['a lower max_msgs_per_subject on a stream with messages', { max_msgs_per_subject: 5 }, { max_msgs_per_subject: 10 }, { state: HOLDS_500 },
+        ['max_msgs_per_subject 10 -> 5 would lose data: subjects holding more than 5 messages would be trimmed and the stream holds 500 messages; set allowDataLoss to allow it']],
+      ['retention to interest on a stream with messages', { retention: 'interest' }, {}, { state: HOLDS_500 },
+        ['retention "limits" -> "interest" would lose data: messages no consumer is interested in would be removed and the stream holds 500 messages; set allowDataLoss to allow it']],
+      ['every problem at once', { storage: 'memory', max_msgs: 100, deny_delete: false }, { deny_delete: true }, { state: HOLDS_500 }, [
+        'deny_delete true -> false: JetStream cannot turn deny_delete off once set',
+        'max_msgs unlimited -> 100 would lose data: the stream holds 500 messages; set allowDataLoss to allow it',
+        'storage "file" -> "memory": JetStream cannot change the storage type of a stream',
+      ]],
+    ])('refuses %s', (_, desired, answer, options, expected) => {
+      const item = planOne(desired, answer, options);
+      expect(item.action).toBe('refused');
+      expect(reasons(item)).toEqual(expected);
+    });
+
+    test.each<[string, Partial<JetStreamStreamConfig>, Record<string, unknown>, { state?: StreamState; serverVersion?: string }]>([
+      ['limits to interest on 2.10 when the stream is empty', { retention: 'interest' }, {}, {}],
+      ['interest to limits on a stream with messages', { retention: 'limits' }, { retention: 'interest' }, { state: HOLDS_500 }],
+      ['removing a mirror on 2.12', {}, { mirror: { name: 'A' } }, { serverVersion: '2.12.0' }],
+      ['sealing', { sealed: true }, {}, {}],
+      ['turning deny_delete on', { deny_delete: true }, {}, {}],
+      ['max_msgs lowered but above the stored messages', { max_msgs: 1000 }, { max_msgs: 2000 }, { state: HOLDS_500 }],
+      ['max_msgs lowered to exactly the stored messages', { max_msgs: 500 }, {}, { state: HOLDS_500 }],
+      ['max_bytes lowered but above the stored bytes', { max_bytes: GIB }, {}, { state: HOLDS_500 }],
+      ['max_age lowered on an empty stream', { max_age: HOUR_NS }, { max_age: 6 * HOUR_NS }, {}],
+      ['max_age raised', { max_age: 12 * HOUR_NS }, { max_age: 6 * HOUR_NS }, { state: HOLDS_500 }],
+      ['max_age removed', { max_age: 0 }, { max_age: 6 * HOUR_NS }, { state: HOLDS_500 }],
+      ['max_msgs_per_subject lowered on an empty stream', { max_msgs_per_subject: 5 }, { max_msgs_per_subject: 10 }, {}],
+      ['a limit removed', { max_msgs: -1 }, { max_msgs: 100 }, { state: HOLDS_500 }],
+      ['a subject removed from a stream with messages', { subjects: ['orders.eu.>'] }, {}, { state: HOLDS_500 }],
+      ['max_msg_size lowered', { max_msg_size: 1024 }, {}, { state: HOLDS_500 }],
+      ['the discard policy', { discard: 'new' }, {}, { state: HOLDS_500 }],
+    ])('updates %s', (_, desired, answer, options) => {
+      expect(planOne(desired, answer, options).action).toBe('update');
+    });
+
+    test('applies data-loss changes when the definition allows data loss', () => {
+      const item = planOne({ max_msgs: 100, max_age: HOUR_NS }, { max_age: 6 * HOUR_NS }, { state: HOLDS_500, allowDataLoss: true });
+      expect(item).toMatchObject({ action: 'update', changes: [{ field: 'max_age' }, { field: 'max_msgs' }] });
+    });
+
+    test('still refuses what JetStream cannot change when data loss is allowed', () => {
+      const item = planOne({ storage: 'memory', max_msgs: 100 }, {}, { state: HOLDS_500, allowDataLoss: true });
+      expect(reasons(item)).toEqual(['storage "file" -> "memory": JetStream cannot change the storage type of a stream']);
+    });
+  });
+});
+
+describe('plan outcome', () => {
+  const plan = (...actions: Array<PlanItem>): Plan => ({ items: actions });
+  const create: PlanItem = { action: 'create', name: 'a', config: declaredConfig() };
+  const update: PlanItem = { action: 'update', name: 'a', config: declaredConfig(), changes: [], adopt: false };
+  const unchanged: PlanItem = { action: 'unchanged', name: 'a', adopt: false };
+  const adopted: PlanItem = { action: 'unchanged', name: 'a', adopt: true };
+  const remove: PlanItem = { action: 'delete', name: 'a' };
+  const orphaned: PlanItem = { action: 'orphaned', name: 'a' };
+  const foreign: PlanItem = { action: 'foreign', name: 'a' };
+  const refused: PlanItem = { action: 'refused', name: 'a', reasons: ['no'], changes: [] };
+
+  test.each<[string, Plan, boolean, boolean, PlanExitCode]>([
+    ['nothing', plan(), false, false, PlanExitCode.UP_TO_DATE],
+    ['unchanged, orphaned and foreign streams', plan(unchanged, orphaned, foreign), false, false, PlanExitCode.UP_TO_DATE],
+    ['a create', plan(unchanged, create), true, false, PlanExitCode.PENDING],
+    ['an update', plan(update), true, false, PlanExitCode.PENDING],
+    ['a delete', plan(remove), true, false, PlanExitCode.PENDING],
+    ['an unchanged stream to adopt', plan(adopted), true, false, PlanExitCode.PENDING],
+    ['a refusal', plan(refused), false, true, PlanExitCode.REFUSED],
+    ['a refusal next to a create', plan(create, refused), true, true, PlanExitCode.REFUSED],
+  ])('%s', (_, p, pending, refusals, exitCode) => {
+    expect(pendingChanges(p)).toBe(pending);
+    expect(hasRefusals(p)).toBe(refusals);
+    expect(planExitCode(p)).toBe(exitCode);
+  });
+});
