@@ -1,4 +1,5 @@
-import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+// Types only: the apply program bundles this module and must not pull in cdk8s.
+import type { Duration, Size } from 'cdk8s';
 
 /** A byte size: a cdk8s `Size`, a quantity string such as `"10Gi"`, or a number of bytes. */
 export type SizeInput = Size | string | number;
@@ -86,15 +87,11 @@ export function parseSize(input: SizeInput): number {
   if (typeof input === 'string') {
     return parseSizeString(input);
   }
-  // Plain JavaScript callers can pass any object; only a cdk8s Size converts.
-  if (!(input instanceof Size)) {
+  // Plain JavaScript callers can pass any object; a cdk8s Size renders as a quantity we read.
+  if (typeof (input as Partial<Size>)?.asString !== 'function') {
     throw new UnitError(`invalid size ${describeObject(input)}: expected a number of bytes, a string such as "10Gi" or a cdk8s Size`);
   }
-  const bytes = input.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
-  if (!Number.isInteger(bytes)) {
-    throw new UnitError(`invalid size ${JSON.stringify(input.asString())}: must come to a whole number of bytes`);
-  }
-  return checkMaxBytes(bytes, JSON.stringify(input.asString()));
+  return parseSizeString(input.asString());
 }
 
 /**
@@ -112,7 +109,7 @@ export function parseDuration(input: DurationInput): number {
   if (typeof input === 'string') {
     return parseDurationString(input);
   }
-  if (!(input instanceof Duration)) {
+  if (typeof (input as Partial<Duration>)?.toMilliseconds !== 'function') {
     throw new UnitError(`invalid duration ${describeObject(input)}: expected milliseconds, a Go duration such as "240h" or a cdk8s Duration`);
   }
   const label = JSON.stringify(input.toHumanString());
@@ -224,13 +221,6 @@ function checkSafeCount(value: number, label: string, kind: string, unit: string
     throw new UnitError(`invalid ${kind} ${label}: expected a non-negative safe integer number of ${unit}`);
   }
   return value;
-}
-
-function checkMaxBytes(bytes: number, label: string): number {
-  if (bytes > Number.MAX_SAFE_INTEGER) {
-    throw tooManyBytes(label);
-  }
-  return bytes;
 }
 
 function checkMaxDuration(ms: number, label: string): number {
