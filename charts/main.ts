@@ -20,7 +20,8 @@ function main(): void {
     return;
   }
   fs.rmSync(target, { recursive: true, force: true });
-  fs.cpSync(staging, target, { recursive: true });
+  fs.mkdirSync(target);
+  for (const file of fs.readdirSync(staging)) fs.copyFileSync(path.join(staging, file), path.join(target, file));
   fs.rmSync(staging, { recursive: true, force: true });
   for (const file of fs.readdirSync(target).sort()) console.log(`dist/${file}`);
 }

@@ -7,4 +7,5 @@ export * from './stream-definition';
 export * from './store-rules';
 export * from './stream';
 export * from './stream-store';
+export * from './apply-job';
 export * from './tawon';

@@ -174,6 +174,18 @@ export interface StreamOptions extends StreamLimitOptions {
    * @default StreamRetentionPolicy.RETAIN
    */
   readonly retentionPolicy?: StreamRetentionPolicy;
+  /**
+   * Let the post-deploy Job apply changes that discard stored messages (such as a limit
+   * lowered below what the stream holds); without it the Job refuses them.
+   * @default false
+   */
+  readonly allowDataLoss?: boolean;
+  /**
+   * Let the post-deploy Job take over a stream of this name that exists on the server but
+   * was not created by it; without it the Job refuses to touch such a stream.
+   * @default false
+   */
+  readonly adopt?: boolean;
 }
 
 /** Limits in resolved units: bytes, milliseconds and counts; -1 (or 0 for age) is unlimited. */
@@ -226,6 +238,8 @@ export interface StreamDefinition {
   readonly firstSequence?: number;
   readonly metadata?: Record<string, string>;
   readonly retentionPolicy: StreamRetentionPolicy;
+  readonly allowDataLoss: boolean;
+  readonly adopt: boolean;
 }
 
 /** The stream configuration as the JetStream API takes it (durations in nanoseconds). */
@@ -303,6 +317,8 @@ export const STREAM_OPTIONS_SCHEMA = {
     firstSequence: { type: 'integer', minimum: 1 },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     retentionPolicy: enumOf(StreamRetentionPolicy),
+    allowDataLoss: { type: 'boolean' },
+    adopt: { type: 'boolean' },
   },
 };
 
@@ -396,6 +412,8 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     firstSequence: options.firstSequence,
     metadata: options.metadata,
     retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN,
+    allowDataLoss: options.allowDataLoss ?? false,
+    adopt: options.adopt ?? false,
   };
   const skipped = new Set(problems.map((p) => topLevelField(p.field)));
   const rules = definitionProblems(definition, policy).filter((p) => !skipped.has(topLevelField(p.field)));

@@ -52,6 +52,8 @@ describe('Stream defaults', () => {
       firstSequence: undefined,
       metadata: undefined,
       retentionPolicy: StreamRetentionPolicy.RETAIN,
+      allowDataLoss: false,
+      adopt: false,
     });
   });
 
@@ -211,6 +213,8 @@ const DEFINITION: StreamDefinition = {
   allowDirect: false,
   noAck: false,
   retentionPolicy: StreamRetentionPolicy.RETAIN,
+  allowDataLoss: false,
+  adopt: false,
 };
 
 const CONFIG: JetStreamStreamConfig = {

@@ -506,10 +506,18 @@ describe('store names', () => {
     ]);
   });
 
+  test('fails on a name too long for the apply Job', () => {
+    const name = 'a'.repeat(49);
+    expect(synthErrors(storeWith({ name }))).toEqual([
+      `[test/events] store "${name}": name "${name}" gives the apply Job name "${name}-apply-xxxxxxxx" of 64 characters; at most 63 are allowed and names are never truncated`,
+    ]);
+  });
+
   test('fails on a name too long for the StatefulSet', () => {
     const name = 'a'.repeat(53);
     expect(synthErrors(storeWith({ name }))).toEqual([
       `[test/events] store "${name}": name "${name}" gives the StatefulSet name "${name}" of 53 characters; at most 52 are allowed and names are never truncated`,
+      `[test/events] store "${name}": name "${name}" gives the apply Job name "${name}-apply-xxxxxxxx" of 68 characters; at most 63 are allowed and names are never truncated`,
     ]);
   });
 
@@ -518,11 +526,12 @@ describe('store names', () => {
     expect(synthErrors(storeWith({ name }))).toEqual([
       `[test/events] store "${name}": name "${name}" gives the StatefulSet name "${name}" of 55 characters; at most 52 are allowed and names are never truncated`,
       `[test/events] store "${name}": name "${name}" gives the headless Service name "${name}-headless" of 64 characters; at most 63 are allowed and names are never truncated`,
+      `[test/events] store "${name}": name "${name}" gives the apply Job name "${name}-apply-xxxxxxxx" of 70 characters; at most 63 are allowed and names are never truncated`,
     ]);
   });
 
-  test('accepts a DNS label of 52 characters', () => {
-    expect(synthErrors(storeWith({ name: `a${'-b'.repeat(25)}c` }))).toEqual([]);
+  test('accepts a DNS label of 48 characters', () => {
+    expect(synthErrors(storeWith({ name: `a${'-b'.repeat(23)}c` }))).toEqual([]);
     expect(synthErrors(storeWith({ name: 'events-2' }))).toEqual([]);
   });
 });

@@ -1,0 +1,177 @@
+/**
+ * The apply program against one local nats-server, next to plain client calls, in one run:
+ *
+ *   npm run build && node lib/bench/apply.js         # 1,000 streams
+ *   npm run build && node lib/bench/apply.js 300     # another count
+ *
+ * (a) floor: every `jsm.streams.add` at once (Promise.all); (b) one `add` at a time;
+ * (c) the program applying from empty; (d) re-applying unchanged; (e) updating 100 streams.
+ * Each create is measured on an empty server; (a) and (c) take the median of five rounds,
+ * alternating which goes first.
+ * The program's peak memory is the max RSS of its esbuild bundle run as a child process
+ * under /usr/bin/time, else the RSS sampled in this process during (c).
+ *
+ * Goals: (c) within 1.3x of (a); (d) at most a quarter of (c); peak memory under 150 MB.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildSync } from 'esbuild';
+import { JetStreamManager, NatsConnection, StreamConfig, connect } from 'nats';
+import { ApplyOptions, ExitCode, runApply } from '../src/apply/apply';
+import type { JetStreamStreamConfig } from '../src/stream-definition';
+import { makeTempDir, startNatsServer, stopAll } from '../test/support/nats-server';
+
+const DEFAULT_STREAMS = 1000;
+const UPDATED_STREAMS = 100;
+const ROUNDS = 5;
+const HOUR_NS = 3_600_000_000_000;
+const TIME_BIN = '/usr/bin/time';
+const RSS_SAMPLE_MS = 20;
+
+/** A small file stream, as the synth writes it. */
+function streamConfig(i: number, maxAgeHours = 1): JetStreamStreamConfig {
+  return {
+    name: `bench-${String(i).padStart(4, '0')}`, subjects: [`bench.${i}.>`], retention: 'limits', storage: 'file',
+    num_replicas: 1, max_consumers: -1, max_msgs: 1000, max_bytes: 1024 * 1024, max_age: maxAgeHours * HOUR_NS,
+    max_msg_size: -1, max_msgs_per_subject: -1, discard: 'old', discard_new_per_subject: false, duplicate_window: 60_000_000_000,
+    deny_delete: false, deny_purge: false, allow_rollup_hdrs: false, allow_direct: false, mirror_direct: false, sealed: false, no_ack: false,
+  };
+}
+
+function writeDocument(file: string, configs: JetStreamStreamConfig[]): void {
+  const streams = configs.map((config) => ({ retentionPolicy: 'Delete', config }));
+  fs.writeFileSync(file, JSON.stringify({ store: 'bench', version: '2.9.25', streams }));
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/** Deletes every stream, the ownership bucket's too, so the next create starts from an empty server. */
+async function deleteAll(jsm: JetStreamManager): Promise<void> {
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) names.push(name);
+  await Promise.all(names.map((name) => jsm.streams.delete(name)));
+}
+
+async function applyInProcess(options: ApplyOptions): Promise<void> {
+  const errors: string[] = [];
+  const { exitCode } = await runApply(options, { out: () => undefined, err: (line) => errors.push(line) });
+  if (exitCode !== ExitCode.OK) throw new Error(`the program exited ${exitCode}: ${errors.join('\n')}`);
+}
+
+/** The repository root: the nearest directory above this file with a package.json. */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+/** Runs the bundle under /usr/bin/time -v; its wall time and max RSS. */
+function runBundleTimed(bundle: string, args: string[]): Promise<{ ms: number; maxRssMb: number }> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    execFile(TIME_BIN, ['-v', process.execPath, bundle, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      if (error) return reject(new Error(`bundle failed: ${error.message}\n${stderr.slice(-2000)}`));
+      const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+      if (!kb) return reject(new Error(`no max RSS in ${TIME_BIN} output`));
+      resolve({ ms: Date.now() - start, maxRssMb: Number(kb[1]) / 1024 });
+    });
+  });
+}
+
+/** Peak RSS of this process while `work` runs, sampled. */
+async function peakRssMb(work: () => Promise<unknown>): Promise<number> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), RSS_SAMPLE_MS);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(peak, process.memoryUsage().rss) / 1024 / 1024;
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? DEFAULT_STREAMS);
+  const dir = makeTempDir();
+  const server = await startNatsServer();
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({ servers: server.url });
+    const jsm = await nc.jetstreamManager({ timeout: 60_000 });
+    const configs = Array.from({ length: count }, (_, i) => streamConfig(i));
+    const definitions = path.join(dir, 'streams.json');
+    writeDocument(definitions, configs);
+    const options: ApplyOptions = { command: 'apply', server: server.url, definitions, waitMs: 10_000, concurrency: 32, ownerReplicas: 1 };
+    const add = (config: JetStreamStreamConfig) => jsm.streams.add({ ...config } as unknown as Partial<StreamConfig>);
+
+    const floor: number[] = [];
+    const program: number[] = [];
+    const runs = [
+      async () => floor.push(await timed(() => Promise.all(configs.map(add)))),
+      async () => program.push(await timed(() => applyInProcess(options))),
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternating which goes first, since the server slows down a little as streams come and go.
+      for (const measure of round % 2 === 0 ? runs : [...runs].reverse()) {
+        await measure();
+        await deleteAll(jsm);
+      }
+    }
+    const serial = await timed(async () => {
+      for (const config of configs) await add(config);
+    });
+    await deleteAll(jsm);
+
+    let inProcessPeak = 0;
+    const create = await timed(async () => (inProcessPeak = await peakRssMb(() => applyInProcess(options))));
+    const unchanged = await timed(() => applyInProcess(options));
+    writeDocument(definitions, configs.map((config, i) => (i < UPDATED_STREAMS ? streamConfig(i, 2) : config)));
+    const updated = await timed(() => applyInProcess(options));
+
+    let memory = `${inProcessPeak.toFixed(0)} MB (RSS of this process, sampled during (c))`;
+    if (fs.existsSync(TIME_BIN)) {
+      await deleteAll(jsm);
+      const bundle = path.join(dir, 'apply.js');
+      buildSync({ entryPoints: [path.join(repoRoot(), 'src/apply/main.ts')], bundle: true, platform: 'node', minify: true, outfile: bundle, logLevel: 'error' });
+      const flags = ['--server', server.url, '--definitions', definitions, '--termination-log', path.join(dir, 'termination-log')];
+      const fromEmpty = await runBundleTimed(bundle, ['apply', ...flags]);
+      const again = await runBundleTimed(bundle, ['apply', ...flags]);
+      memory = `${Math.max(fromEmpty.maxRssMb, again.maxRssMb).toFixed(0)} MB max RSS of the bundle as a process `
+        + `(create ${fromEmpty.ms.toFixed(0)} ms, unchanged ${again.ms.toFixed(0)} ms, node start included)`;
+    }
+
+    const floorMs = median(floor);
+    const createMs = median(program);
+    const rows: Array<[string, number]> = [
+      [`(a) floor: ${count} concurrent jsm.streams.add`, floorMs],
+      [`(b) ${count} jsm.streams.add one at a time`, serial],
+      [`(c) program: apply ${count} from empty`, createMs],
+      [`(d) program: re-apply ${count} unchanged`, unchanged],
+      [`(e) program: update ${UPDATED_STREAMS} of ${count}`, updated],
+    ];
+    const width = Math.max(...rows.map(([label]) => label.length));
+    console.log(`nats-server ${nc.info?.version}, ${count} file streams, median of ${ROUNDS} rounds for (a) and (c)`);
+    console.log(`${'run'.padEnd(width)}  ${'ms'.padStart(8)}  vs floor`);
+    for (const [label, ms] of rows) console.log(`${label.padEnd(width)}  ${ms.toFixed(0).padStart(8)}  ${(ms / floorMs).toFixed(2)}x`);
+    console.log(`rounds (a): ${floor.map((ms) => ms.toFixed(0)).join(', ')} ms; (c): ${program.map((ms) => ms.toFixed(0)).join(', ')} ms; (c) single run ${create.toFixed(0)} ms`);
+    console.log(`goals: create ${(createMs / floorMs).toFixed(2)}x of floor (<= 1.3x); unchanged ${(unchanged / createMs).toFixed(2)} of create (<= 0.25)`);
+    console.log(`peak memory: ${memory} (goal < 150 MB)`);
+  } finally {
+    await nc?.close();
+    await stopAll();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

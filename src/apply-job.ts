@@ -1,0 +1,207 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { DurationInput } from './units';
+
+/** Deployment tools that can run the apply Job as a hook after they sync. */
+export enum ApplyJobHook {
+  /** Argo CD runs the Job after every sync (`argocd.argoproj.io/hook: PostSync`). */
+  ARGO_CD_POST_SYNC = 'ArgoCdPostSync',
+  /** Helm runs the Job after install and upgrade (`helm.sh/hook: post-install,post-upgrade`). */
+  HELM_POST_INSTALL_UPGRADE = 'HelmPostInstallUpgrade',
+}
+
+/** Settings of a store's post-deploy Job. */
+export interface ApplyJobOptions {
+  /**
+   * Node image that runs the apply program, pinned to an exact tag.
+   * @default node:20.18.1-alpine
+   */
+  readonly image?: string;
+  /**
+   * How long the program waits for the server and JetStream before it fails.
+   * @default 5m
+   */
+  readonly waitTimeout?: DurationInput;
+  /**
+   * Streams changed at once.
+   * @default 32
+   */
+  readonly concurrency?: number;
+  /**
+   * How long a finished Job is kept before Kubernetes deletes it.
+   * @default 24h
+   */
+  readonly ttlAfterFinished?: DurationInput;
+  /**
+   * Retries of a failed pod.
+   * @default 3
+   */
+  readonly backoffLimit?: number;
+  /**
+   * Deadline of the whole Job.
+   * @default - the wait timeout plus 10 minutes
+   */
+  readonly activeDeadline?: DurationInput;
+  /**
+   * Run the Job as a hook of a deployment tool.
+   * @default - a plain Job, run by `kubectl apply`
+   */
+  readonly hook?: ApplyJobHook;
+}
+
+/** What the Job needs from its store, resolved. */
+export interface ApplyJobSettings {
+  /** The store name; the Job is named `<store>-apply-<hash>`. */
+  readonly storeName: string;
+  /** Servers in the store, for the ownership bucket's replicas. */
+  readonly storeReplicas: number;
+  /** The client URL of the store. */
+  readonly natsUrl: string;
+  /** The ConfigMap holding `streams.json`. */
+  readonly streamsConfig: k8s.KubeConfigMap;
+  /** Renders `streams.json`, to hash what the Job applies. */
+  readonly renderStreams: () => string;
+  readonly waitTimeoutMs: number;
+  readonly concurrency: number;
+  readonly ttlAfterFinishedMs: number;
+  readonly backoffLimit: number;
+  readonly activeDeadlineMs: number;
+  readonly image: string;
+  readonly hook?: ApplyJobHook;
+  readonly labels: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+}
+
+/** The official Node image the program runs in; no image of our own to build. */
+export const DEFAULT_APPLY_IMAGE = 'node:20.18.1-alpine';
+/** Where `npm run bundle` writes the apply program, relative to the package root. */
+export const APPLY_BUNDLE = path.join('lib', 'bundle', 'jetstream-apply.js');
+const PROGRAM_DIR = '/opt/jetstream-apply';
+const STREAMS_DIR = '/etc/jetstream-streams';
+/** The `node` user of the official Node images. */
+const RUN_AS = 1000;
+
+const HOOK_ANNOTATIONS: Record<ApplyJobHook, Record<string, string>> = {
+  [ApplyJobHook.ARGO_CD_POST_SYNC]: {
+    'argocd.argoproj.io/hook': 'PostSync',
+    'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+  },
+  [ApplyJobHook.HELM_POST_INSTALL_UPGRADE]: {
+    'helm.sh/hook': 'post-install,post-upgrade',
+    'helm.sh/hook-delete-policy': 'before-hook-creation',
+  },
+};
+
+/**
+ * The post-deploy Job of a store: runs the bundled apply program, shipped in a ConfigMap
+ * next to the stream definitions, in a pinned official Node image.
+ *
+ * A Job's pod template cannot change under `kubectl apply`, so the Job's name carries a
+ * short hash of everything it applies (definitions, program, image, settings): changed
+ * definitions make a new Job, unchanged ones re-apply the same Job as a no-op.
+ */
+export class ApplyJob extends Construct {
+  /** The ConfigMap holding the bundled program. */
+  public readonly program: kplus.ConfigMap;
+  /** The Job. */
+  public readonly job: kplus.Job;
+
+  constructor(scope: Construct, id: string, settings: ApplyJobSettings) {
+    super(scope, id);
+    const bundle = readApplyBundle();
+    const metadata = (name: string) => ({ name, labels: settings.labels, annotations: settings.annotations });
+    this.program = new kplus.ConfigMap(this, 'Program', {
+      metadata: metadata(`${settings.storeName}-apply-program`),
+      data: { 'apply.js': bundle },
+    });
+    this.job = new kplus.Job(this, 'Job', {
+      // The real name, with its hash, is set once every stream is known: see below.
+      metadata: { ...metadata(`${settings.storeName}-apply`), annotations: { ...settings.annotations, ...hookAnnotations(settings.hook) } },
+      podMetadata: { labels: settings.labels },
+      backoffLimit: settings.backoffLimit,
+      activeDeadline: Duration.seconds(Math.ceil(settings.activeDeadlineMs / 1000)),
+      ttlAfterFinished: Duration.seconds(Math.ceil(settings.ttlAfterFinishedMs / 1000)),
+      automountServiceAccountToken: false,
+      securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS },
+    });
+    this.job.node.addDependency(this.program);
+    this.job.addContainer({
+      name: 'apply',
+      image: settings.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['node', `${PROGRAM_DIR}/apply.js`, 'apply'],
+      envVariables: {
+        NATS_URL: kplus.EnvValue.fromValue(settings.natsUrl),
+        STREAMS_FILE: kplus.EnvValue.fromValue(`${STREAMS_DIR}/streams.json`),
+        WAIT_TIMEOUT: kplus.EnvValue.fromValue(`${Math.ceil(settings.waitTimeoutMs / 1000)}s`),
+        CONCURRENCY: kplus.EnvValue.fromValue(String(settings.concurrency)),
+        OWNER_REPLICAS: kplus.EnvValue.fromValue(String(Math.min(3, settings.storeReplicas))),
+      },
+      resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
+      securityContext: {
+        ensureNonRoot: true,
+        user: RUN_AS,
+        group: RUN_AS,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        capabilities: { drop: [kplus.Capability.ALL] },
+        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+      },
+      volumeMounts: [
+        { path: PROGRAM_DIR, volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume', this.program, { name: 'program' }), readOnly: true },
+        { path: STREAMS_DIR, volume: kplus.Volume.fromConfigMap(this, 'StreamsVolume', kplus.ConfigMap.fromConfigMapName(this, 'Streams', settings.streamsConfig.name), { name: 'streams' }), readOnly: true },
+      ],
+    });
+    const apiObject = ApiObject.of(this.job);
+    const render = apiObject.toJson.bind(apiObject);
+    apiObject.toJson = () => finishJob(render(), settings.storeName, settings.renderStreams(), bundle);
+  }
+}
+
+/**
+ * Names the rendered Job after a hash of what it applies, and adds what cdk8s-plus-28 cannot
+ * express: the pod's seccomp profile, no service links, and the termination message policy.
+ */
+export function finishJob(job: any, storeName: string, streamsDocument: string, bundle: string): any {
+  const podSpec = '/spec/template/spec';
+  const finished = JsonPatch.apply(job,
+    JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
+    JsonPatch.add(`${podSpec}/enableServiceLinks`, false),
+    // The program writes a JSON summary there; logs are the fallback when it could not.
+    JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, 'FallbackToLogsOnError'));
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ ...finished, metadata: { ...finished.metadata, name: undefined } }))
+    .update('\0').update(streamsDocument)
+    .update('\0').update(bundle)
+    .digest('hex');
+  finished.metadata.name = `${storeName}-apply-${hash.slice(0, 8)}`;
+  return finished;
+}
+
+/** Reads the bundled program; `npm run build` writes it. */
+export function readApplyBundle(): string {
+  const file = path.join(packageRoot(__dirname), APPLY_BUNDLE);
+  if (!fs.existsSync(file)) {
+    throw new Error(`the apply program bundle ${file} is missing: run "npm run bundle" (part of "npm run build") first`);
+  }
+  return fs.readFileSync(file, 'utf8');
+}
+
+function packageRoot(from: string): string {
+  let dir = from;
+  for (let depth = 0; depth < 10; depth++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`no package.json above ${from}`);
+}
+
+function hookAnnotations(hook: ApplyJobHook | undefined): Record<string, string> {
+  return hook === undefined ? {} : HOOK_ANNOTATIONS[hook];
+}

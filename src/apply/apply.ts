@@ -1,0 +1,226 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseStreamsDocument, StreamsDocument } from './definitions';
+import { JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, readServerStreams, streamWriter } from './nats-io';
+import {
+  OWNERSHIP_STREAM, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterDeletes, readOwnership,
+  sameOwnership, writeOwnership,
+} from './ownership';
+import { Plan, PlanExitCode, PlanItem, buildPlan, hasRefusals, pendingChanges } from './plan';
+import {
+  ItemResult, ReportMode, RunResult, TerminationSummary, describeResult, progressLine, summaryTable, terminationMessage,
+  terminationSummary,
+} from './report';
+
+/** What the program does: show the plan only, or apply it. */
+export type Command = 'plan' | 'apply';
+
+/** Everything a run needs, resolved from flags and environment by `parseCli`. */
+export interface ApplyOptions {
+  readonly command: Command;
+  /** NATS server URL, such as `nats://events:4222`. */
+  readonly server: string;
+  /** Path of the streams document the synth wrote. */
+  readonly definitions: string;
+  /** How long to wait for the server and its JetStream, in milliseconds. */
+  readonly waitMs: number;
+  /** Most stream writes in flight at once. */
+  readonly concurrency: number;
+  /** Replicas of the ownership bucket when this run creates it. */
+  readonly ownerReplicas: number;
+  /** Where to write the termination message; only written when its directory exists. */
+  readonly terminationLog?: string;
+}
+
+/** Where a run's lines go. */
+export interface ApplyIO {
+  /** Plan, progress and summary lines (stdout). */
+  out(line: string): void;
+  /** Waits, warnings and errors (stderr). */
+  err(line: string): void;
+}
+
+/** The program's exit codes. */
+export enum ExitCode {
+  /** Applied, or up to date; for `plan`, nothing pending. */
+  OK = 0,
+  /** Bad input, server unreachable past the deadline, or a write failed. */
+  ERROR = 1,
+  /** `plan` only: applying would change something. */
+  PENDING = PlanExitCode.PENDING,
+  /** Some streams were refused; the others were applied. */
+  REFUSED = PlanExitCode.REFUSED,
+}
+
+/** How a run ended. */
+export interface ApplyOutcome {
+  readonly exitCode: ExitCode;
+  /** One result per plan item, sorted by stream name; empty when the run failed before planning. */
+  readonly results: readonly ItemResult[];
+}
+
+const RESULT_OF_EXIT_CODE: Record<ExitCode, RunResult> = {
+  [ExitCode.OK]: 'applied',
+  [ExitCode.ERROR]: 'failed',
+  [ExitCode.PENDING]: 'pending',
+  [ExitCode.REFUSED]: 'refused',
+};
+
+/**
+ * Runs `plan` or `apply` for one streams document against one server, reporting through `io`
+ * and writing the termination message. Never throws: an error is one line on `io.err` and
+ * exit code 1.
+ */
+export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
+  const mode: ReportMode = options.command;
+  let outcome: ApplyOutcome;
+  let summary: TerminationSummary;
+  try {
+    outcome = await planAndApply(options, io);
+    summary = terminationSummary(RESULT_OF_EXIT_CODE[outcome.exitCode], outcome.results, mode);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    io.err(`error: ${message}`);
+    outcome = { exitCode: ExitCode.ERROR, results: [] };
+    summary = { result: 'failed', counts: {}, refused: [], failed: [], error: message };
+  }
+  if (options.terminationLog !== undefined) writeTerminationMessage(options.terminationLog, terminationMessage(summary), io);
+  return outcome;
+}
+
+async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
+  const document = readDocument(options.definitions);
+  const connection = await connectJetStream(options.server, options.waitMs, io.err);
+  try {
+    io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared; `
+      + `NATS server ${connection.serverVersion} at ${options.server}`);
+    const server = await readServerStreams(connection);
+    const bucketExists = server.delete(OWNERSHIP_STREAM);
+    const record = await readOwnership(connection.nc, document.store, bucketExists);
+    const plan = buildPlan({ declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion });
+    return options.command === 'plan'
+      ? showPlan(plan, document, record, io)
+      : await applyPlan(plan, document, record, connection, options, io);
+  } finally {
+    await connection.nc.close();
+  }
+}
+
+function readDocument(file: string): StreamsDocument {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read streams document ${file}: ${(error as Error).message}`);
+  }
+  return parseStreamsDocument(text, file);
+}
+
+/** A dry run: prints every item and the summary; pending includes an ownership record that would change. */
+function showPlan(plan: Plan, document: StreamsDocument, record: OwnershipRecord, io: ApplyIO): ApplyOutcome {
+  const results = plan.items.map((item) => ({ item }));
+  for (const result of results) io.out(describeResult(result, 'plan'));
+  const intended = intendedOwnership(plan, document.streams, record.managed);
+  const recordChanges = !sameOwnership(intended, record.managed);
+  if (recordChanges) io.out(`ownership record "${document.store}" would change: ${describeOwnershipChange(record.managed, intended)}`);
+  for (const line of ['', ...summaryTable(results, 'plan')]) io.out(line);
+  // As planExitCode, with the ownership record counted as a pending change.
+  const exitCode = hasRefusals(plan) ? ExitCode.REFUSED : pendingChanges(plan) || recordChanges ? ExitCode.PENDING : ExitCode.OK;
+  return { exitCode, results };
+}
+
+/**
+ * Records the intended ownership, runs the writes, then records the final ownership; each record
+ * is written only when it changes, so an unchanged re-apply writes nothing at all.
+ */
+async function applyPlan(
+  plan: Plan, document: StreamsDocument, read: OwnershipRecord, connection: JetStreamConnection, options: ApplyOptions, io: ApplyIO,
+): Promise<ApplyOutcome> {
+  const { nc } = connection;
+  const store = document.store;
+  const intended = intendedOwnership(plan, document.streams, read.managed);
+  let record = read;
+  if (!sameOwnership(intended, record.managed)) {
+    record = await writeOwnership(nc, store, intended, record.revision, options.ownerReplicas);
+  }
+
+  let done = 0;
+  const report = (result: ItemResult) => io.out(progressLine(++done, plan.items.length, result));
+  const results = await executePlan(plan, streamWriter(connection), options.concurrency, report);
+
+  const deleted = results.filter((r) => r.item.action === 'delete' && r.error === undefined).map((r) => r.item.name);
+  const final = ownershipAfterDeletes(intended, deleted);
+  if (!sameOwnership(final, record.managed)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
+  if (record !== read) io.out(`ownership record "${store}": ${streamCount(record.managed.size)} managed (revision ${record.revision})`);
+
+  for (const line of ['', ...summaryTable(results, 'apply')]) io.out(line);
+  const failed = results.some((r) => r.error !== undefined);
+  const refused = results.some((r) => r.item.action === 'refused');
+  return { exitCode: failed ? ExitCode.ERROR : refused ? ExitCode.REFUSED : ExitCode.OK, results };
+}
+
+/** Write phases, in order: deletes free their subjects first, updates then release or take theirs, creates last. */
+const WRITE_PHASES = ['delete', 'update', 'create'] as const;
+
+/**
+ * The writes a plan needs, phase by phase (see {@link WRITE_PHASES}) so that subjects can move
+ * between streams. Items without a write are reported first. Within a phase at most
+ * `concurrency` writes are in flight; a failed write is that item's result and the others still run.
+ *
+ * @param report called once per item as it completes
+ * @returns one result per plan item, in plan order
+ */
+async function executePlan(
+  plan: Plan, writer: StreamWriter, concurrency: number, report: (result: ItemResult) => void,
+): Promise<ItemResult[]> {
+  const results = new Map<PlanItem, ItemResult>();
+  const finish = (result: ItemResult) => {
+    results.set(result.item, result);
+    report(result);
+  };
+  const phases: ReadonlyArray<PlanItem['action']> = WRITE_PHASES;
+  for (const item of plan.items) if (!phases.includes(item.action)) finish({ item });
+  for (const phase of WRITE_PHASES) {
+    await runPool(plan.items.filter((item) => item.action === phase), concurrency, async (item) => {
+      try {
+        await write(item, writer);
+        finish({ item });
+      } catch (error) {
+        finish({ item, error: describeNatsError(error) });
+      }
+    });
+  }
+  return plan.items.map((item) => results.get(item) as ItemResult);
+}
+
+function write(item: PlanItem, writer: StreamWriter): Promise<void> {
+  switch (item.action) {
+    case 'delete': return writer.delete(item.name);
+    case 'update': return writer.update(item.config);
+    case 'create': return writer.create(item.config);
+    default: throw new Error(`no write for a ${item.action} item`);
+  }
+}
+
+/** Runs `work` on every item with at most `concurrency` running at once; `work` must not throw. */
+async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+function streamCount(count: number): string {
+  return `${count} ${count === 1 ? 'stream' : 'streams'}`;
+}
+
+/** Kubernetes reads the file in the container; elsewhere its directory does not exist and nothing is written. */
+function writeTerminationMessage(file: string, message: string, io: ApplyIO): void {
+  if (!fs.existsSync(path.dirname(file))) return;
+  try {
+    fs.writeFileSync(file, message);
+  } catch (error) {
+    io.err(`warning: cannot write the termination message to ${file}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,125 @@
+import { parseArgs } from 'util';
+import { unitRule } from '../stream-definition';
+import { parseDuration } from '../units';
+import { ApplyOptions, Command } from './apply';
+
+/** The usage text of `--help`. */
+export const USAGE = `Usage: jetstream-apply <plan|apply> [options]
+
+Brings a NATS server's JetStream streams to what a store's streams document declares.
+
+Commands:
+  plan    show what apply would do and write nothing
+          (exit 0: up to date, 2: changes pending, 3: some streams would be refused)
+  apply   create, update and delete streams as planned
+          (exit 0: applied, 3: some streams refused, the others applied)
+  Exit 1 on any error: bad input, server unreachable past the wait, a failed write.
+
+Options (each overrides its environment variable):
+  --server URL             NATS server URL                        NATS_URL
+  --definitions FILE       streams document (streams.json)        STREAMS_FILE
+  --wait DURATION          wait for the server and JetStream      WAIT_TIMEOUT      (default 5m)
+  --concurrency N          stream writes in flight at once        CONCURRENCY       (default 32)
+  --owner-replicas N       replicas of the ownership bucket       OWNER_REPLICAS    (default 1)
+  --termination-log FILE   JSON summary, if its directory exists  TERMINATION_LOG   (default /dev/termination-log)
+  -h, --help               show this text`;
+
+const DEFAULT_WAIT = '5m';
+const DEFAULT_CONCURRENCY = 32;
+const MAX_CONCURRENCY = 1024;
+const DEFAULT_OWNER_REPLICAS = 1;
+/** JetStream's own limit on stream replicas. */
+const MAX_REPLICAS = 5;
+const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+const COMMANDS: readonly Command[] = ['plan', 'apply'];
+
+/** What the command line asks for: the usage text, or a run. */
+export type CliRequest = { readonly help: true } | { readonly help: false; readonly options: ApplyOptions };
+
+/** A command line or environment the program cannot run with. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Reads the command line and the environment into the options of a run. Pure.
+ *
+ * @param args the arguments after the program, `process.argv.slice(2)`
+ * @param env the environment; an empty variable counts as unset
+ * @throws UsageError naming the flag or variable, its value and what is allowed
+ */
+export function parseCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>): CliRequest {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        'server': { type: 'string' },
+        'definitions': { type: 'string' },
+        'wait': { type: 'string' },
+        'concurrency': { type: 'string' },
+        'owner-replicas': { type: 'string' },
+        'termination-log': { type: 'string' },
+        'help': { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: true };
+  if (positionals.length !== 1 || !COMMANDS.includes(positionals[0] as Command)) {
+    const given = positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ');
+    throw new UsageError(`expected one command, plan or apply; got ${given}`);
+  }
+  const setting = (flag: keyof typeof values, variable: string): Setting | undefined => {
+    const flagValue = values[flag];
+    if (typeof flagValue === 'string') return { source: `--${flag}`, value: flagValue };
+    const envValue = env[variable];
+    return envValue ? { source: variable, value: envValue } : undefined;
+  };
+  return {
+    help: false,
+    options: {
+      command: positionals[0] as Command,
+      server: required(setting('server', 'NATS_URL'), '--server or NATS_URL'),
+      definitions: required(setting('definitions', 'STREAMS_FILE'), '--definitions or STREAMS_FILE'),
+      waitMs: waitMs(setting('wait', 'WAIT_TIMEOUT') ?? { source: 'default', value: DEFAULT_WAIT }),
+      concurrency: wholeNumber(setting('concurrency', 'CONCURRENCY'), DEFAULT_CONCURRENCY, MAX_CONCURRENCY),
+      ownerReplicas: wholeNumber(setting('owner-replicas', 'OWNER_REPLICAS'), DEFAULT_OWNER_REPLICAS, MAX_REPLICAS),
+      terminationLog: setting('termination-log', 'TERMINATION_LOG')?.value ?? DEFAULT_TERMINATION_LOG,
+    },
+  };
+}
+
+/** A value and where it came from (a flag or a variable), for error messages. */
+interface Setting {
+  readonly source: string;
+  readonly value: string;
+}
+
+function required(setting: Setting | undefined, what: string): string {
+  if (!setting) throw new UsageError(`${what} is required`);
+  return setting.value;
+}
+
+function waitMs(setting: Setting): number {
+  try {
+    return parseDuration(setting.value);
+  } catch (error) {
+    throw new UsageError(`${setting.source} "${setting.value}" ${unitRule(error)}`);
+  }
+}
+
+function wholeNumber(setting: Setting | undefined, fallback: number, max: number): number {
+  if (!setting) return fallback;
+  const value = Number(setting.value);
+  if (!/^\d+$/.test(setting.value) || value < 1 || value > max) {
+    throw new UsageError(`${setting.source} "${setting.value}" must be a whole number from 1 to ${max}`);
+  }
+  return value;
+}

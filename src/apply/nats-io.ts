@@ -1,0 +1,160 @@
+import {
+  ErrorCode, JSONCodec, JetStreamManager, NatsConnection, NatsError, StreamConfig, StreamInfo, connect,
+} from 'nats';
+import type { JetStreamStreamConfig } from '../stream-definition';
+import { formatDuration } from '../units';
+import { normalizeServerConfig } from './normalize';
+import { ServerStream } from './plan';
+
+/** First pause between two attempts to reach the server; doubled after each failure. */
+const FIRST_RETRY_MS = 250;
+/** Longest pause between two attempts. */
+const MAX_RETRY_MS = 5_000;
+/** Shortest time an attempt is given, so the last one before the deadline can still succeed. */
+const MIN_ATTEMPT_MS = 100;
+/** Longest time an attempt is given, so a server that does not answer at all still shows in the log. */
+const MAX_ATTEMPT_MS = 10_000;
+/** Time a JetStream API call may take: a clustered create waits for placement and a raft group. */
+const API_TIMEOUT_MS = 20_000;
+/** The name the program shows in the server's connection list. */
+const CLIENT_NAME = 'jetstream-apply';
+
+const codec = JSONCodec();
+
+/** An open connection to a server whose JetStream answers. */
+export interface JetStreamConnection {
+  /** The server URL as given. */
+  readonly url: string;
+  /** The release of the server the client is connected to, such as "2.9.10". */
+  readonly serverVersion: string;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+}
+
+/**
+ * Connects to `url` and waits until its JetStream answers an account info request, retrying
+ * with backoff (250ms doubling to 5s) until `waitMs` have passed, and logging each wait.
+ *
+ * The client does not reconnect: a server lost in the middle of a run fails the remaining
+ * requests at once, and the Job's next attempt starts over, instead of every request timing out.
+ *
+ * @param log receives one line per failed attempt: `waiting for nats://...: connection refused (attempt 3)`
+ * @throws Error naming the URL and the last failure once the deadline has passed
+ */
+export async function connectJetStream(url: string, waitMs: number, log: (line: string) => void): Promise<JetStreamConnection> {
+  const deadline = Date.now() + waitMs;
+  let nc: NatsConnection | undefined;
+  let lastFailure = '';
+  let pause = FIRST_RETRY_MS;
+  let attempt = 1;
+  // Bounded by the deadline: every pass either returns, or pauses, or leaves the loop.
+  for (; ; attempt++) {
+    const timeout = Math.min(MAX_ATTEMPT_MS, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()));
+    let waitingFor = url;
+    try {
+      if (!nc || nc.isClosed()) nc = await connect({ servers: url, name: CLIENT_NAME, reconnect: false, timeout });
+      waitingFor = `JetStream at ${url}`;
+      // In a cluster this fails until a meta leader is elected.
+      await (await nc.jetstreamManager({ checkAPI: false, timeout })).getAccountInfo();
+      const jsm = await nc.jetstreamManager({ checkAPI: false, timeout: API_TIMEOUT_MS });
+      return { url, serverVersion: nc.info?.version ?? '0.0.0', nc, jsm };
+    } catch (error) {
+      lastFailure = `${waitingFor}: ${describeNatsError(error)}`;
+    }
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    log(`waiting for ${lastFailure} (attempt ${attempt})`);
+    await sleep(Math.min(pause, remaining));
+    pause = Math.min(pause * 2, MAX_RETRY_MS);
+  }
+  await nc?.close();
+  throw new Error(`gave up after ${formatDuration(waitMs)} waiting for ${lastFailure} (${attempt} attempts)`);
+}
+
+/**
+ * Every stream on the server with its configuration, normalized for the diff, and its state.
+ * The client's lister pages through the server's stream list.
+ */
+export async function readServerStreams(connection: JetStreamConnection): Promise<Map<string, ServerStream>> {
+  const streams = new Map<string, ServerStream>();
+  try {
+    for await (const info of connection.jsm.streams.list()) streams.set(info.config.name, toServerStream(info));
+  } catch (error) {
+    throw new Error(`cannot list the streams of ${connection.url}: ${describeNatsError(error)}`);
+  }
+  return streams;
+}
+
+function toServerStream(info: StreamInfo): ServerStream {
+  const { messages, bytes, first_seq, last_seq, num_subjects, consumer_count } = info.state;
+  return {
+    config: normalizeServerConfig(info.config as unknown as Record<string, unknown>),
+    state: { messages, bytes, first_seq, last_seq, num_subjects, consumer_count },
+  };
+}
+
+/** The writes a plan needs; each call is one JetStream API request. */
+export interface StreamWriter {
+  /** Creates the stream `config` describes. */
+  create(config: JetStreamStreamConfig): Promise<void>;
+  /** Replaces the stream's whole configuration with `config`. */
+  update(config: JetStreamStreamConfig): Promise<void>;
+  /** Deletes the stream and its messages. */
+  delete(name: string): Promise<void>;
+}
+
+/**
+ * Stream writes over a JetStream connection. Once the connection is lost, each write fails
+ * saying so: the client reports the requests that were in flight as timed out.
+ */
+export function streamWriter(connection: JetStreamConnection): StreamWriter {
+  const { nc, jsm, url } = connection;
+  const send = async (request: () => Promise<unknown>) => {
+    try {
+      await request();
+    } catch (error) {
+      throw nc.isClosed() ? new Error(`lost the connection to ${url}`) : error;
+    }
+  };
+  return {
+    // A copy: the client adds keys to the configuration it is given.
+    create: (config) => send(() => jsm.streams.add({ ...config } as unknown as Partial<StreamConfig>)),
+    // Not jsm.streams.update: it merges the given configuration into the server's current one
+    // (one more request), so a setting removed from the definition, such as a description,
+    // would stay. The API request itself replaces the configuration.
+    update: (config) => send(async () => {
+      const reply = await nc.request(`$JS.API.STREAM.UPDATE.${config.name}`, codec.encode(config), { timeout: API_TIMEOUT_MS });
+      const answer = codec.decode(reply.data) as { error?: ApiError };
+      if (answer.error) throw new Error(describeApiError(answer.error));
+    }),
+    delete: (name) => send(() => jsm.streams.delete(name)),
+  };
+}
+
+/** A JetStream API error as the server sends it. */
+interface ApiError {
+  readonly code: number;
+  readonly err_code?: number;
+  readonly description: string;
+}
+
+function describeApiError(error: ApiError): string {
+  return `${error.description} (JetStream error ${error.err_code ?? error.code})`;
+}
+
+/** One line for a client or server error: the server's own words where there are some. */
+export function describeNatsError(error: unknown): string {
+  const natsError = error as Partial<NatsError>;
+  if (natsError.api_error) return describeApiError(natsError.api_error);
+  switch (natsError.code) {
+    case ErrorCode.ConnectionRefused: return 'connection refused';
+    case ErrorCode.ConnectionClosed: return 'connection closed';
+    case ErrorCode.Timeout: return 'timed out';
+    case ErrorCode.NoResponders: return 'no responders (JetStream is not enabled or not ready)';
+    default: return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

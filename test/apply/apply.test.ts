@@ -1,0 +1,328 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { JetStreamManager, NatsConnection, connect } from 'nats';
+import { ApplyOptions, Command, ExitCode, runApply } from '../../src/apply/apply';
+import { diffStreamConfig } from '../../src/apply/diff';
+import { normalizeServerConfig } from '../../src/apply/normalize';
+import { OWNERSHIP_BUCKET, OWNERSHIP_STREAM, decodeOwnership, writeOwnership } from '../../src/apply/ownership';
+import { NOT_MANAGED_REASON } from '../../src/apply/plan';
+import { ItemResult, outcomeOf } from '../../src/apply/report';
+import type { JetStreamStreamConfig } from '../../src/stream-definition';
+import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
+import { freePort } from '../support/ports';
+import { HOUR_NS, declaredConfig } from './fixtures';
+
+const STORE = 'events';
+
+/** One entry of a streams document. */
+interface Entry {
+  readonly retentionPolicy: 'Retain' | 'Delete';
+  readonly allowDataLoss?: boolean;
+  readonly adopt?: boolean;
+  readonly config: JetStreamStreamConfig;
+}
+
+function entry(name: string, config: Partial<JetStreamStreamConfig> = {}, switches: Partial<Omit<Entry, 'config'>> = {}): Entry {
+  return { retentionPolicy: 'Retain', ...switches, config: declaredConfig({ name, subjects: [`${name}.>`], ...config }) };
+}
+
+interface Run {
+  readonly exitCode: ExitCode;
+  readonly results: readonly ItemResult[];
+  readonly out: string[];
+  readonly err: string[];
+}
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let dir: string;
+
+/** Runs the program in-process on a streams document holding `streams`. */
+async function run(command: Command, streams: readonly Entry[], options: Partial<ApplyOptions> = {}, onOut?: (line: string) => void): Promise<Run> {
+  const definitions = path.join(dir, 'streams.json');
+  fs.writeFileSync(definitions, JSON.stringify({ store: STORE, version: '2.9.25', streams }));
+  const out: string[] = [];
+  const err: string[] = [];
+  const { exitCode, results } = await runApply(
+    { command, server: server.url, definitions, waitMs: 5_000, concurrency: 32, ownerReplicas: 1, ...options },
+    { out: (line) => { out.push(line); onOut?.(line); }, err: (line) => err.push(line) },
+  );
+  return { exitCode, results, out, err };
+}
+
+/** Each stream's outcome, by name. */
+function outcomes(result: Run, mode: Command = 'apply'): Record<string, string> {
+  return Object.fromEntries(result.results.map((r) => [r.item.name, outcomeOf(r, mode)]));
+}
+
+async function publish(subject: string, count: number): Promise<void> {
+  const js = nc.jetstream();
+  for (let i = 0; i < count; i++) await js.publish(subject, new TextEncoder().encode(`message ${i}`));
+}
+
+async function ownershipRecord(): Promise<{ streams: string[]; revision: number }> {
+  const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
+  const e = await kv.get(STORE);
+  if (!e) return { streams: [], revision: 0 };
+  return { streams: [...decodeOwnership(e.string(), 'record').keys()].sort(), revision: e.revision };
+}
+
+async function connectTest(): Promise<void> {
+  // No reconnect: the kill test would leave the client's reconnect delay running.
+  nc = await connect({ servers: server.url, reconnect: false });
+  jsm = await nc.jetstreamManager();
+}
+
+beforeEach(async () => {
+  dir = makeTempDir();
+  server = await startNatsServer();
+  await connectTest();
+});
+
+afterEach(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+afterAll(stopAll);
+
+test('creates from empty; a second run sends nothing and reports everything unchanged', async () => {
+  const streams = [entry('ORDERS', { max_age: 6 * HOUR_NS }), entry('AUDIT', { max_msgs: 1000 }), entry('EMAILS')];
+  const first = await run('apply', streams);
+  expect(first.exitCode).toBe(ExitCode.OK);
+  expect(outcomes(first)).toEqual({ AUDIT: 'created', EMAILS: 'created', ORDERS: 'created' });
+  expect(first.out).toContain('[3/3] created ORDERS');
+  const before = await Promise.all(['AUDIT', 'EMAILS', 'ORDERS'].map((name) => jsm.streams.info(name)));
+  const record = await ownershipRecord();
+  expect(record.streams).toEqual(['AUDIT', 'EMAILS', 'ORDERS']);
+
+  // Everything the second run sends to the stream API or the ownership bucket.
+  const writes: string[] = [];
+  const watch = nc.subscribe('$JS.API.STREAM.>', { callback: (_, msg) => writes.push(msg.subject) });
+  const watchKv = nc.subscribe(`$KV.${OWNERSHIP_BUCKET}.>`, { callback: (_, msg) => writes.push(msg.subject) });
+  const plan = await run('plan', streams);
+  const second = await run('apply', streams);
+  await nc.flush();
+  watch.unsubscribe();
+  watchKv.unsubscribe();
+
+  expect(plan.exitCode).toBe(ExitCode.OK);
+  expect(plan.out.slice(1, 4)).toEqual(['unchanged AUDIT', 'unchanged EMAILS', 'unchanged ORDERS']);
+  expect(second.exitCode).toBe(ExitCode.OK);
+  expect(outcomes(second)).toEqual({ AUDIT: 'unchanged', EMAILS: 'unchanged', ORDERS: 'unchanged' });
+  expect(writes.filter((subject) => !/^\$JS\.API\.STREAM\.(LIST|INFO|MSG\.GET)\b/.test(subject))).toEqual([]);
+  const after = await Promise.all(['AUDIT', 'EMAILS', 'ORDERS'].map((name) => jsm.streams.info(name)));
+  expect(after.map((i) => [i.created, i.config])).toEqual(before.map((i) => [i.created, i.config]));
+  expect(await ownershipRecord()).toEqual(record);
+  // The bucket's own stream is neither planned nor touched.
+  expect(second.results.map((r) => r.item.name)).not.toContain(OWNERSHIP_STREAM);
+});
+
+test('updates in place with the full configuration; the plan shows the field-level diff', async () => {
+  await run('apply', [entry('ORDERS', { max_age: 6 * HOUR_NS, description: 'all orders' })]);
+  await publish('ORDERS.created', 5);
+  const created = (await jsm.streams.info('ORDERS')).created;
+  // The description is left out: only a full update removes it.
+  const changed = [entry('ORDERS', { max_age: 12 * HOUR_NS })];
+
+  const plan = await run('plan', changed);
+  expect(plan.exitCode).toBe(ExitCode.PENDING);
+  expect(plan.out).toContain('update ORDERS: description "all orders" -> (unset); max_age 6h -> 12h');
+  const applied = await run('apply', changed);
+  expect(applied.exitCode).toBe(ExitCode.OK);
+  expect(applied.out).toContain('[1/1] updated ORDERS: description "all orders" -> (unset); max_age 6h -> 12h');
+
+  const info = await jsm.streams.info('ORDERS');
+  expect(info.config.max_age).toBe(12 * HOUR_NS);
+  expect(info.config.description).toBeUndefined();
+  expect(info.state.messages).toBe(5);
+  expect(info.created).toBe(created);
+  expect((await run('plan', changed)).exitCode).toBe(ExitCode.OK);
+});
+
+test('refuses a storage type change and keeps the messages; the other streams still apply', async () => {
+  await run('apply', [entry('ORDERS'), entry('AUDIT')]);
+  await publish('ORDERS.created', 10);
+
+  const result = await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { max_age: HOUR_NS })]);
+  expect(result.exitCode).toBe(ExitCode.REFUSED);
+  expect(outcomes(result)).toEqual({ AUDIT: 'updated', ORDERS: 'refused' });
+  expect(result.out).toContain('[1/2] refused ORDERS: storage "file" -> "memory": JetStream cannot change the storage type of a stream');
+  const orders = await jsm.streams.info('ORDERS');
+  expect([orders.config.storage, orders.state.messages]).toEqual(['file', 10]);
+  expect((await jsm.streams.info('AUDIT')).config.max_age).toBe(HOUR_NS);
+});
+
+test('refuses a limit below the stored messages unless the stream allows data loss', async () => {
+  await run('apply', [entry('ORDERS')]);
+  await publish('ORDERS.created', 20);
+
+  const refused = await run('apply', [entry('ORDERS', { max_msgs: 5 })]);
+  expect(refused.exitCode).toBe(ExitCode.REFUSED);
+  expect(refused.out).toContain(
+    '[1/1] refused ORDERS: max_msgs unlimited -> 5 would lose data: the stream holds 20 messages; set allowDataLoss to allow it');
+  expect((await jsm.streams.info('ORDERS')).state.messages).toBe(20);
+
+  const allowed = await run('apply', [entry('ORDERS', { max_msgs: 5 }, { allowDataLoss: true })]);
+  expect(allowed.exitCode).toBe(ExitCode.OK);
+  expect(outcomes(allowed)).toEqual({ ORDERS: 'updated' });
+  const info = await jsm.streams.info('ORDERS');
+  expect([info.config.max_msgs, info.state.messages]).toEqual([5, 5]);
+});
+
+test('deletes removed Delete streams, keeps Retain ones as orphans, leaves foreign ones and adopts on request', async () => {
+  await jsm.streams.add({ name: 'THEIRS', subjects: ['THEIRS.>'] });
+  const first = await run('apply', [entry('TEMP', {}, { retentionPolicy: 'Delete' }), entry('KEEP')]);
+  expect(outcomes(first)).toEqual({ KEEP: 'created', TEMP: 'created', THEIRS: 'foreign' });
+  expect(first.out).toContain('[1/3] foreign THEIRS (not managed, left untouched)');
+  const theirs = await jsm.streams.info('THEIRS');
+
+  const plan = await run('plan', []);
+  expect(plan.exitCode).toBe(ExitCode.PENDING);
+  expect(plan.out.slice(1, 4)).toEqual(['orphaned KEEP (kept: retentionPolicy Retain)', 'delete TEMP', 'foreign THEIRS (not managed, left untouched)']);
+  const removed = await run('apply', []);
+  expect(removed.exitCode).toBe(ExitCode.OK);
+  expect(outcomes(removed)).toEqual({ KEEP: 'orphaned', TEMP: 'deleted', THEIRS: 'foreign' });
+  const names = (await jsm.streams.names().next()).sort();
+  expect(names).toEqual(['KEEP', OWNERSHIP_STREAM, 'THEIRS']);
+  expect((await ownershipRecord()).streams).toEqual(['KEEP']);
+  expect(await jsm.streams.info('THEIRS')).toMatchObject({ created: theirs.created, config: theirs.config });
+
+  const notOurs = await run('apply', [entry('THEIRS', { max_msgs: 10 })]);
+  expect(notOurs.exitCode).toBe(ExitCode.REFUSED);
+  expect(notOurs.out).toContain(`[2/2] refused THEIRS: ${NOT_MANAGED_REASON}`);
+  const adopted = await run('apply', [entry('THEIRS', { max_msgs: 10 }, { adopt: true })]);
+  expect(adopted.exitCode).toBe(ExitCode.OK);
+  expect(adopted.out).toContain('[2/2] updated THEIRS (adopted): max_msgs unlimited -> 10');
+  expect((await ownershipRecord()).streams).toEqual(['KEEP', 'THEIRS']);
+  // Ours now: without the adopt switch it is simply managed.
+  expect(outcomes(await run('apply', [entry('THEIRS', { max_msgs: 10 })]))).toEqual({ KEEP: 'orphaned', THEIRS: 'unchanged' });
+});
+
+test('a renamed stream is a new stream plus an orphan', async () => {
+  await run('apply', [entry('ORDERS')]);
+  const renamed = await run('apply', [entry('ORDERS_V2')]);
+  expect(renamed.exitCode).toBe(ExitCode.OK);
+  expect(outcomes(renamed)).toEqual({ ORDERS: 'orphaned', ORDERS_V2: 'created' });
+  expect((await ownershipRecord()).streams).toEqual(['ORDERS', 'ORDERS_V2']);
+});
+
+test('a changed retention policy is pending in the plan and recorded by the apply', async () => {
+  await run('apply', [entry('ORDERS')]);
+  const plan = await run('plan', [entry('ORDERS', {}, { retentionPolicy: 'Delete' })]);
+  expect(plan.exitCode).toBe(ExitCode.PENDING);
+  expect(plan.out).toContain('ownership record "events" would change: 1 policy changed');
+  const applied = await run('apply', [entry('ORDERS', {}, { retentionPolicy: 'Delete' })]);
+  expect([applied.exitCode, outcomes(applied)]).toEqual([ExitCode.OK, { ORDERS: 'unchanged' }]);
+  // Now that the record says Delete, leaving the app deletes it.
+  expect(outcomes(await run('apply', []))).toEqual({ ORDERS: 'deleted' });
+  expect((await ownershipRecord()).streams).toEqual([]);
+});
+
+test('refuses a field newer than the server, naming the field and the version', async () => {
+  const streams = [entry('ORDERS', { metadata: { team: 'shop' } }), entry('AUDIT')];
+  const plan = await run('plan', streams);
+  expect(plan.exitCode).toBe(ExitCode.REFUSED);
+  const result = await run('apply', streams);
+  expect(result.exitCode).toBe(ExitCode.REFUSED);
+  expect(result.out).toContain('[1/2] refused ORDERS: field metadata needs NATS server 2.10.0; the server runs 2.9.10');
+  expect(outcomes(result)).toEqual({ AUDIT: 'created', ORDERS: 'refused' });
+  await expect(jsm.streams.info('ORDERS')).rejects.toThrow('stream not found');
+});
+
+test('writes the termination message', async () => {
+  const terminationLog = path.join(dir, 'termination-log');
+  await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { metadata: { a: 'b' } })], { terminationLog });
+  expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toEqual({
+    result: 'refused',
+    counts: { created: 1, updated: 0, unchanged: 0, deleted: 0, orphaned: 0, foreign: 0, refused: 1, failed: 0 },
+    refused: ['AUDIT'],
+    failed: [],
+  });
+});
+
+test('reports a failed write with the server\'s error; the other streams still apply', async () => {
+  await jsm.streams.add({ name: 'THEIRS', subjects: ['shared.>'] });
+  const result = await run('apply', [entry('CLASH', { subjects: ['shared.>'] }), entry('FINE')]);
+  expect(result.exitCode).toBe(ExitCode.ERROR);
+  expect(outcomes(result)).toEqual({ CLASH: 'failed', FINE: 'created', THEIRS: 'foreign' });
+  expect(result.out.find((line) => line.includes('CLASH'))).toMatch(
+    /^\[\d\/3\] failed to create CLASH: subjects overlap with an existing stream \(JetStream error 10065\)$/);
+});
+
+test('a stale ownership revision is a conflict, never an overwrite', async () => {
+  const managed = new Map([['A', { retentionPolicy: 'Retain' as const }]]);
+  const first = await writeOwnership(nc, STORE, managed, 0, 1);
+  await expect(writeOwnership(nc, STORE, managed, 0, 1)).rejects.toThrow(
+    'ownership record "events" in bucket jetstream-cdk8s was changed by another run since this one read it (revision 0); '
+    + 'two applies for one store ran at once: run again');
+  const second = await writeOwnership(nc, STORE, new Map(), first.revision, 1);
+  await expect(writeOwnership(nc, STORE, managed, first.revision, 1)).rejects.toThrow(`(revision ${first.revision})`);
+  expect(await ownershipRecord()).toEqual({ streams: [], revision: second.revision });
+});
+
+test('waits for a server that comes up after the program started', async () => {
+  await nc.close();
+  await server.stop();
+  const port = await freePort();
+  const url = `nats://127.0.0.1:${port}`;
+  const started = run('apply', [entry('ORDERS')], { server: url, waitMs: 15_000 });
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  server = await startNatsServer({ port });
+  const result = await started;
+  expect(result.exitCode).toBe(ExitCode.OK);
+  expect(result.err[0]).toBe(`waiting for ${url}: connection refused (attempt 1)`);
+  expect(outcomes(result)).toEqual({ ORDERS: 'created' });
+  await connectTest();
+});
+
+test('fails after the deadline when the server never comes up', async () => {
+  const url = `nats://127.0.0.1:${await freePort()}`;
+  const startedAt = Date.now();
+  const result = await run('apply', [entry('ORDERS')], { server: url, waitMs: 1_000 });
+  expect(Date.now() - startedAt).toBeLessThan(3_000);
+  expect(result.exitCode).toBe(ExitCode.ERROR);
+  expect(result.err[result.err.length - 1]).toMatch(new RegExp(`^error: gave up after 1s waiting for ${url}: connection refused \\(\\d+ attempts\\)$`));
+});
+
+test('waits for JetStream, and names it when it never answers', async () => {
+  const [port, monitorPort] = [await freePort(), await freePort()];
+  await startNatsServer({ config: `listen: "127.0.0.1:${port}"\nhttp: "127.0.0.1:${monitorPort}"\n` });
+  const url = `nats://127.0.0.1:${port}`;
+  const result = await run('plan', [entry('ORDERS')], { server: url, waitMs: 1_000 });
+  expect(result.exitCode).toBe(ExitCode.ERROR);
+  expect(result.err[0]).toBe(`waiting for JetStream at ${url}: no responders (JetStream is not enabled or not ready) (attempt 1)`);
+  expect(result.err[result.err.length - 1]).toMatch(/^error: gave up after 1s waiting for JetStream at nats:\/\/127.0.0.1:\d+: no responders/);
+});
+
+test('converges after the server is killed in the middle of applying 300 streams', async () => {
+  const streams = Array.from({ length: 300 }, (_, i) => entry(`S${String(i).padStart(3, '0')}`, { max_msgs: 100 + i }));
+  let killed: Promise<void> | undefined;
+  const interrupted = await run('apply', streams, {}, (line) => {
+    if (!killed && line.startsWith('[60/300]')) killed = server.kill();
+  });
+  await killed;
+  expect(killed).toBeDefined();
+  expect(interrupted.exitCode).toBe(ExitCode.ERROR);
+  expect(outcomes(interrupted)).toEqual(expect.objectContaining({ S299: 'failed' }));
+  const failures = interrupted.out.filter((line) => / failed to create /.test(line));
+  expect(failures.every((line) => line.endsWith(`: lost the connection to ${server.url}`))).toBe(true);
+
+  await nc.close();
+  await server.restart();
+  await connectTest();
+  const rerun = await run('apply', streams);
+  expect(rerun.err).toEqual([]);
+  // Exit 0, nothing refused: the streams created before the kill are known as ours from the intent record.
+  expect(rerun.exitCode).toBe(ExitCode.OK);
+  expect(Object.values(outcomes(rerun)).filter((outcome) => outcome === 'unchanged').length).toBeGreaterThanOrEqual(60);
+
+  const onServer = new Map<string, Record<string, unknown>>();
+  for await (const info of jsm.streams.list()) onServer.set(info.config.name, info.config as unknown as Record<string, unknown>);
+  expect([...onServer.keys()].sort()).toEqual([...streams.map((s) => s.config.name), OWNERSHIP_STREAM].sort());
+  for (const { config } of streams) {
+    expect([config.name, diffStreamConfig(config, normalizeServerConfig(onServer.get(config.name) ?? {}))]).toEqual([config.name, []]);
+  }
+  expect((await ownershipRecord()).streams).toHaveLength(300);
+}, 45_000);

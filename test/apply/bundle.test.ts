@@ -1,0 +1,117 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildSync } from 'esbuild';
+import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
+import { freePort } from '../support/ports';
+import { declaredConfig } from './fixtures';
+
+/** The Job's ConfigMap must hold the bundle: 1 MiB, with room for the definitions. */
+const MAX_BUNDLE_BYTES = 512 * 1024;
+/** Upper bound on one run of the program. */
+const RUN_TIMEOUT_MS = 15_000;
+
+let dir: string;
+let bundle: string;
+let definitions: string;
+let server: NatsServerHandle;
+
+interface ProcessRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs the bundle as the Job does, with only the given environment; killed after 15 s. */
+function runBundle(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+  const startedAt = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - startedAt });
+    });
+  });
+}
+
+function writeDefinitions(maxAgeHours: number): void {
+  const config = declaredConfig({ name: 'ORDERS', subjects: ['orders.>'], max_age: maxAgeHours * 3_600_000_000_000 });
+  fs.writeFileSync(definitions, JSON.stringify({ store: 'events', version: '2.9.25', streams: [{ retentionPolicy: 'Retain', config }] }));
+}
+
+beforeAll(async () => {
+  dir = makeTempDir();
+  bundle = path.join(dir, 'apply.js');
+  definitions = path.join(dir, 'streams.json');
+  buildSync({ entryPoints: [path.join(__dirname, '../../src/apply/main.ts')], bundle: true, platform: 'node', minify: true, outfile: bundle, logLevel: 'error' });
+  server = await startNatsServer();
+});
+
+afterAll(stopAll);
+
+test('the bundle is small and carries no cdk8s', () => {
+  const text = fs.readFileSync(bundle, 'utf8');
+  expect(text.length).toBeLessThan(MAX_BUNDLE_BYTES);
+  expect(text).not.toMatch(/cdk8s-plus|constructs\/lib/);
+});
+
+test('applies with the Job\'s environment, writes the termination message, and plans from flags', async () => {
+  writeDefinitions(6);
+  const terminationLog = path.join(dir, 'termination-log');
+  const applied = await runBundle(['apply'], {
+    NATS_URL: server.url, STREAMS_FILE: definitions, WAIT_TIMEOUT: '10s', CONCURRENCY: '4', OWNER_REPLICAS: '1', TERMINATION_LOG: terminationLog,
+  });
+  expect([applied.code, applied.stderr]).toEqual([0, '']);
+  expect(applied.stdout).toContain('[1/1] created ORDERS\n');
+  expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toMatchObject({ result: 'applied', counts: { created: 1 }, refused: [], failed: [] });
+
+  const flags = ['--server', server.url, '--definitions', definitions, '--termination-log', terminationLog];
+  const upToDate = await runBundle(['plan', ...flags]);
+  expect([upToDate.code, upToDate.stdout.split('\n')[1]]).toEqual([0, 'unchanged ORDERS']);
+
+  writeDefinitions(12);
+  const pending = await runBundle(['plan', ...flags]);
+  expect(pending.code).toBe(2);
+  expect(pending.stdout).toContain('\nupdate ORDERS: max_age 6h -> 12h\n');
+  expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toMatchObject({ result: 'pending', counts: { update: 1 } });
+});
+
+test('fails after the wait when the server never comes up, with one clear line', async () => {
+  const url = `nats://127.0.0.1:${await freePort()}`;
+  const terminationLog = path.join(dir, 'failed-log');
+  const result = await runBundle(['apply', '--server', url, '--definitions', definitions, '--wait', '2s', '--termination-log', terminationLog]);
+  expect(result.code).toBe(1);
+  expect(result.ms).toBeGreaterThanOrEqual(2_000);
+  expect(result.ms).toBeLessThan(6_000);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines[0]).toBe(`waiting for ${url}: connection refused (attempt 1)`);
+  expect(lines[lines.length - 1]).toMatch(new RegExp(`^error: gave up after 2s waiting for ${url}: connection refused \\(\\d+ attempts\\)$`));
+  expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toEqual({
+    result: 'failed', counts: {}, refused: [], failed: [], error: expect.stringMatching(/^gave up after 2s/),
+  });
+});
+
+test.each<[string, string[], RegExp]>([
+  ['an unreadable document', ['apply', '--definitions', '/nonexistent/streams.json'], /^error: cannot read streams document \/nonexistent\/streams.json: ENOENT/],
+  ['a bad flag value', ['apply', '--definitions', 'streams.json', '--concurrency', 'many'], /^error: --concurrency "many" must be a whole number from 1 to 1024 \(see --help\)$/],
+])('exits 1 with one line on %s', async (_, args, message) => {
+  const result = await runBundle([...args, '--server', server.url, '--termination-log', path.join(dir, 'unused')]);
+  expect(result.code).toBe(1);
+  expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+});
+
+test('--help prints the usage', async () => {
+  const result = await runBundle(['--help']);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/^Usage: jetstream-apply <plan\|apply> \[options\]/);
+});

@@ -1,0 +1,85 @@
+import { DeclaredStream } from '../../src/apply/definitions';
+import {
+  decodeOwnership, describeOwnershipChange, encodeOwnership, intendedOwnership, ownershipAfterDeletes, sameOwnership,
+} from '../../src/apply/ownership';
+import { ManagedStream, Plan } from '../../src/apply/plan';
+import { declaredConfig } from './fixtures';
+
+const RETAIN: ManagedStream = { retentionPolicy: 'Retain' };
+const DELETE: ManagedStream = { retentionPolicy: 'Delete' };
+
+function declared(name: string, retentionPolicy: 'Retain' | 'Delete'): DeclaredStream {
+  return { config: declaredConfig({ name, subjects: [`${name}.>`] }), retentionPolicy, allowDataLoss: false, adopt: false };
+}
+
+describe('intendedOwnership', () => {
+  const config = declaredConfig();
+  const plan: Plan = {
+    items: [
+      { action: 'create', name: 'new', config },
+      { action: 'update', name: 'changed', config, changes: [], adopt: false },
+      { action: 'unchanged', name: 'adopted', adopt: true },
+      { action: 'unchanged', name: 'same', adopt: false },
+      { action: 'refused', name: 'refused-managed', reasons: ['r'], changes: [] },
+      { action: 'refused', name: 'refused-foreign', reasons: ['r'], changes: [] },
+      { action: 'delete', name: 'removed-delete' },
+      { action: 'orphaned', name: 'removed-retain' },
+      { action: 'foreign', name: 'theirs' },
+    ],
+  };
+  const app = ['new', 'changed', 'adopted', 'same', 'refused-managed', 'refused-foreign'].map((name) => declared(name, 'Delete'));
+  const managed = new Map<string, ManagedStream>([
+    ['changed', RETAIN], ['same', DELETE], ['refused-managed', RETAIN],
+    ['removed-delete', DELETE], ['removed-retain', RETAIN], ['vanished', DELETE],
+  ]);
+
+  test('records created, managed and adopted streams with their declared policy, and keeps the removed until deleted', () => {
+    expect(intendedOwnership(plan, app, managed)).toEqual(new Map([
+      ['new', DELETE], ['changed', DELETE], ['adopted', DELETE], ['same', DELETE], ['refused-managed', DELETE],
+      ['removed-delete', DELETE], ['removed-retain', RETAIN],
+    ]));
+  });
+
+  test('drops deleted streams afterwards', () => {
+    const after = ownershipAfterDeletes(intendedOwnership(plan, app, managed), ['removed-delete']);
+    expect([...after.keys()]).toEqual(['new', 'changed', 'adopted', 'same', 'refused-managed', 'removed-retain']);
+  });
+});
+
+describe('sameOwnership', () => {
+  test.each<[string, Array<[string, ManagedStream]>, Array<[string, ManagedStream]>, boolean]>([
+    ['empty', [], [], true],
+    ['same streams in another order', [['a', RETAIN], ['b', DELETE]], [['b', DELETE], ['a', RETAIN]], true],
+    ['a policy changed', [['a', RETAIN]], [['a', DELETE]], false],
+    ['a stream added', [['a', RETAIN]], [['a', RETAIN], ['b', RETAIN]], false],
+    ['a stream replaced', [['a', RETAIN]], [['b', RETAIN]], false],
+  ])('%s', (_, a, b, same) => {
+    expect(sameOwnership(new Map(a), new Map(b))).toBe(same);
+  });
+});
+
+test('describeOwnershipChange counts only what changes', () => {
+  const before = new Map([['a', RETAIN], ['b', RETAIN], ['c', RETAIN]]);
+  const after = new Map([['a', DELETE], ['c', RETAIN], ['d', RETAIN], ['e', DELETE]]);
+  expect(describeOwnershipChange(before, after)).toBe('2 added, 1 removed, 1 policy changed');
+  expect(describeOwnershipChange(new Map(), new Map([['a', RETAIN]]))).toBe('1 added');
+});
+
+describe('ownership record value', () => {
+  test('is the documented JSON, names sorted, and reads back', () => {
+    const managed = new Map([['ORDERS', RETAIN], ['AUDIT', DELETE]]);
+    const text = encodeOwnership(managed);
+    expect(text).toBe('{"streams":{"AUDIT":{"retentionPolicy":"Delete"},"ORDERS":{"retentionPolicy":"Retain"}}}');
+    expect(decodeOwnership(text, 'record')).toEqual(managed);
+  });
+
+  test.each([
+    ['not JSON', '{', 'record is not JSON: '],
+    ['without streams', '{"stream":{}}', 'record has no "streams" object: "{\\"stream\\":{}}"'],
+    ['with streams as a list', '{"streams":[]}', 'record has no "streams" object'],
+    ['with an unknown policy', '{"streams":{"A":{"retentionPolicy":"Keep"}}}', 'record: stream "A" has retentionPolicy "Keep"; expected "Retain" or "Delete"'],
+    ['with an entry that is no object', '{"streams":{"A":null}}', 'record: stream "A" has retentionPolicy undefined'],
+  ])('fails %s', (_, text, message) => {
+    expect(() => decodeOwnership(text, 'record')).toThrow(message);
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * The example app end to end: its synthesized manifests, run as the cluster would run them.
+ * A nats-server starts from the store's own nats.conf (paths and ports rewritten to this
+ * machine), and the apply Job's own command runs with its own ConfigMap files materialized
+ * on disk and its own environment, pointed at that server.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { promisify } from 'util';
+import { connect } from 'nats';
+import { parse } from 'yaml';
+import { normalizeServerConfig } from '../src/apply/normalize';
+import { diffStreamConfig } from '../src/apply/diff';
+import { makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
+import { freePort } from './support/ports';
+
+const run = promisify(execFile);
+const DIST = path.join(__dirname, '..', 'dist');
+
+/** The objects of one committed dist/ file. */
+function distObjects(file: string): any[] {
+  return fs.readFileSync(path.join(DIST, file), 'utf8').split(/^---$/m).map((doc) => parse(doc)).filter(Boolean);
+}
+
+/** Writes every ConfigMap a pod mounts into a local directory per mount path, as the kubelet does. */
+function materializeMounts(objects: any[], pod: any, root: string): Map<string, string> {
+  const mounts = new Map<string, string>();
+  const container = pod.containers[0];
+  for (const mount of container.volumeMounts) {
+    const volume = pod.volumes.find((v: any) => v.name === mount.name);
+    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap.name);
+    const dir = path.join(root, mount.name);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [key, value] of Object.entries(configMap.data)) fs.writeFileSync(path.join(dir, key), value as string);
+    mounts.set(mount.mountPath, dir);
+  }
+  return mounts;
+}
+
+/** The Job's command, mount paths mapped to local directories, with the Job's environment and the server URL. */
+async function runJob(job: any, mounts: Map<string, string>, url: string, terminationLog: string) {
+  const container = job.spec.template.spec.containers[0];
+  const local = (arg: string) => [...mounts].reduce((a, [mountPath, dir]) => a.replace(mountPath, dir), arg);
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', TERMINATION_LOG: terminationLog };
+  for (const variable of container.env) env[variable.name] = local(variable.value);
+  env.NATS_URL = url;
+  const [command, ...args] = container.command.map(local);
+  try {
+    const { stdout } = await run(command === 'node' ? process.execPath : command, args, { env, timeout: 60_000 });
+    return { code: 0, stdout };
+  } catch (error: any) {
+    return { code: error.code as number, stdout: `${error.stdout}\n${error.stderr}` };
+  }
+}
+
+afterAll(stopAll);
+
+describe.each(fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort())('%s', (file) => {
+  test('the apply Job brings a server started from the store\'s nats.conf to the declared streams, and a second run changes nothing', async () => {
+    const objects = distObjects(file);
+    const job = objects.find((o) => o.kind === 'Job');
+    const storeName = job.metadata.labels['app.kubernetes.io/instance'];
+    const natsConf = objects.find((o) => o.metadata.name === `${storeName}-config`).data['nats.conf'];
+    const declared = JSON.parse(objects.find((o) => o.metadata.name === `${storeName}-streams`).data['streams.json']).streams;
+
+    const root = makeTempDir();
+    const mounts = materializeMounts(objects, job.spec.template.spec, root);
+    const storeDir = makeTempDir();
+    const config = rewriteConfigForLocal(natsConf, {
+      storeDir, clientPort: await freePort(), monitorPort: await freePort(), serverName: `${storeName}-0`,
+    });
+    const server = await startNatsServer({ config, storeDir });
+    const terminationLog = path.join(root, 'termination-log');
+
+    const first = await runJob(job, mounts, server.url, terminationLog);
+    expect(first.stdout).toContain('created');
+    expect(first.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toMatchObject({ result: 'applied' });
+
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      for (const { config: stream } of declared) {
+        const info = await jsm.streams.info(stream.name);
+        expect([stream.name, diffStreamConfig(stream, normalizeServerConfig(info.config as any))]).toEqual([stream.name, []]);
+      }
+      const created = await Promise.all(declared.map(async (s: any) => (await jsm.streams.info(s.config.name)).created));
+
+      const second = await runJob(job, mounts, server.url, terminationLog);
+      expect(second.code).toBe(0);
+      expect(second.stdout).not.toMatch(/\b(created|updated|deleted)\b/);
+      expect(await Promise.all(declared.map(async (s: any) => (await jsm.streams.info(s.config.name)).created))).toEqual(created);
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
+  });
+});
