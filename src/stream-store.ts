@@ -57,6 +57,21 @@ export interface StreamStoreStorage {
   };
 }
 
+/** How a cluster's servers spread over nodes and zones, as pod anti-affinity. */
+export interface StreamStoreSpread {
+  /**
+   * Refuse to schedule two servers on one node (or zone), instead of only preferring not to:
+   * safer, but a server stays pending while no node is free.
+   * @default false
+   */
+  readonly required?: boolean;
+  /**
+   * Spread over zones (`topology.kubernetes.io/zone`) as well as nodes.
+   * @default false
+   */
+  readonly zones?: boolean;
+}
+
 /** Hard maxima a store allows its streams. */
 export interface StreamStoreLimits extends StreamLimitOptions {
   /**
@@ -168,10 +183,15 @@ export interface StreamStoreProps {
    */
   readonly tolerations?: k8s.Toleration[];
   /**
-   * Affinity of the pods.
-   * @default - none
+   * Affinity of the pods; replaces the anti-affinity that `spread` renders.
+   * @default - for a cluster, the anti-affinity of `spread`; none for a single server
    */
   readonly affinity?: k8s.Affinity;
+  /**
+   * How a cluster's servers spread over nodes and zones; ignored for a single server.
+   * @default - preferred (best effort) one server per node
+   */
+  readonly spread?: StreamStoreSpread;
   /**
    * Priority class of the pods.
    * @default - none
@@ -290,6 +310,11 @@ const STORE_PROPS_SCHEMA = {
     nodeSelector: { type: 'object', additionalProperties: { type: 'string' } },
     tolerations: { type: 'array', items: { type: 'object' } },
     affinity: { type: 'object' },
+    spread: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { required: { type: 'boolean' }, zones: { type: 'boolean' } },
+    },
     priorityClassName: { type: 'string' },
     imagePullSecrets: { type: 'array', items: { type: 'string' } },
     serviceAccountName: { type: 'string' },
@@ -580,7 +605,7 @@ export class StreamStore extends Construct implements IStreamStore {
     for (const [key, value] of Object.entries(props.annotations ?? {})) statefulSet.podMetadata.addAnnotation(key, value);
     // A changed nats.conf must roll the pods: the server reads it only at start.
     statefulSet.podMetadata.addAnnotation('jetstream-cdk8s/config-checksum', sha256(this.natsConfig));
-    patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels));
+    patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels, statefulSet.matchLabels));
     return statefulSet;
   }
 }
@@ -607,7 +632,9 @@ export function sortKeysDeep(value: unknown): unknown {
  * What cdk8s-plus-28 cannot express on a StatefulSet, as JSON patches: volume claim
  * templates and their retention policy, the data volume mount, and raw scheduling fields.
  */
-export function statefulSetPatches(s: ResolvedStore, props: StreamStoreProps, labels: Record<string, string>): JsonPatch[] {
+export function statefulSetPatches(
+  s: ResolvedStore, props: StreamStoreProps, labels: Record<string, string>, selector: Record<string, string>,
+): JsonPatch[] {
   const podSpec = '/spec/template/spec';
   const add = (path: string, value: unknown) => JsonPatch.add(path, sortKeysDeep(value));
   const patches = [
@@ -632,7 +659,8 @@ export function statefulSetPatches(s: ResolvedStore, props: StreamStoreProps, la
   ];
   if (props.nodeSelector) patches.push(add(`${podSpec}/nodeSelector`, props.nodeSelector));
   if (props.tolerations) patches.push(add(`${podSpec}/tolerations`, props.tolerations.map((t) => k8s.toJson_Toleration(t))));
-  if (props.affinity) patches.push(add(`${podSpec}/affinity`, k8s.toJson_Affinity(props.affinity)));
+  const affinity = props.affinity ? k8s.toJson_Affinity(props.affinity) : spreadAffinity(s.replicas, props.spread ?? {}, selector);
+  if (affinity) patches.push(add(`${podSpec}/affinity`, affinity));
   if (props.priorityClassName) patches.push(add(`${podSpec}/priorityClassName`, props.priorityClassName));
   if (props.imagePullSecrets) {
     patches.push(add(`${podSpec}/imagePullSecrets`, props.imagePullSecrets.map((name) => ({ name }))));
@@ -656,6 +684,21 @@ export function renderStreamsDocument(store: string, version: NatsServerVersion,
     }));
   const header = JSON.stringify({ store, version: version.version }).slice(0, -1);
   return `${header},"streams":[\n${lines.join(',\n')}${lines.length ? '\n' : ''}]}\n`;
+}
+
+/**
+ * Pod anti-affinity that keeps a cluster's servers apart, so one node (or zone) lost takes
+ * one server, and the JetStream quorum of every replicated stream survives it.
+ */
+export function spreadAffinity(replicas: number, spread: StreamStoreSpread, selector: Record<string, string>): object | undefined {
+  if (replicas === 1) return undefined;
+  const topologies = ['kubernetes.io/hostname', ...(spread.zones ? ['topology.kubernetes.io/zone'] : [])];
+  const terms = topologies.map((topologyKey) => ({ labelSelector: { matchLabels: selector }, topologyKey }));
+  return {
+    podAntiAffinity: spread.required
+      ? { requiredDuringSchedulingIgnoredDuringExecution: terms }
+      : { preferredDuringSchedulingIgnoredDuringExecution: terms.map((podAffinityTerm) => ({ podAffinityTerm, weight: 100 })) },
+  };
 }
 
 /** Applies every store default once and collects a problem per unreadable or inconsistent prop. */

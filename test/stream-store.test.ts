@@ -338,6 +338,43 @@ describe('StreamStore', () => {
   });
 
   describe('cluster', () => {
+    describe('spread', () => {
+      const affinity = (props: StreamStoreProps) => statefulSet(synth(props)).spec.template.spec.affinity;
+      const selector = (props: StreamStoreProps) => statefulSet(synth(props)).spec.selector.matchLabels;
+
+      test('a single server has no anti-affinity', () => {
+        expect(affinity({})).toBeUndefined();
+      });
+
+      test('a cluster prefers one server per node by default', () => {
+        expect(affinity({ replicas: 3 })).toEqual({
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [{
+              podAffinityTerm: { labelSelector: { matchLabels: selector({ replicas: 3 }) }, topologyKey: 'kubernetes.io/hostname' },
+              weight: 100,
+            }],
+          },
+        });
+      });
+
+      test('required spreading over nodes and zones', () => {
+        const props: StreamStoreProps = { replicas: 3, spread: { required: true, zones: true } };
+        expect(affinity(props)).toEqual({
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              { labelSelector: { matchLabels: selector(props) }, topologyKey: 'kubernetes.io/hostname' },
+              { labelSelector: { matchLabels: selector(props) }, topologyKey: 'topology.kubernetes.io/zone' },
+            ],
+          },
+        });
+      });
+
+      test('an affinity prop replaces the spread', () => {
+        const own = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['nats'] }] }] } } };
+        expect(affinity({ replicas: 3, affinity: own })).toEqual(own);
+      });
+    });
+
     test('has no PodDisruptionBudget for a single server', () => {
       expect(ofKind(synth(), 'PodDisruptionBudget')).toEqual([]);
     });
