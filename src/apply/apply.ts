@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseStreamsDocument, StreamsDocument } from './definitions';
-import { JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, readServerStreams, streamWriter } from './nats-io';
+import {
+  ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, readServerStreams, streamWriter,
+} from './nats-io';
 import {
   OWNERSHIP_STREAM, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterDeletes, readOwnership,
   sameOwnership, writeOwnership,
@@ -30,6 +32,8 @@ export interface ApplyOptions {
   readonly ownerReplicas: number;
   /** Where to write the termination message; only written when its directory exists. */
   readonly terminationLog?: string;
+  /** Credentials and CA, from the environment only: secrets never go on a command line. */
+  readonly auth?: ConnectionAuth;
 }
 
 /** Where a run's lines go. */
@@ -90,7 +94,7 @@ export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<Appl
 
 async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
   const document = readDocument(options.definitions);
-  const connection = await connectJetStream(options.server, options.waitMs, io.err);
+  const connection = await connectJetStream(options.server, options.waitMs, io.err, options.auth);
   try {
     io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared; `
       + `NATS server ${connection.serverVersion} at ${options.server}`);

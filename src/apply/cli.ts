@@ -2,6 +2,7 @@ import { parseArgs } from 'util';
 import { unitRule } from '../stream-definition';
 import { parseDuration } from '../units';
 import { ApplyOptions, Command } from './apply';
+import { ConnectionAuth } from './nats-io';
 
 /** The usage text of `--help`. */
 export const USAGE = `Usage: jetstream-apply <plan|apply> [options]
@@ -22,7 +23,10 @@ Options (each overrides its environment variable):
   --concurrency N          stream writes in flight at once        CONCURRENCY       (default 32)
   --owner-replicas N       replicas of the ownership bucket       OWNER_REPLICAS    (default 1)
   --termination-log FILE   JSON summary, if its directory exists  TERMINATION_LOG   (default /dev/termination-log)
-  -h, --help               show this text`;
+  -h, --help               show this text
+
+Credentials come from the environment only: NATS_USER and NATS_PASSWORD, or NATS_TOKEN;
+NATS_CA_FILE names the CA certificate (PEM) the server's TLS certificate is checked against.`;
 
 const DEFAULT_WAIT = '5m';
 const DEFAULT_CONCURRENCY = 32;
@@ -92,8 +96,16 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
       concurrency: wholeNumber(setting('concurrency', 'CONCURRENCY'), DEFAULT_CONCURRENCY, MAX_CONCURRENCY),
       ownerReplicas: wholeNumber(setting('owner-replicas', 'OWNER_REPLICAS'), DEFAULT_OWNER_REPLICAS, MAX_REPLICAS),
       terminationLog: setting('termination-log', 'TERMINATION_LOG')?.value ?? DEFAULT_TERMINATION_LOG,
+      auth: connectionAuth(env),
     },
   };
+}
+
+function connectionAuth(env: Readonly<Record<string, string | undefined>>): ConnectionAuth {
+  const value = (name: string) => env[name] || undefined;
+  if (value('NATS_PASSWORD') && !value('NATS_USER')) throw new UsageError('NATS_PASSWORD is set without NATS_USER');
+  if (value('NATS_TOKEN') && value('NATS_USER')) throw new UsageError('set NATS_TOKEN or NATS_USER, not both');
+  return { user: value('NATS_USER'), password: value('NATS_PASSWORD'), token: value('NATS_TOKEN'), caFile: value('NATS_CA_FILE') };
 }
 
 /** A value and where it came from (a flag or a variable), for error messages. */

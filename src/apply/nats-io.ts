@@ -31,6 +31,15 @@ export interface JetStreamConnection {
   readonly jsm: JetStreamManager;
 }
 
+/** How the program proves who it is, and which CA it trusts; all optional. */
+export interface ConnectionAuth {
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+  /** PEM file of the CA that signed the server's certificate. */
+  readonly caFile?: string;
+}
+
 /**
  * Connects to `url` and waits until its JetStream answers an account info request, retrying
  * with backoff (250ms doubling to 5s) until `waitMs` have passed, and logging each wait.
@@ -41,7 +50,9 @@ export interface JetStreamConnection {
  * @param log receives one line per failed attempt: `waiting for nats://...: connection refused (attempt 3)`
  * @throws Error naming the URL and the last failure once the deadline has passed
  */
-export async function connectJetStream(url: string, waitMs: number, log: (line: string) => void): Promise<JetStreamConnection> {
+export async function connectJetStream(
+  url: string, waitMs: number, log: (line: string) => void, auth: ConnectionAuth = {},
+): Promise<JetStreamConnection> {
   const deadline = Date.now() + waitMs;
   let nc: NatsConnection | undefined;
   let lastFailure = '';
@@ -52,7 +63,13 @@ export async function connectJetStream(url: string, waitMs: number, log: (line: 
     const timeout = Math.min(MAX_ATTEMPT_MS, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()));
     let waitingFor = url;
     try {
-      if (!nc || nc.isClosed()) nc = await connect({ servers: url, name: CLIENT_NAME, reconnect: false, timeout });
+      if (!nc || nc.isClosed()) {
+        nc = await connect({
+          servers: url, name: CLIENT_NAME, reconnect: false, timeout,
+          user: auth.user, pass: auth.password, token: auth.token,
+          ...(auth.caFile ? { tls: { caFile: auth.caFile } } : {}),
+        });
+      }
       waitingFor = `JetStream at ${url}`;
       // In a cluster this fails until a meta leader is elected.
       await (await nc.jetstreamManager({ checkAPI: false, timeout })).getAccountInfo();

@@ -18,7 +18,14 @@ describe('parseCli', () => {
       concurrency: 32,
       ownerReplicas: 1,
       terminationLog: '/dev/termination-log',
+      auth: { user: undefined, password: undefined, token: undefined, caFile: undefined },
     });
+  });
+
+  test('reads credentials and the CA from the environment only', () => {
+    const env = { ...ENV, NATS_USER: 'apply', NATS_PASSWORD: 's3cret', NATS_CA_FILE: '/etc/nats-ca/ca.crt' };
+    expect(options(['apply'], env).auth).toEqual({ user: 'apply', password: 's3cret', token: undefined, caFile: '/etc/nats-ca/ca.crt' });
+    expect(options(['apply'], { ...ENV, NATS_TOKEN: 't0ken' }).auth).toMatchObject({ token: 't0ken', user: undefined });
   });
 
   test('reads every variable', () => {
@@ -35,6 +42,7 @@ describe('parseCli', () => {
     expect(options(args, env)).toEqual({
       command: 'plan', server: 'nats://127.0.0.1:4222', definitions: 'dist/streams.json', waitMs: 2000,
       concurrency: 4, ownerReplicas: 5, terminationLog: '/tmp/t',
+      auth: { user: undefined, password: undefined, token: undefined, caFile: undefined },
     });
   });
 
@@ -58,6 +66,8 @@ describe('parseCli', () => {
     ['with a fractional CONCURRENCY', ['apply'], { ...ENV, CONCURRENCY: '1.5' }, 'CONCURRENCY "1.5" must be a whole number from 1 to 1024'],
     ['with 7 owner replicas', ['apply'], { ...ENV, OWNER_REPLICAS: '7' }, 'OWNER_REPLICAS "7" must be a whole number from 1 to 5'],
     ['with an unknown flag', ['apply', '--force'], ENV, "Unknown option '--force'"],
+    ['with a password but no user', ['apply'], { ...ENV, NATS_PASSWORD: 'x' }, 'NATS_PASSWORD is set without NATS_USER'],
+    ['with a token and a user', ['apply'], { ...ENV, NATS_TOKEN: 't', NATS_USER: 'u' }, 'set NATS_TOKEN or NATS_USER, not both'],
   ])('fails %s', (_, args, env, message) => {
     expect(() => parseCli(args, env)).toThrow(message);
   });
