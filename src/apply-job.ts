@@ -5,6 +5,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { RUN_AS, hardenedContainer } from './pod-security';
 import { DurationInput } from './units';
 
 /** Deployment tools that can run the apply Job as a hook after they sync. */
@@ -83,8 +84,6 @@ export const DEFAULT_APPLY_IMAGE = 'node:20.18.1-alpine';
 export const APPLY_BUNDLE = path.join('lib', 'bundle', 'jetstream-apply.js');
 const PROGRAM_DIR = '/opt/jetstream-apply';
 const STREAMS_DIR = '/etc/jetstream-streams';
-/** The `node` user of the official Node images. */
-const RUN_AS = 1000;
 
 const HOOK_ANNOTATIONS: Record<ApplyJobHook, Record<string, string>> = {
   [ApplyJobHook.ARGO_CD_POST_SYNC]: {
@@ -143,16 +142,7 @@ export class ApplyJob extends Construct {
         OWNER_REPLICAS: kplus.EnvValue.fromValue(String(Math.min(3, settings.storeReplicas))),
       },
       resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
-      securityContext: {
-        ensureNonRoot: true,
-        user: RUN_AS,
-        group: RUN_AS,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        capabilities: { drop: [kplus.Capability.ALL] },
-        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-      },
+      securityContext: hardenedContainer(),
       volumeMounts: [
         { path: PROGRAM_DIR, volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume', this.program, { name: 'program' }), readOnly: true },
         { path: STREAMS_DIR, volume: kplus.Volume.fromConfigMap(this, 'StreamsVolume', kplus.ConfigMap.fromConfigMapName(this, 'Streams', settings.streamsConfig.name), { name: 'streams' }), readOnly: true },

@@ -5,6 +5,7 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 import { ApplyJob, ApplyJobHook, ApplyJobOptions, DEFAULT_APPLY_IMAGE } from './apply-job';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
+import { RUN_AS, hardenedContainer } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { HostedStream, capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
 import { IStream, Stream } from './stream';
@@ -256,8 +257,6 @@ const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
 const MIN_LAME_DUCK_DURATION_MS = 30_000;
 /** The least the termination grace period must exceed lame-duck mode by; the default adds twice that. */
 const LAME_DUCK_MARGIN_MS = 10_000;
-/** The user id of the hardened pod; the nats image runs as any user. */
-const RUN_AS = 1000;
 /** The API server refuses a ConfigMap whose data exceeds 1MiB; keep room for metadata. */
 const MAX_CONFIG_MAP_BYTES = 1000 * 1024;
 /** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
@@ -878,19 +877,6 @@ function storeLabels(s: ResolvedStore): Record<string, string> {
     'app.kubernetes.io/component': 'stream-store',
     'app.kubernetes.io/version': s.version.version,
     'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
-  };
-}
-
-function hardenedContainer(): kplus.ContainerSecurityContextProps {
-  return {
-    ensureNonRoot: true,
-    user: RUN_AS,
-    group: RUN_AS,
-    readOnlyRootFilesystem: true,
-    allowPrivilegeEscalation: false,
-    privileged: false,
-    capabilities: { drop: [kplus.Capability.ALL] },
-    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
   };
 }
 
