@@ -8,4 +8,5 @@ export * from './store-rules';
 export * from './stream';
 export * from './stream-store';
 export * from './apply-job';
+export * from './migration';
 export * from './tawon';

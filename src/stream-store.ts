@@ -261,6 +261,8 @@ const LAME_DUCK_MARGIN_MS = 10_000;
 const MAX_CONFIG_MAP_BYTES = 1000 * 1024;
 /** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
 const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
+/** The store's labels that never change for a store, the only ones its volume claim template carries. */
+const STABLE_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/managed-by'];
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 const STORE_PROPS_SCHEMA = {
@@ -636,12 +638,14 @@ export function statefulSetPatches(
 ): JsonPatch[] {
   const podSpec = '/spec/template/spec';
   const add = (path: string, value: unknown) => JsonPatch.add(path, sortKeysDeep(value));
+  const claimLabels = Object.fromEntries(Object.entries(labels).filter(([key]) => STABLE_LABELS.includes(key)));
   const patches = [
     add('/spec/volumeClaimTemplates', [{
       // Written out so GitOps tools do not see the StatefulSet drift from what the API server stores.
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
-      metadata: { name: DATA_VOLUME, labels },
+      // Only labels that never change: Kubernetes refuses any change to a claim template.
+      metadata: { name: DATA_VOLUME, labels: claimLabels },
       spec: {
         accessModes: props.storage?.accessModes ?? [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
         ...(props.storage?.storageClassName !== undefined ? { storageClassName: props.storage.storageClassName } : {}),

@@ -247,7 +247,7 @@ describe('StreamStore', () => {
   });
 
   describe('labels and annotations', () => {
-    test('puts the extra labels and annotations on every object, the pods and the volume claims', () => {
+    test('puts the extra labels and annotations on every object and the pods', () => {
       const objects = synth({ labels: { team: 'platform' }, annotations: { owner: 'me' } });
       for (const object of objects) {
         expect(object.metadata.labels).toMatchObject({ 'team': 'platform', 'app.kubernetes.io/instance': 'events' });
@@ -256,7 +256,16 @@ describe('StreamStore', () => {
       const template = statefulSet(objects).spec.template.metadata;
       expect(template.labels).toMatchObject({ team: 'platform' });
       expect(template.annotations).toMatchObject({ owner: 'me' });
-      expect(statefulSet(objects).spec.volumeClaimTemplates[0].metadata.labels).toMatchObject({ team: 'platform' });
+    });
+
+    test('labels the volume claims only with labels that never change, as Kubernetes refuses claim template changes', () => {
+      const objects = synth({ labels: { team: 'platform' } });
+      expect(statefulSet(objects).spec.volumeClaimTemplates[0].metadata.labels).toEqual({
+        'app.kubernetes.io/component': 'stream-store',
+        'app.kubernetes.io/instance': 'events',
+        'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
+        'app.kubernetes.io/name': 'nats',
+      });
     });
 
     test('labels every object with the standard recommended labels, the apply Job as its own component', () => {

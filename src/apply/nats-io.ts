@@ -14,6 +14,8 @@ const MAX_RETRY_MS = 5_000;
 const MIN_ATTEMPT_MS = 100;
 /** Longest time an attempt is given, so a server that does not answer at all still shows in the log. */
 const MAX_ATTEMPT_MS = 10_000;
+/** A cluster without a meta leader does not answer at all: ask again soon rather than wait out a long timeout. */
+const JETSTREAM_CHECK_MS = 2_000;
 /** Time a JetStream API call may take: a clustered create waits for placement and a raft group. */
 const API_TIMEOUT_MS = 20_000;
 /** The name the program shows in the server's connection list. */
@@ -72,7 +74,7 @@ export async function connectJetStream(
       }
       waitingFor = `JetStream at ${url}`;
       // In a cluster this fails until a meta leader is elected.
-      await (await nc.jetstreamManager({ checkAPI: false, timeout })).getAccountInfo();
+      await (await nc.jetstreamManager({ checkAPI: false, timeout: Math.min(timeout, JETSTREAM_CHECK_MS) })).getAccountInfo();
       const jsm = await nc.jetstreamManager({ checkAPI: false, timeout: API_TIMEOUT_MS });
       return { url, serverVersion: nc.info?.version ?? '0.0.0', nc, jsm };
     } catch (error) {
