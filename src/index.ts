@@ -3,6 +3,7 @@ export * from './units';
 export * from './subjects';
 export * from './problems';
 export * from './nats-config';
+export * from './auth';
 export * from './stream-definition';
 export * from './store-rules';
 export * from './stream';

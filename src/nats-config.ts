@@ -1,3 +1,4 @@
+import type { Permissions, SubjectPermissions } from './auth';
 import { formatDuration } from './units';
 
 /** Everything `renderNatsConfig` needs, already resolved: no defaults are applied here. */
@@ -34,6 +35,55 @@ export interface NatsConfigOptions {
     /** Route URLs of every member, this one included (the server skips itself). */
     readonly routes: readonly string[];
   };
+  /** How clients authenticate; absent for no authentication. */
+  readonly authorization?: NatsAuthorizationOptions;
+  /** TLS certificate files; absent for plain text. */
+  readonly tls?: {
+    /** TLS on the client port; absent for plain text. */
+    readonly client?: NatsTlsFiles & {
+      /** Whether clients must present a certificate issued by `caFile`. */
+      readonly verify: boolean;
+    };
+    /** TLS on the routes, where nats-server always verifies both ends; absent for plain text. */
+    readonly cluster?: NatsTlsFiles & {
+      /** CA file that issued the other servers' certificates. */
+      readonly caFile: string;
+    };
+  };
+}
+
+/** The certificate files of one TLS listener. */
+export interface NatsTlsFiles {
+  /** Certificate chain file, leaf first. */
+  readonly certFile: string;
+  /** Private key file. */
+  readonly keyFile: string;
+  /** CA file that verifies the other end; absent when the other end is not verified. */
+  readonly caFile?: string;
+}
+
+/**
+ * One token, or users with passwords: nats-server refuses both at once. Secrets are named by
+ * environment variable, never given: nats.conf reads them from the server's environment.
+ */
+export type NatsAuthorizationOptions =
+  | {
+    /** Variable holding the token. */
+    readonly tokenVariable: string;
+  }
+  | {
+    /** The users, in any order: they are rendered sorted by name. */
+    readonly users: readonly NatsUserOptions[];
+  };
+
+/** One user of {@link NatsAuthorizationOptions}. */
+export interface NatsUserOptions {
+  /** User name. */
+  readonly name: string;
+  /** Variable holding the password. */
+  readonly passwordVariable: string;
+  /** What the user may do; absent for everything. */
+  readonly permissions?: Permissions;
 }
 
 /**
@@ -50,6 +100,8 @@ export function renderNatsConfig(options: NatsConfigOptions): string {
     `max_payload: ${options.maxPayloadBytes}`,
     `lame_duck_duration: ${quote(formatDuration(options.lameDuckDurationMs))}`,
     `lame_duck_grace_period: ${quote(formatDuration(options.lameDuckGracePeriodMs))}`,
+    ...(options.tls?.client ? tlsBlock('', options.tls.client, options.tls.client.verify) : []),
+    ...(options.authorization ? authorizationBlock(options.authorization) : []),
     'jetstream {',
     `  store_dir: ${quote(options.jetStream.storeDir)}`,
     `  max_file_store: ${options.jetStream.maxFileStoreBytes}`,
@@ -66,10 +118,70 @@ export function renderNatsConfig(options: NatsConfigOptions): string {
       '  routes: [',
       ...options.cluster.routes.map((route) => `    ${quote(route)}`),
       '  ]',
+      ...(options.tls?.cluster ? tlsBlock('  ', options.tls.cluster) : []),
       '}',
     );
   }
   return lines.join('\n') + '\n';
+}
+
+function tlsBlock(indent: string, files: NatsTlsFiles, verify?: boolean): string[] {
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: ${quote(files.certFile)}`,
+    `${indent}  key_file: ${quote(files.keyFile)}`,
+    ...(files.caFile === undefined ? [] : [`${indent}  ca_file: ${quote(files.caFile)}`]),
+    ...(verify === undefined ? [] : [`${indent}  verify: ${verify}`]),
+    `${indent}}`,
+  ];
+}
+
+function authorizationBlock(authorization: NatsAuthorizationOptions): string[] {
+  if ('tokenVariable' in authorization) {
+    // Unquoted, so that nats-server substitutes the variable.
+    return ['authorization {', `  token: $${authorization.tokenVariable}`, '}'];
+  }
+  const users = [...authorization.users].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [
+    'authorization {',
+    '  users: [',
+    ...users.flatMap((user) => [
+      '    {',
+      `      user: ${quote(user.name)}`,
+      `      password: $${user.passwordVariable}`,
+      ...(user.permissions ? permissionsBlock(user.permissions) : []),
+      '    }',
+    ]),
+    '  ]',
+    '}',
+  ];
+}
+
+function permissionsBlock(permissions: Permissions): string[] {
+  return [
+    '      permissions {',
+    ...subjectPermissionsBlock('publish', permissions.publish),
+    ...subjectPermissionsBlock('subscribe', permissions.subscribe),
+    ...(permissions.allowResponses === undefined ? [] : [`        allow_responses: ${permissions.allowResponses}`]),
+    '      }',
+  ];
+}
+
+/** One direction's lists, in the order given: nats-server gives deny precedence whatever the order. */
+function subjectPermissionsBlock(direction: string, permissions: SubjectPermissions | undefined): string[] {
+  if (!permissions) return [];
+  // nats-server reads an empty allow list as no restriction at all: allowing nothing is denying everything.
+  const nothing = permissions.allow?.length === 0;
+  const list = (key: string, subjects: readonly string[] | undefined) => subjects === undefined
+    ? []
+    // Quoted: an unquoted `$JS.API...` would be read as a variable reference.
+    : [`          ${key}: [`, ...subjects.map((subject) => `            ${quote(subject)}`), '          ]'];
+  return [
+    `        ${direction} {`,
+    ...list('allow', nothing ? undefined : permissions.allow),
+    ...list('deny', nothing ? ['>'] : permissions.deny),
+    '        }',
+  ];
 }
 
 function quote(value: string): string {

@@ -1,5 +1,7 @@
+import { applyJobPermissions, streamConsumerPermissions } from '../src/auth';
 import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
-import { checkConfig } from './support/nats-server';
+import { TestCertificates, makeCertificates } from './support/certs';
+import { checkConfig, stopAll } from './support/nats-server';
 
 const SINGLE: NatsConfigOptions = {
   clientPort: 4222,
@@ -108,6 +110,123 @@ describe('renderNatsConfig', () => {
   });
 });
 
+const USERS: NonNullable<NatsConfigOptions['authorization']> = {
+  users: [
+    {
+      name: 'orders-reader',
+      passwordVariable: 'NATS_USER_ORDERS_READER_PASSWORD',
+      permissions: {
+        publish: { allow: ['$JS.API.CONSUMER.INFO.ORDERS.*', '$JS.ACK.ORDERS.>'], deny: ['orders.>'] },
+        subscribe: { allow: ['_INBOX.>'] },
+        allowResponses: false,
+      },
+    },
+    { name: 'admin', passwordVariable: 'NATS_USER_ADMIN_PASSWORD' },
+  ],
+};
+
+const CLIENT_TLS = { certFile: '/etc/nats-tls/client/tls.crt', keyFile: '/etc/nats-tls/client/tls.key', verify: false };
+const ROUTE_TLS = { certFile: '/etc/nats-tls/routes/tls.crt', keyFile: '/etc/nats-tls/routes/tls.key', caFile: '/etc/nats-tls/routes/ca.crt' };
+
+/** The lines from `start` (a line of the config) to the first line `end` after it, both included. */
+function block(config: string, start: string, end = '}'): string[] {
+  const lines = config.split('\n');
+  const from = lines.indexOf(start);
+  expect(from).toBeGreaterThanOrEqual(0);
+  return lines.slice(from, lines.indexOf(end, from) + 1);
+}
+
+describe('renderNatsConfig: authorization and TLS', () => {
+  test('renders nothing more when authorization and tls are absent, undefined or empty', () => {
+    const plain = renderNatsConfig(SINGLE);
+    expect(renderNatsConfig({ ...SINGLE, authorization: undefined, tls: undefined })).toBe(plain);
+    expect(renderNatsConfig({ ...SINGLE, tls: {} })).toBe(plain);
+    expect(renderNatsConfig({ ...SINGLE, cluster: CLUSTER, tls: { client: undefined, cluster: undefined } }))
+      .toBe(renderNatsConfig({ ...SINGLE, cluster: CLUSTER }));
+  });
+
+  test('renders a token as an unquoted variable reference, before the jetstream block', () => {
+    const lines = renderNatsConfig({ ...SINGLE, authorization: { tokenVariable: 'NATS_TOKEN' } }).split('\n');
+    expect(block(lines.join('\n'), 'authorization {')).toEqual(['authorization {', '  token: $NATS_TOKEN', '}']);
+    expect(lines.indexOf('authorization {')).toBeLessThan(lines.indexOf('jetstream {'));
+  });
+
+  test('renders users sorted by name, passwords as variable references, subjects quoted and in the order given', () => {
+    expect(block(renderNatsConfig({ ...SINGLE, authorization: USERS }), 'authorization {', '}')).toEqual([
+      'authorization {',
+      '  users: [',
+      '    {',
+      '      user: "admin"',
+      '      password: $NATS_USER_ADMIN_PASSWORD',
+      '    }',
+      '    {',
+      '      user: "orders-reader"',
+      '      password: $NATS_USER_ORDERS_READER_PASSWORD',
+      '      permissions {',
+      '        publish {',
+      '          allow: [',
+      '            "$JS.API.CONSUMER.INFO.ORDERS.*"',
+      '            "$JS.ACK.ORDERS.>"',
+      '          ]',
+      '          deny: [',
+      '            "orders.>"',
+      '          ]',
+      '        }',
+      '        subscribe {',
+      '          allow: [',
+      '            "_INBOX.>"',
+      '          ]',
+      '        }',
+      '        allow_responses: false',
+      '      }',
+      '    }',
+      '  ]',
+      '}',
+    ]);
+  });
+
+  test('renders an empty allow list as a deny of everything, which is what it means here and not to nats-server', () => {
+    const config = renderNatsConfig({
+      ...SINGLE,
+      authorization: { users: [{ name: 'mute', passwordVariable: 'PW', permissions: { publish: { allow: [], deny: ['a.b'] } } }] },
+    });
+    expect(block(config, '        publish {', '        }')).toEqual(['        publish {', '          deny: [', '            ">"', '          ]', '        }']);
+  });
+
+  test('is deterministic whatever the order of the users', () => {
+    const reversed = { users: [...(USERS as { users: readonly unknown[] }).users].reverse() } as NatsConfigOptions['authorization'];
+    expect(renderNatsConfig({ ...SINGLE, authorization: reversed })).toBe(renderNatsConfig({ ...SINGLE, authorization: USERS }));
+  });
+
+  test.each<[string, NonNullable<NatsConfigOptions['tls']>['client'], string[]]>([
+    ['without client verification, and no CA file', CLIENT_TLS,
+      ['tls {', '  cert_file: "/etc/nats-tls/client/tls.crt"', '  key_file: "/etc/nats-tls/client/tls.key"', '  verify: false', '}']],
+    ['verifying clients against the CA file', { ...CLIENT_TLS, caFile: '/etc/nats-tls/client/ca.crt', verify: true },
+      ['tls {', '  cert_file: "/etc/nats-tls/client/tls.crt"', '  key_file: "/etc/nats-tls/client/tls.key"',
+        '  ca_file: "/etc/nats-tls/client/ca.crt"', '  verify: true', '}']],
+  ])('renders client TLS %s, before the authorization', (_what, client, lines) => {
+    const config = renderNatsConfig({ ...SINGLE, tls: { client }, authorization: { tokenVariable: 'T' } });
+    expect(block(config, 'tls {')).toEqual(lines);
+    expect(config.indexOf('tls {')).toBeLessThan(config.indexOf('authorization {'));
+  });
+
+  test('renders route TLS inside the cluster block, after the routes, without verify (routes always verify)', () => {
+    const config = renderNatsConfig({ ...SINGLE, cluster: CLUSTER, tls: { cluster: ROUTE_TLS } });
+    expect(config.endsWith([
+      '    "nats://events-2.events-headless:6222"',
+      '  ]',
+      '  tls {',
+      '    cert_file: "/etc/nats-tls/routes/tls.crt"',
+      '    key_file: "/etc/nats-tls/routes/tls.key"',
+      '    ca_file: "/etc/nats-tls/routes/ca.crt"',
+      '  }',
+      '}',
+      '',
+    ].join('\n'))).toBe(true);
+    expect(config.split('\n')).not.toContain('tls {');
+  });
+});
+
 describe('nats-server -t', () => {
   const env = { PATH: process.env.PATH ?? '', POD_NAME: 'events-0' };
 
@@ -125,6 +244,70 @@ describe('nats-server -t', () => {
     const result = await checkConfig(renderNatsConfig({ ...SINGLE, lameDuckDurationMs: 29_000 }), { env });
     expect(result.ok).toBe(false);
     expect(result.output).toContain('minimum is 30 seconds');
+  });
+
+  describe('with authorization and TLS', () => {
+    let certs: TestCertificates;
+    /** The pod's environment: each secret in single quotes, as authEnvironment has Kubernetes expand it. */
+    const secretEnv = {
+      ...env,
+      NATS_TOKEN: "'1234'",
+      NATS_USER_ADMIN_PASSWORD: "'true'",
+      NATS_USER_ORDERS_READER_PASSWORD: "'a,b c'",
+      NATS_USER_APPLY_PASSWORD: "'s3cret'",
+    };
+
+    beforeAll(async () => {
+      certs = await makeCertificates();
+    });
+
+    afterAll(stopAll);
+
+    const variants = (): Array<[string, NatsConfigOptions]> => {
+      const client = { certFile: certs.server.certFile, keyFile: certs.server.keyFile, verify: false };
+      const routes = { certFile: certs.server.certFile, keyFile: certs.server.keyFile, caFile: certs.server.caFile };
+      const users = {
+        users: [
+          { name: 'admin', passwordVariable: 'NATS_USER_ADMIN_PASSWORD' },
+          {
+            name: 'orders-reader',
+            passwordVariable: 'NATS_USER_ORDERS_READER_PASSWORD',
+            permissions: streamConsumerPermissions({ name: 'ORDERS', subjects: ['orders.>'] }),
+          },
+          { name: 'apply', passwordVariable: 'NATS_USER_APPLY_PASSWORD', permissions: applyJobPermissions('events') },
+          { name: 'mute', passwordVariable: 'NATS_USER_ADMIN_PASSWORD', permissions: { publish: { allow: [] }, allowResponses: true } },
+        ],
+      };
+      return [
+        ['a token', { ...SINGLE, authorization: { tokenVariable: 'NATS_TOKEN' } }],
+        ['users with permissions', { ...SINGLE, authorization: users }],
+        ['client TLS', { ...SINGLE, tls: { client } }],
+        ['client TLS verifying clients', { ...SINGLE, tls: { client: { ...client, caFile: certs.server.caFile, verify: true } } }],
+        ['a cluster with route TLS', { ...SINGLE, cluster: CLUSTER, tls: { cluster: routes } }],
+        ['a cluster with users and TLS everywhere', { ...SINGLE, cluster: CLUSTER, authorization: users, tls: { client, cluster: routes } }],
+      ];
+    };
+
+    test('accepts every variant', async () => {
+      for (const [what, options] of variants()) {
+        const result = await checkConfig(renderNatsConfig(options), { env: secretEnv });
+        expect([what, result.output]).toEqual([what, expect.stringContaining('is valid')]);
+        expect([what, result.ok]).toEqual([what, true]);
+      }
+    });
+
+    test('rejects users when a password variable is not set in the pod', async () => {
+      const { NATS_USER_APPLY_PASSWORD: _, ...withoutApply } = secretEnv;
+      const result = await checkConfig(renderNatsConfig(variants()[1][1]), { env: withoutApply });
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain("variable reference for 'NATS_USER_APPLY_PASSWORD'");
+    });
+
+    test('rejects client TLS when the certificate file is missing', async () => {
+      const result = await checkConfig(renderNatsConfig({ ...SINGLE, tls: { client: CLIENT_TLS } }), { env });
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain('/etc/nats-tls/client/tls.crt');
+    });
   });
 
   test('rejects it when the server name variable is not set in the pod', async () => {

@@ -1,0 +1,724 @@
+/**
+ * Authentication and permissions against a real nats-server: nats.conf rendered by
+ * renderNatsConfig (ports and paths rewritten to loopback), its secrets in the server's
+ * environment as the pod gets them (authEnvironment, with Kubernetes' `$(VAR)` expansion).
+ * Each granted subject is shown to be both used (the client operation that needs it works)
+ * and needed (a user without just that subject gets a permission violation on it).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  AckPolicy, DeliverPolicy, Events, JSONCodec, JetStreamManager, NatsConnection, StorageType, StringCodec,
+  connect, consumerOpts, createInbox, nanos,
+} from 'nats';
+// nats.js 2.29 implements jsm.direct but leaves it out of the public JetStreamManager type.
+import type { DirectStreamAPI } from 'nats/lib/jetstream/types';
+import { ExitCode, runApply } from '../src/apply/apply';
+import { OWNERSHIP_BUCKET, writeOwnership } from '../src/apply/ownership';
+import {
+  AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
+  authProblems, natsAuthorization, passwordVariable, streamConsumerPermissions, streamPublisherPermissions,
+} from '../src/auth';
+import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
+import { formatProblem } from '../src/problems';
+import { subjectsOverlap } from '../src/subjects';
+import { declaredConfig } from './apply/fixtures';
+import { NatsServerHandle, checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
+import { freePort } from './support/ports';
+
+const ORDERS = { name: 'ORDERS', subjects: ['orders.>'] };
+const PAYMENTS = { name: 'PAYMENTS', subjects: ['payments.>'] };
+const STORE = 'events';
+const SECRET = 'nats-users';
+/** A reader's own inbox prefix, which no other user may subscribe to. */
+const PRIVATE_INBOX = '_INBOX_private_reader';
+/** Large messages on `orders.bulk`: a push consumer asks for flow control after about 2MB. */
+const BULK = { count: 8, bytes: 256 * 1024 };
+/** Bound on each client request: a refused one fails at once, so only a hang would reach it. */
+const REQUEST_TIMEOUT_MS = 2_000;
+const codec = StringCodec();
+const json = JSONCodec();
+
+afterAll(stopAll);
+
+// ---------------------------------------------------------------- the pod, simulated
+
+/**
+ * The container environment Kubernetes makes from `variables`: Secret keys looked up in
+ * `secrets` (by `secretName/key`), and `$(VAR)` in a value expanded from the variables
+ * declared before it, as the kubelet does.
+ */
+function podEnvironment(variables: readonly AuthEnvVariable[], secrets: ReadonlyMap<string, string>): NodeJS.ProcessEnv {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', POD_NAME: 'events-0' };
+  for (const variable of variables) {
+    if ('valueFrom' in variable) {
+      const value = secrets.get(secretId(variable.valueFrom));
+      if (value === undefined) throw new Error(`no secret ${secretId(variable.valueFrom)}`);
+      env[variable.name] = value;
+    } else {
+      env[variable.name] = variable.value.replace(/\$\(([A-Za-z_]\w*)\)/g, (reference, name: string) => env[name] ?? reference);
+    }
+  }
+  return env;
+}
+
+function secretId(secret: SecretKeyReference): string {
+  return `${secret.secretName}/${secret.key}`;
+}
+
+const BASE_OPTIONS: NatsConfigOptions = {
+  clientPort: 4222,
+  monitorPort: 8222,
+  serverNameVariable: 'POD_NAME',
+  pidFile: '/var/run/nats/nats.pid',
+  maxPayloadBytes: 1024 * 1024,
+  lameDuckDurationMs: 30_000,
+  lameDuckGracePeriodMs: 10_000,
+  jetStream: { storeDir: '/data', maxFileStoreBytes: 1024 ** 3, maxMemoryStoreBytes: 256 * 1024 ** 2 },
+};
+
+/**
+ * Starts a server from the nats.conf rendered for `auth`, with the pod's environment.
+ * rewriteConfigForLocal knows neither anonymous blocks (the users array's entries) nor `$VAR`
+ * references that must stay, so it rewrites the config without its authorization block, which
+ * names no port or path, and the block is put back as rendered.
+ */
+async function startWithAuth(auth: NatsAuth, secrets: ReadonlyMap<string, string>): Promise<NatsServerHandle> {
+  expect(authProblems(auth).map(formatProblem)).toEqual([]);
+  const rendered = renderNatsConfig({ ...BASE_OPTIONS, authorization: natsAuthorization(auth) });
+  const env = podEnvironment(authEnvironment(auth), secrets);
+  const check = await checkConfig(rendered, { env });
+  expect(check).toEqual({ ok: true, output: expect.stringContaining('is valid') });
+  const authorization = /^authorization \{\n[\s\S]*?^\}\n/m.exec(rendered)?.[0] ?? '';
+  const storeDir = makeTempDir();
+  const local = rewriteConfigForLocal(rendered.replace(authorization, ''), {
+    storeDir, clientPort: await freePort(), monitorPort: await freePort(), serverName: 'auth-test',
+  });
+  return startNatsServer({ config: local + authorization, storeDir, env });
+}
+
+// ---------------------------------------------------------------- permission bookkeeping
+
+type Direction = 'publish' | 'subscribe';
+
+/** One granted subject, in one direction. */
+interface Grant {
+  readonly direction: Direction;
+  readonly subject: string;
+}
+
+function grants(permissions: Permissions): Grant[] {
+  return (['publish', 'subscribe'] as const).flatMap((direction) =>
+    (permissions[direction]?.allow ?? []).map((subject) => ({ direction, subject })));
+}
+
+function without(permissions: Permissions, grant: Grant): Permissions {
+  const allow = (permissions[grant.direction]?.allow ?? []).filter((subject) => subject !== grant.subject);
+  return { ...permissions, [grant.direction]: { ...permissions[grant.direction], allow } };
+}
+
+function grantName(grant: Grant): string {
+  return `${grant.direction} ${grant.subject}`;
+}
+
+/** A permission violation the server reported to a client. */
+interface Violation {
+  readonly operation: string;
+  readonly subject: string;
+}
+
+/** True when `violation` is the server refusing what `grant` would have allowed. */
+function refuses(violation: Violation, grant: Grant): boolean {
+  const operation = grant.direction === 'publish' ? 'publish' : 'subscription';
+  return violation.operation === operation && subjectsOverlap(violation.subject, grant.subject);
+}
+
+// ---------------------------------------------------------------- users
+
+const READER = streamConsumerPermissions(ORDERS);
+const PUBLISHER = streamPublisherPermissions(ORDERS);
+
+/** Users and their permissions; undefined is everything. */
+const PERMISSIONS = new Map<string, Permissions | undefined>([
+  ['admin', undefined],
+  ['publisher', PUBLISHER],
+  ['reader', READER],
+  ['private-reader', streamConsumerPermissions(ORDERS, { inboxPrefix: PRIVATE_INBOX })],
+  ['apply', applyJobPermissions(STORE)],
+  ['careful', { publish: { allow: ['orders.>'], deny: ['orders.secret'] }, subscribe: { allow: ['_INBOX.>'] } }],
+  ['mute', { publish: { allow: [] }, subscribe: { allow: [] } }],
+  ...grants(READER).map((grant, i) => [`reader-without-${i}`, without(READER, grant)] as const),
+  ...grants(PUBLISHER).map((grant, i) => [`publisher-without-${i}`, without(PUBLISHER, grant)] as const),
+]);
+/** Each apply check runs for its own store, with a full user and one without the grant. */
+const APPLY_GRANTS = grants(applyJobPermissions(STORE));
+APPLY_GRANTS.forEach((grant, i) => {
+  PERMISSIONS.set(`apply-${i}`, applyJobPermissions(`store-${i}`));
+  PERMISSIONS.set(`apply-without-${i}`, without(applyJobPermissions(`store-${i}`), { ...grant, subject: grant.subject.replace(STORE, `store-${i}`) }));
+});
+
+/** Passwords nats.conf would misread if the server got them unquoted, and plain ones. */
+const PASSWORDS = new Map([...PERMISSIONS.keys()].map((name) => [name, `pw-${name}`]));
+PASSWORDS.set('admin', '1234');
+PASSWORDS.set('publisher', 'true');
+PASSWORDS.set('reader', 'a,b c#d');
+PASSWORDS.set('apply', ' $2a$ {x}\n');
+
+const USERS: NatsUser[] = [...PERMISSIONS].map(([name, permissions]) => ({ name, password: { secretName: SECRET, key: name }, permissions }));
+
+describe('users', () => {
+  let server: NatsServerHandle;
+  let admin: NatsConnection;
+  let adminJsm: JetStreamManager;
+  let tags = 0;
+  /** A fresh name for each consumer a check creates. */
+  const tag = () => `c${++tags}`;
+
+  beforeAll(async () => {
+    const secrets = new Map(USERS.map((user) => [secretId(user.password), PASSWORDS.get(user.name) as string]));
+    server = await startWithAuth(NatsAuth.users(USERS), secrets);
+    admin = await connectAs('admin');
+    adminJsm = await admin.jetstreamManager();
+    await adminJsm.streams.add({ ...ORDERS, storage: StorageType.Memory, allow_direct: true });
+    await adminJsm.streams.add({ ...PAYMENTS, storage: StorageType.Memory });
+    const js = admin.jetstream();
+    for (let i = 0; i < 3; i++) await js.publish('orders.created', codec.encode(`order ${i}`));
+    for (let i = 0; i < BULK.count; i++) await js.publish('orders.bulk', new Uint8Array(BULK.bytes));
+  });
+
+  afterAll(async () => {
+    await admin?.close();
+    await server?.stop();
+  });
+
+  function connectAs(user: string, options: { inboxPrefix?: string } = {}): Promise<NatsConnection> {
+    return connect({ servers: server.url, user, pass: PASSWORDS.get(user), reconnect: false, timeout: REQUEST_TIMEOUT_MS, ...options });
+  }
+
+  /** Runs `work` on a new connection as `user`; returns what it threw and the violations the server reported. */
+  async function runAs(user: string, work: (nc: NatsConnection) => Promise<void>, options: { inboxPrefix?: string } = {}) {
+    const nc = await connectAs(user, options);
+    const violations: Violation[] = [];
+    const statuses = nc.status();
+    const watching = (async () => {
+      for await (const status of statuses) {
+        if (status.type === Events.Error && status.permissionContext) violations.push(status.permissionContext);
+      }
+    })();
+    let error: unknown;
+    try {
+      await work(nc);
+      // The server reports a refused publish before it answers the flush's ping.
+      await nc.flush();
+    } catch (thrown) {
+      error = thrown;
+    }
+    await nc.close();
+    // close() does not end the status iterator; its implementation has stop(), its type does not.
+    (statuses as unknown as { stop(): void }).stop();
+    await watching;
+    return { error, violations };
+  }
+
+  const messages = async (stream: string) => (await adminJsm.streams.info(stream)).state.messages;
+  const durable = (name: string, config: Record<string, unknown> = {}) =>
+    adminJsm.consumers.add(ORDERS.name, { durable_name: name, ack_policy: AckPolicy.Explicit, ...config });
+  const manager = async (nc: NatsConnection) =>
+    (await nc.jetstreamManager({ checkAPI: false, timeout: REQUEST_TIMEOUT_MS })) as JetStreamManager & { direct: DirectStreamAPI };
+  const jetStream = (nc: NatsConnection) => nc.jetstream({ timeout: REQUEST_TIMEOUT_MS });
+
+  /** A raw JetStream API request; throws the server's error. */
+  async function api(nc: NatsConnection, subject: string, body: unknown): Promise<Record<string, any>> {
+    const answer = json.decode((await nc.request(subject, json.encode(body), { timeout: REQUEST_TIMEOUT_MS })).data) as Record<string, any>;
+    if (answer.error) throw new Error(answer.error.description);
+    return answer;
+  }
+
+  test('refuses a connection without credentials and one with a wrong password', async () => {
+    await expect(connect({ servers: server.url, reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    await expect(connect({ servers: server.url, user: 'admin', pass: '12345', reconnect: false }))
+      .rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    await expect(connect({ servers: server.url, user: 'nobody', pass: '1234', reconnect: false }))
+      .rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+  });
+
+  test('takes every password exactly as stored: a number, a boolean, commas, spaces, $ and a trailing newline', async () => {
+    for (const user of ['admin', 'publisher', 'reader', 'apply']) {
+      const { error } = await runAs(user, async () => {});
+      expect([user, error]).toEqual([user, undefined]);
+    }
+  });
+
+  test('a publisher publishes to its stream with an ack, and not to another stream', async () => {
+    const before = await messages(ORDERS.name);
+    const { error, violations } = await runAs('publisher', async (nc) => {
+      const ack = await jetStream(nc).publish('orders.created', codec.encode('from the publisher'));
+      expect(ack.stream).toBe(ORDERS.name);
+      await expect(jetStream(nc).publish('payments.settled', codec.encode('no'))).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    });
+    expect(error).toBeUndefined();
+    expect(violations).toEqual([{ operation: 'publish', subject: 'payments.settled' }]);
+    expect(await messages(ORDERS.name)).toBe(before + 1);
+    expect(await messages(PAYMENTS.name)).toBe(0);
+  });
+
+  test('a reader creates a consumer and fetches, and cannot publish to its stream', async () => {
+    const before = await messages(ORDERS.name);
+    const name = tag();
+    const { error, violations } = await runAs('reader', async (nc) => {
+      await (await manager(nc)).consumers.add(ORDERS.name, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: 'orders.created' });
+      const consumer = await jetStream(nc).consumers.get(ORDERS.name, name);
+      const fetched: string[] = [];
+      for await (const m of await consumer.fetch({ max_messages: 2, expires: 1_000 })) {
+        fetched.push(m.string());
+        await m.ackAck();
+      }
+      expect(fetched).toEqual(['order 0', 'order 1']);
+      await expect(jetStream(nc).publish('orders.created', codec.encode('no'))).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+      nc.publish('orders.created', codec.encode('no'));
+    });
+    expect(error).toBeUndefined();
+    expect(violations).toEqual([{ operation: 'publish', subject: 'orders.created' }, { operation: 'publish', subject: 'orders.created' }]);
+    expect(await messages(ORDERS.name)).toBe(before);
+    expect((await adminJsm.consumers.info(ORDERS.name, name)).ack_floor.stream_seq).toBe(2);
+  });
+
+  test('deny wins over allow whatever the order', async () => {
+    const { violations } = await runAs('careful', async (nc) => {
+      await jetStream(nc).publish('orders.fine', codec.encode('yes'));
+      await expect(jetStream(nc).publish('orders.secret', codec.encode('no'))).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    });
+    expect(violations).toEqual([{ operation: 'publish', subject: 'orders.secret' }]);
+  });
+
+  test('an empty allow list allows nothing', async () => {
+    const { violations } = await runAs('mute', async (nc) => {
+      nc.publish('orders.created');
+      await nc.flush();
+      nc.subscribe('orders.>');
+    });
+    expect(violations).toEqual([{ operation: 'publish', subject: 'orders.created' }, { operation: 'subscription', subject: 'orders.>', queue: undefined }]);
+  });
+
+  /** For each subject a reader is granted, a client operation that needs it. */
+  const READER_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    'publish $JS.API.INFO': async (nc) => {
+      await nc.jetstreamManager({ timeout: REQUEST_TIMEOUT_MS });
+    },
+    'publish $JS.API.STREAM.INFO.ORDERS': async (nc) => {
+      expect((await jetStream(nc).streams.get(ORDERS.name)).name).toBe(ORDERS.name);
+    },
+    'publish $JS.API.STREAM.NAMES': async (nc) => {
+      // What js.subscribe and js.pullSubscribe do to find the stream of a subject.
+      expect(await (await manager(nc)).streams.find('orders.created')).toBe(ORDERS.name);
+    },
+    'publish $JS.API.CONSUMER.CREATE.ORDERS': async (nc) => {
+      const info = await (await manager(nc)).consumers.add(ORDERS.name, { ack_policy: AckPolicy.Explicit, inactive_threshold: nanos(10_000) });
+      expect(info.name).toBeTruthy();
+    },
+    'publish $JS.API.CONSUMER.CREATE.ORDERS.>': async (nc) => {
+      const name = tag();
+      expect((await (await manager(nc)).consumers.add(ORDERS.name, { durable_name: name, ack_policy: AckPolicy.Explicit })).name).toBe(name);
+    },
+    'publish $JS.API.CONSUMER.DURABLE.CREATE.ORDERS.*': async (nc) => {
+      const name = tag();
+      const answer = await api(nc, `$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.${name}`, {
+        stream_name: ORDERS.name, config: { durable_name: name, ack_policy: 'explicit' },
+      });
+      expect(answer.name).toBe(name);
+    },
+    'publish $JS.API.CONSUMER.INFO.ORDERS.*': async (nc) => {
+      const name = tag();
+      await durable(name);
+      expect((await (await jetStream(nc).consumers.get(ORDERS.name, name)).info()).name).toBe(name);
+    },
+    'publish $JS.API.CONSUMER.DELETE.ORDERS.*': async (nc) => {
+      const name = tag();
+      await durable(name);
+      expect(await (await manager(nc)).consumers.delete(ORDERS.name, name)).toBe(true);
+    },
+    'publish $JS.API.CONSUMER.LIST.ORDERS': async (nc) => {
+      const names: string[] = [];
+      for await (const info of (await manager(nc)).consumers.list(ORDERS.name)) names.push(info.name);
+      expect(names.length).toBeGreaterThan(0);
+    },
+    'publish $JS.API.CONSUMER.NAMES.ORDERS': async (nc) => {
+      expect((await api(nc, '$JS.API.CONSUMER.NAMES.ORDERS', {})).consumers.length).toBeGreaterThan(0);
+    },
+    'publish $JS.API.CONSUMER.MSG.NEXT.ORDERS.*': async (nc) => {
+      const name = tag();
+      await durable(name, { filter_subject: 'orders.created' });
+      const m = await (await jetStream(nc).consumers.get(ORDERS.name, name)).next({ expires: 1_000 });
+      expect(m?.string()).toBe('order 0');
+    },
+    'publish $JS.ACK.ORDERS.>': async (nc) => {
+      const name = tag();
+      await durable(name, { filter_subject: 'orders.created' });
+      const m = await (await jetStream(nc).consumers.get(ORDERS.name, name)).next({ expires: 1_000 });
+      expect(await m?.ackAck({ timeout: REQUEST_TIMEOUT_MS })).toBe(true);
+    },
+    'publish $JS.FC.ORDERS.>': async (nc) => {
+      // A push consumer delivering to an inbox; nats.js answers the server's flow control requests.
+      const options = consumerOpts().bindStream(ORDERS.name).deliverTo(createInbox()).filterSubject('orders.bulk')
+        .flowControl().idleHeartbeat(1_000).ackNone().deliverAll();
+      const subscription = await jetStream(nc).subscribe('orders.bulk', options);
+      let received = 0;
+      const timer = setTimeout(() => subscription.unsubscribe(), 3_000);
+      for await (const _ of subscription) if (++received === BULK.count) break;
+      clearTimeout(timer);
+      expect(received).toBe(BULK.count);
+    },
+    'publish $JS.API.DIRECT.GET.ORDERS': async (nc) => {
+      expect((await (await manager(nc)).direct.getMessage(ORDERS.name, { seq: 1 })).string()).toBe('order 0');
+    },
+    'publish $JS.API.DIRECT.GET.ORDERS.>': async (nc) => {
+      expect((await (await manager(nc)).direct.getMessage(ORDERS.name, { last_by_subj: 'orders.bulk' })).subject).toBe('orders.bulk');
+    },
+    'publish $JS.API.STREAM.MSG.GET.ORDERS': async (nc) => {
+      expect((await (await manager(nc)).streams.getMessage(ORDERS.name, { seq: 1 })).string()).toBe('order 0');
+    },
+    'subscribe _INBOX.>': async (nc) => {
+      await jetStream(nc).streams.get(ORDERS.name);
+    },
+  };
+
+  /** For each subject a publisher is granted, a client operation that needs it. */
+  const PUBLISHER_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    'publish orders.>': async (nc) => {
+      expect((await jetStream(nc).publish('orders.shipped', codec.encode('shipped'))).stream).toBe(ORDERS.name);
+    },
+    'publish $JS.API.INFO': READER_USES['publish $JS.API.INFO'],
+    'publish $JS.API.STREAM.INFO.ORDERS': READER_USES['publish $JS.API.STREAM.INFO.ORDERS'],
+    'subscribe _INBOX.>': async (nc) => {
+      await jetStream(nc).publish('orders.shipped', codec.encode('shipped'));
+    },
+  };
+
+  describe.each([
+    ['reader', READER, READER_USES],
+    ['publisher', PUBLISHER, PUBLISHER_USES],
+  ])('%s permissions', (role, permissions, uses) => {
+    test('have one client operation for each granted subject', () => {
+      expect(grants(permissions).map(grantName).sort()).toEqual(Object.keys(uses).sort());
+    });
+
+    test.each(grants(permissions).map((grant, i) => [grantName(grant), grant, i] as const))(
+      '%s: used by the client, refused without it',
+      async (name, grant, i) => {
+        const granted = await runAs(role, uses[name]);
+        expect(granted).toEqual({ error: undefined, violations: [] });
+        const refused = await runAs(`${role}-without-${i}`, uses[name]);
+        expect(refused.violations.filter((v) => refuses(v, grant))).not.toEqual([]);
+      },
+    );
+  });
+
+  test('a client allowed _INBOX.> reads what others fetch to theirs; an own inbox prefix keeps it private', async () => {
+    const sniffer = await connectAs('publisher');
+    const sniffed: string[] = [];
+    sniffer.subscribe('_INBOX.>', { callback: (_, m) => sniffed.push(codec.decode(m.data)) });
+    const refused = new Promise((resolve) => sniffer.subscribe(`${PRIVATE_INBOX}.>`, { callback: (e) => resolve(e) }));
+    await sniffer.flush();
+    await expect(refused).resolves.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    const fetchOne = async (user: string, inboxPrefix?: string) => {
+      const name = tag();
+      await durable(name, { filter_subject: 'orders.created' });
+      // The reply to the admin's request went to the sniffer too: let it arrive, then forget it.
+      await sniffer.flush();
+      sniffed.length = 0;
+      const result = await runAs(user, async (nc) => {
+        expect((await (await jetStream(nc).consumers.get(ORDERS.name, name)).next({ expires: 1_000 }))?.string()).toBe('order 0');
+      }, { inboxPrefix });
+      await sniffer.flush();
+      return result;
+    };
+
+    expect(await fetchOne('reader')).toEqual({ error: undefined, violations: [] });
+    expect(sniffed).toContain('order 0');
+    expect(await fetchOne('private-reader', PRIVATE_INBOX)).toEqual({ error: undefined, violations: [] });
+    expect(sniffed).toEqual([]);
+    await sniffer.close();
+  });
+
+  test('documents: nats-server 2.9.10 does not check a push consumer\'s deliver subject against its creator\'s permissions', async () => {
+    // A subscriber on a subject PAYMENTS captures makes the server deliver there; PAYMENTS stores the copies.
+    const listener = admin.subscribe('payments.injected', { callback: () => undefined });
+    await admin.flush();
+    const before = await messages(PAYMENTS.name);
+    const { error } = await runAs('reader', async (nc) => {
+      const jsm = await manager(nc);
+      await expect(jsm.consumers.add(ORDERS.name, { deliver_subject: 'orders.loop', ack_policy: AckPolicy.None }))
+        .rejects.toThrow('consumer deliver subject forms a cycle');
+      await jsm.consumers.add(ORDERS.name, {
+        durable_name: tag(), deliver_subject: 'payments.injected', filter_subject: 'orders.created',
+        ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All,
+      });
+    });
+    expect(error).toBeUndefined();
+    await waitFor(async () => (await messages(PAYMENTS.name)) > before);
+    listener.unsubscribe();
+  });
+
+  describe('the apply Job', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = makeTempDir();
+    });
+
+    /** Runs the apply program as `user` for `store` with streams `name` (Delete policy), each with `overrides`. */
+    async function apply(user: string, store: string, command: 'plan' | 'apply', names: string[], overrides: Record<string, unknown> = {}) {
+      const definitions = path.join(dir, `${user}.json`);
+      const streams = names.map((name) => ({
+        retentionPolicy: 'Delete',
+        config: declaredConfig({ name, subjects: [`${name.toLowerCase()}.>`], ...overrides }),
+      }));
+      fs.writeFileSync(definitions, JSON.stringify({ store, version: '2.9.25', streams }));
+      const lines: string[] = [];
+      const outcome = await runApply(
+        { command, server: server.url, definitions, waitMs: 1_000, concurrency: 4, ownerReplicas: 1, auth: { user, password: PASSWORDS.get(user) } },
+        { out: (line) => lines.push(line), err: (line) => lines.push(line) },
+      );
+      return { exitCode: outcome.exitCode, output: lines.join('\n') };
+    }
+
+    /** A second writer of a new record loses: nats.js reads the key (DIRECT.GET) to tell why. */
+    async function losingCreate(user: string, store: string): Promise<string> {
+      const nc = await connectAs(user);
+      try {
+        await writeOwnership(nc, store, new Map(), 0, 1);
+        return 'written';
+      } catch (error) {
+        return (error as Error).message;
+      } finally {
+        await nc.close();
+      }
+    }
+
+    test('creates, updates and deletes streams with runApply, and cannot publish to them', async () => {
+      expect(await apply('apply', STORE, 'apply', ['JOB_A', 'JOB_B'])).toMatchObject({ exitCode: ExitCode.OK });
+      const updated = await apply('apply', STORE, 'apply', ['JOB_A', 'JOB_B'], { max_age: nanos(3_600_000) });
+      expect(updated).toMatchObject({ exitCode: ExitCode.OK });
+      expect(updated.output).toContain('updated JOB_A');
+      const deleted = await apply('apply', STORE, 'apply', ['JOB_A'], { max_age: nanos(3_600_000) });
+      expect(deleted).toMatchObject({ exitCode: ExitCode.OK });
+      expect(deleted.output).toContain('deleted JOB_B');
+      expect(await apply('apply', STORE, 'plan', ['JOB_A'], { max_age: nanos(3_600_000) })).toMatchObject({ exitCode: ExitCode.OK });
+      expect((await adminJsm.streams.info('JOB_A')).config.max_age).toBe(nanos(3_600_000));
+      await expect(adminJsm.streams.info('JOB_B')).rejects.toThrow('stream not found');
+      expect(await losingCreate('apply', STORE)).toContain('was changed by another run');
+
+      const { violations } = await runAs('apply', async (nc) => {
+        await expect(jetStream(nc).publish('job_a.created', codec.encode('no'))).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+        await expect(jetStream(nc).publish(`$KV.${OWNERSHIP_BUCKET}.other-store`, codec.encode('{}')))
+          .rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+      });
+      expect(violations.map((v) => v.subject)).toEqual(['job_a.created', `$KV.${OWNERSHIP_BUCKET}.other-store`]);
+      expect(await messages('JOB_A')).toBe(0);
+    });
+
+    /** For each subject the Job is granted, what needs it; `setup` runs as the full user first. */
+    const APPLY_USES: Record<string, { setup?: (user: string, store: string, stream: string) => Promise<unknown>; run: (user: string, store: string, stream: string) => Promise<string> }> = {
+      'publish $JS.API.INFO': { run: async (user, store) => (await apply(user, store, 'plan', [])).output },
+      'publish $JS.API.STREAM.LIST': { run: async (user, store) => (await apply(user, store, 'plan', [])).output },
+      'publish $JS.API.STREAM.CREATE.*': {
+        setup: (user, store) => apply(user, store, 'apply', []), // the bucket exists: only the stream is left to create
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output,
+      },
+      'publish $JS.API.STREAM.UPDATE.*': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream], { max_age: nanos(60_000) })).output,
+      },
+      'publish $JS.API.STREAM.DELETE.*': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
+        run: async (user, store) => (await apply(user, store, 'apply', [])).output,
+      },
+      'publish $JS.API.STREAM.INFO.KV_jetstream-cdk8s': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
+      'publish $JS.API.STREAM.MSG.GET.KV_jetstream-cdk8s': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
+        run: async (user, store, stream) => (await apply(user, store, 'plan', [stream])).output,
+      },
+      'publish $JS.API.DIRECT.GET.KV_jetstream-cdk8s.>': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
+        run: (user, store) => losingCreate(user, store),
+      },
+      'publish $KV.jetstream-cdk8s.events': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
+      'subscribe _INBOX.>': { run: async (user, store) => (await apply(user, store, 'plan', [])).output },
+    };
+
+    test('has one use for each granted subject', () => {
+      expect(APPLY_GRANTS.map(grantName).sort()).toEqual(Object.keys(APPLY_USES).sort());
+    });
+
+    test.each(APPLY_GRANTS.map((grant, i) => [grantName(grant), grant, i] as const))(
+      '%s: refused without it',
+      async (name, grant, i) => {
+        const store = `store-${i}`;
+        const stream = `STREAM_${i}`;
+        const { setup, run } = APPLY_USES[name];
+        await setup?.(`apply-${i}`, store, stream);
+        const output = await run(`apply-without-${i}`, store, stream);
+        const subject = grant.subject.replace(STORE, store);
+        const refused = [...output.matchAll(/Permissions Violation for (Publish|Subscription) to "([^"]+)"/g)]
+          .some(([, operation, refusedSubject]) => refuses({ operation: operation.toLowerCase(), subject: refusedSubject }, { ...grant, subject }));
+        expect([output, refused]).toEqual([output, true]);
+      },
+    );
+  });
+});
+
+test('documents: nats-server 2.9.10 reads an empty allow list as no restriction', async () => {
+  const port = await freePort();
+  const server = await startNatsServer({
+    config: [
+      `listen: "127.0.0.1:${port}"`,
+      `http: "127.0.0.1:${await freePort()}"`,
+      'authorization {',
+      '  users: [',
+      '    { user: "raw", password: "pw", permissions: { publish: { allow: [] }, subscribe: { allow: [] } } }',
+      '  ]',
+      '}',
+      '',
+    ].join('\n'),
+  });
+  const nc = await connect({ servers: server.url, user: 'raw', pass: 'pw', reconnect: false });
+  const received = new Promise<string>((resolve) => nc.subscribe('orders.>', { callback: (_, m) => resolve(m.subject) }));
+  nc.publish('orders.created');
+  await expect(received).resolves.toBe('orders.created');
+  await nc.close();
+  await server.stop();
+});
+
+describe('token', () => {
+  const TOKEN = { secretName: 'nats-token', key: 'token' };
+  let server: NatsServerHandle;
+
+  beforeAll(async () => {
+    // Unquoted, the server would read "yes" as a boolean and refuse to start.
+    server = await startWithAuth(NatsAuth.token(TOKEN), new Map([[secretId(TOKEN), 'yes']]));
+  });
+
+  afterAll(() => server?.stop());
+
+  test('accepts the right token and refuses a wrong one or none', async () => {
+    const nc = await connect({ servers: server.url, token: 'yes', reconnect: false });
+    expect((await (await nc.jetstreamManager()).getAccountInfo()).streams).toBe(0);
+    await nc.close();
+    await expect(connect({ servers: server.url, token: 'no', reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    await expect(connect({ servers: server.url, reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+  });
+});
+
+describe('authEnvironment', () => {
+  test('gives each secret a raw variable from the Secret, then the quoted one nats.conf reads', () => {
+    const auth = NatsAuth.users([
+      { name: 'orders-reader', password: { secretName: 'readers', key: 'orders' } },
+      { name: 'apply', password: { secretName: 'jobs', key: 'apply' } },
+    ]);
+    expect(authEnvironment(auth)).toEqual([
+      { name: 'NATS_USER_APPLY_PASSWORD_RAW', valueFrom: { secretName: 'jobs', key: 'apply' } },
+      { name: 'NATS_USER_APPLY_PASSWORD', value: "'$(NATS_USER_APPLY_PASSWORD_RAW)'" },
+      { name: 'NATS_USER_ORDERS_READER_PASSWORD_RAW', valueFrom: { secretName: 'readers', key: 'orders' } },
+      { name: 'NATS_USER_ORDERS_READER_PASSWORD', value: "'$(NATS_USER_ORDERS_READER_PASSWORD_RAW)'" },
+    ]);
+    expect(authEnvironment(NatsAuth.token({ secretName: 'nats', key: 'token' }))).toEqual([
+      { name: `${TOKEN_VARIABLE}_RAW`, valueFrom: { secretName: 'nats', key: 'token' } },
+      { name: TOKEN_VARIABLE, value: "'$(NATS_TOKEN_RAW)'" },
+    ]);
+    expect(authEnvironment(NatsAuth.none())).toEqual([]);
+  });
+
+  test.each([
+    ['orders', 'NATS_USER_ORDERS_PASSWORD'],
+    ['orders-reader', 'NATS_USER_ORDERS_READER_PASSWORD'],
+    ['app.v2_x', 'NATS_USER_APP_V2_X_PASSWORD'],
+  ])('names the password variable of user %s %s', (name, variable) => {
+    expect(passwordVariable(name)).toBe(variable);
+  });
+
+  test.each([
+    ['1234', 'interface {} is int64, not string'],
+    ['true', 'interface {} is bool, not string'],
+    ['a b', "variable reference for 'PW' on line 3 could not be parsed"],
+  ])('documents why the quotes: unquoted, nats-server refuses the password %j', async (password, message) => {
+    const config = 'authorization {\n  users: [\n    { user: "a", password: $PW }\n  ]\n}\n';
+    const result = await checkConfig(config, { env: { PATH: process.env.PATH ?? '', PW: password } });
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain(message);
+  });
+});
+
+describe('authProblems', () => {
+  const password = { secretName: 'nats-users', key: 'x' };
+
+  test('accepts no authentication, a token and valid users', () => {
+    expect(authProblems(NatsAuth.none())).toEqual([]);
+    expect(authProblems(NatsAuth.token({ secretName: 'nats', key: 'token' }))).toEqual([]);
+    expect(authProblems(NatsAuth.users(USERS))).toEqual([]);
+  });
+
+  test('fails on users that share a name or a password variable, bad names, Secret references and subjects', () => {
+    const problems = authProblems(NatsAuth.users([
+      { name: 'orders-reader', password },
+      { name: 'orders.reader', password },
+      { name: 'orders-reader', password },
+      { name: 'has space', password: { secretName: 'Upper', key: 'a/b' } },
+      { name: 'ok', password, permissions: { publish: { allow: ['orders.>'], deny: ['a..b'] }, subscribe: { allow: ['>.x'] } } },
+    ])).map(formatProblem);
+    expect(problems).toEqual([
+      'auth.users[1].name "orders.reader" takes the password variable NATS_USER_ORDERS_READER_PASSWORD of user "orders-reader": names must differ in more than case, "." and "-"',
+      'auth.users[2].name "orders-reader" is given twice: user names must be unique',
+      'auth.users[3].name "has space" must be letters, digits, ".", "_" and "-"',
+      'auth.users[3].password.secretName "Upper" must be a Kubernetes object name (DNS subdomain)',
+      'auth.users[3].password.key "a/b" must be a Secret key: letters, digits, ".", "_" and "-"',
+      'auth.users[4].permissions.publish.deny[0] "a..b" has an empty token',
+      'auth.users[4].permissions.subscribe.allow[0] ">.x" ">" must be the last token',
+    ]);
+  });
+
+  test('fails on no users and on a bad token reference', () => {
+    expect(authProblems(NatsAuth.users([])).map(formatProblem)).toEqual(['auth.users [] must name at least one user: no client could connect']);
+    expect(authProblems(NatsAuth.token({ secretName: 'nats', key: '' }), 'store.auth').map(formatProblem))
+      .toEqual(['store.auth.token.key "" must be a Secret key: letters, digits, ".", "_" and "-"']);
+  });
+});
+
+describe('permission helpers', () => {
+  test('the publisher may publish to its stream subjects and read the stream info, nothing else', () => {
+    expect(streamPublisherPermissions({ name: 'ORDERS', subjects: ['orders.*', 'returns.>'] })).toEqual({
+      publish: { allow: ['orders.*', 'returns.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.ORDERS'] },
+      subscribe: { allow: ['_INBOX.>'] },
+    });
+  });
+
+  test('a reader may not publish to any subject of its stream', () => {
+    const allowed = streamConsumerPermissions({ name: 'ORDERS', subjects: ['orders.>'] }).publish?.allow ?? [];
+    expect(allowed.filter((subject) => subjectsOverlap(subject, 'orders.>'))).toEqual([]);
+  });
+
+  test('the inbox prefix replaces _INBOX in the subscribe permission', () => {
+    expect(streamConsumerPermissions(ORDERS, { inboxPrefix: '_INBOX_app' }).subscribe).toEqual({ allow: ['_INBOX_app.>'] });
+    expect(streamPublisherPermissions(ORDERS, { inboxPrefix: 'app.inbox' }).subscribe).toEqual({ allow: ['app.inbox.>'] });
+  });
+
+  test.each([
+    ['_INBOX.*', 'inboxPrefix "_INBOX.*" must not contain wildcards'],
+    ['>', 'inboxPrefix ">" must not contain wildcards'],
+    ['a..b', 'inboxPrefix "a..b" has an empty token'],
+  ])('fails on the inbox prefix %j', (inboxPrefix, message) => {
+    expect(() => streamConsumerPermissions(ORDERS, { inboxPrefix })).toThrow(message);
+  });
+
+  test('the Job writes the ownership bucket apply/ownership.ts names, and only its store\'s record', () => {
+    const allowed = applyJobPermissions('orders-store').publish?.allow ?? [];
+    expect(allowed).toContain(`$KV.${OWNERSHIP_BUCKET}.orders-store`);
+    expect(allowed.filter((subject) => subject.startsWith('$KV.'))).toEqual([`$KV.${OWNERSHIP_BUCKET}.orders-store`]);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
