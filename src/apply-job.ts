@@ -5,7 +5,8 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { RUN_AS, hardenedContainer } from './pod-security';
+import { SecretKeyReference, TLS_FILES } from './auth';
+import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
 import { DurationInput } from './units';
 
 /** Deployment tools that can run the apply Job as a hook after they sync. */
@@ -49,6 +50,13 @@ export interface ApplyJobOptions {
    */
   readonly activeDeadline?: DurationInput;
   /**
+   * The Secret key of the password of the Job's own user, `jetstream-apply`; required when
+   * the store authenticates users. The store gives that user only the JetStream management
+   * rights the program uses.
+   * @default - none: the Job connects as the store's auth allows (the token, or no credentials)
+   */
+  readonly password?: SecretKeyReference;
+  /**
    * Run the Job as a hook of a deployment tool.
    * @default - a plain Job, run by `kubectl apply`
    */
@@ -76,7 +84,21 @@ export interface ApplyJobSettings {
   readonly hook?: ApplyJobHook;
   readonly labels: Record<string, string>;
   readonly annotations?: Record<string, string>;
+  /** How the program logs in, and the Secret holding the CA it trusts. */
+  readonly credentials: ApplyJobCredentials;
 }
+
+/** How the apply program logs in: from Secrets, never from values in the manifests. */
+export interface ApplyJobCredentials {
+  readonly user?: string;
+  readonly password?: SecretKeyReference;
+  readonly token?: SecretKeyReference;
+  /** A Secret with `ca.crt`, the CA of the server's TLS certificate. */
+  readonly caSecretName?: string;
+}
+
+/** The user the apply Job logs in as when the store authenticates users. */
+export const APPLY_JOB_USER = 'jetstream-apply';
 
 /** The official Node image the program runs in; no image of our own to build. */
 export const DEFAULT_APPLY_IMAGE = 'node:20.18.1-alpine';
@@ -84,6 +106,7 @@ export const DEFAULT_APPLY_IMAGE = 'node:20.18.1-alpine';
 export const APPLY_BUNDLE = path.join('lib', 'bundle', 'jetstream-apply.js');
 const PROGRAM_DIR = '/opt/jetstream-apply';
 const STREAMS_DIR = '/etc/jetstream-streams';
+const CA_DIR = '/etc/jetstream-ca';
 
 const HOOK_ANNOTATIONS: Record<ApplyJobHook, Record<string, string>> = {
   [ApplyJobHook.ARGO_CD_POST_SYNC]: {
@@ -140,17 +163,36 @@ export class ApplyJob extends Construct {
         WAIT_TIMEOUT: kplus.EnvValue.fromValue(`${Math.ceil(settings.waitTimeoutMs / 1000)}s`),
         CONCURRENCY: kplus.EnvValue.fromValue(String(settings.concurrency)),
         OWNER_REPLICAS: kplus.EnvValue.fromValue(String(Math.min(3, settings.storeReplicas))),
+        ...this.credentialEnvironment(settings.credentials),
       },
       resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
       securityContext: hardenedContainer(),
       volumeMounts: [
         { path: PROGRAM_DIR, volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume', this.program, { name: 'program' }), readOnly: true },
         { path: STREAMS_DIR, volume: kplus.Volume.fromConfigMap(this, 'StreamsVolume', kplus.ConfigMap.fromConfigMapName(this, 'Streams', settings.streamsConfig.name), { name: 'streams' }), readOnly: true },
+        ...(settings.credentials.caSecretName ? [{
+          path: CA_DIR,
+          readOnly: true,
+          volume: kplus.Volume.fromSecret(this, 'CaVolume', secretByName(this, settings.credentials.caSecretName), {
+            name: 'ca', items: { [TLS_FILES.ca]: { path: TLS_FILES.ca } },
+          }),
+        }] : []),
       ],
     });
     const apiObject = ApiObject.of(this.job);
     const render = apiObject.toJson.bind(apiObject);
     apiObject.toJson = () => finishJob(render(), settings.storeName, settings.renderStreams(), bundle);
+  }
+
+  /** The program's credentials as environment variables, the secrets read from their Secrets. */
+  private credentialEnvironment(credentials: ApplyJobCredentials): Record<string, kplus.EnvValue> {
+    const fromSecret = (ref: SecretKeyReference) => kplus.EnvValue.fromSecretValue({ secret: secretByName(this, ref.secretName), key: ref.key });
+    return {
+      ...(credentials.user ? { NATS_USER: kplus.EnvValue.fromValue(credentials.user) } : {}),
+      ...(credentials.password ? { NATS_PASSWORD: fromSecret(credentials.password) } : {}),
+      ...(credentials.token ? { NATS_TOKEN: fromSecret(credentials.token) } : {}),
+      ...(credentials.caSecretName ? { NATS_CA_FILE: kplus.EnvValue.fromValue(`${CA_DIR}/${TLS_FILES.ca}`) } : {}),
+    };
   }
 }
 

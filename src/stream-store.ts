@@ -3,9 +3,13 @@ import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
-import { ApplyJob, ApplyJobHook, ApplyJobOptions, DEFAULT_APPLY_IMAGE } from './apply-job';
+import { APPLY_JOB_USER, ApplyJob, ApplyJobHook, ApplyJobOptions, DEFAULT_APPLY_IMAGE } from './apply-job';
+import {
+  AuthKind, NatsAuth, SecretKeyReference, StoreTlsOptions, TLS_MOUNT_PATHS, applyJobPermissions, authEnvironment, authProblems,
+  natsAuthorization, natsTls, tlsProblems,
+} from './auth';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
-import { RUN_AS, hardenedContainer } from './pod-security';
+import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { HostedStream, capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
 import { IStream, Stream } from './stream';
@@ -224,6 +228,16 @@ export interface StreamStoreProps {
    */
   readonly annotations?: Record<string, string>;
   /**
+   * How clients authenticate; secrets stay in the Kubernetes Secrets named here.
+   * @default NatsAuth.none()
+   */
+  readonly auth?: NatsAuth;
+  /**
+   * TLS for clients and routes, from Secrets in the cert-manager layout (tls.crt, tls.key, ca.crt).
+   * @default - plain text
+   */
+  readonly tls?: StoreTlsOptions;
+  /**
    * The post-deploy Job that applies the streams to the running server.
    * @default - node:20.18.1-alpine, 5m wait, 32 streams at once, kept 24h, 3 retries
    */
@@ -322,10 +336,30 @@ const STORE_PROPS_SCHEMA = {
     automountServiceAccountToken: { type: 'boolean' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     annotations: { type: 'object', additionalProperties: { type: 'string' } },
+    auth: { type: 'object' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        client: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['secretName'],
+          properties: { secretName: { type: 'string' }, verifyClients: { type: 'boolean' } },
+        },
+        routes: { type: 'object', additionalProperties: false, required: ['secretName'], properties: { secretName: { type: 'string' } } },
+      },
+    },
     applyJob: {
       type: 'object',
       additionalProperties: false,
       properties: {
+        password: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['secretName', 'key'],
+          properties: { secretName: { type: 'string' }, key: { type: 'string' } },
+        },
         image: { type: 'string', minLength: 1 },
         waitTimeout: LIMIT_PROPERTIES.maxAge,
         concurrency: { type: 'integer', minimum: 1, maximum: 256 },
@@ -359,6 +393,9 @@ export interface ResolvedStore {
   readonly lameDuckGracePeriodMs: number;
   readonly terminationGracePeriodMs: number;
   readonly applyJob: ResolvedApplyJob;
+  /** The store's authentication, the apply Job's own user included. */
+  readonly auth: NatsAuth;
+  readonly tls?: StoreTlsOptions;
 }
 
 /** The apply Job's settings with every default applied. */
@@ -466,6 +503,7 @@ export class StreamStore extends Construct implements IStreamStore {
       natsUrl: `nats://${this.name}:${NATS_PORTS.client}`,
       streamsConfig: this.streamsConfig,
       renderStreams: () => this.renderStreams(),
+      credentials: applyJobCredentials(this.settings, props.applyJob?.password),
       labels: { ...labels, 'app.kubernetes.io/component': 'stream-apply' },
       annotations: props.annotations,
     });
@@ -494,6 +532,27 @@ export class StreamStore extends Construct implements IStreamStore {
 
   private hostedStreams(): HostedStream[] {
     return this._streams.map((s) => ({ path: s.node.path, definition: s.definition }));
+  }
+
+  /** The auth secrets as environment variables of the NATS container, in the order Kubernetes expands them. */
+  private secretEnvironment(): Record<string, kplus.EnvValue> {
+    return Object.fromEntries(authEnvironment(this.settings.auth).map((variable) => [
+      variable.name,
+      'value' in variable
+        ? kplus.EnvValue.fromValue(variable.value)
+        : kplus.EnvValue.fromSecretValue({ secret: secretByName(this, variable.valueFrom.secretName), key: variable.valueFrom.key }),
+    ]));
+  }
+
+  private tlsMounts(): kplus.VolumeMount[] {
+    const tls = this.settings.tls;
+    const mount = (path: string, secretName: string, name: string): kplus.VolumeMount => ({
+      path, readOnly: true, volume: kplus.Volume.fromSecret(this, `${name}-volume`, secretByName(this, secretName), { name }),
+    });
+    return [
+      ...(tls?.client ? [mount(TLS_MOUNT_PATHS.client, tls.client.secretName, 'tls-client')] : []),
+      ...(tls?.routes ? [mount(TLS_MOUNT_PATHS.routes, tls.routes.secretName, 'tls-routes')] : []),
+    ];
   }
 
   private problems(): Problem[] {
@@ -559,6 +618,7 @@ export class StreamStore extends Construct implements IStreamStore {
       ],
       envVariables: {
         POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+        ...this.secretEnvironment(),
         ...(s.memoryLimitBytes
           // Let the Go runtime collect garbage before the kernel kills the container.
           ? { GOMEMLIMIT: kplus.EnvValue.fromValue(`${Math.floor((s.memoryLimitBytes * 0.9) / (1024 * 1024))}MiB`) }
@@ -572,6 +632,7 @@ export class StreamStore extends Construct implements IStreamStore {
       volumeMounts: [
         { path: PATHS.config, volume: configVolume, readOnly: true },
         { path: PATHS.run, volume: pidVolume },
+        ...this.tlsMounts(),
       ],
       // Start-up only needs JetStream running: one broken stream must not restart the server forever.
       startup: kplus.Probe.fromHttpGet('/healthz?js-enabled-only=true', {
@@ -745,12 +806,21 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
     lameDuckDurationMs,
     lameDuckGracePeriodMs,
     applyJob: resolveApplyJob(props.applyJob ?? {}, duration),
+    auth: withApplyJobUser(props.auth ?? NatsAuth.none(), name, props.applyJob?.password),
+    tls: props.tls,
     // Kubernetes takes whole seconds: the default rounds up.
     terminationGracePeriodMs: duration('terminationGracePeriod', props.terminationGracePeriod,
       Math.ceil((minimumGraceMs + LAME_DUCK_MARGIN_MS) / 1000) * 1000),
   };
   problems.push(...storeRuleProblems(value, props, usableVolume, minimumGraceMs));
   problems.push(...applyJobProblems(value.applyJob));
+  problems.push(...authProblems(value.auth), ...(value.tls ? tlsProblems(value.tls) : []));
+  if (value.auth.kind === AuthKind.USERS && props.applyJob?.password === undefined) {
+    problems.push({
+      field: 'applyJob.password', value: '(unset)',
+      rule: `must name the Secret key of the apply Job's password when the store authenticates users: the Job logs in as "${APPLY_JOB_USER}"`,
+    });
+  }
   return { value, problems };
 }
 
@@ -811,6 +881,21 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   return problems;
 }
 
+/** With users, the apply Job logs in as its own user, allowed only the JetStream management it does. */
+function withApplyJobUser(auth: NatsAuth, storeName: string, password: SecretKeyReference | undefined): NatsAuth {
+  if (auth.kind !== AuthKind.USERS || password === undefined) return auth;
+  return NatsAuth.users([...auth.users, { name: APPLY_JOB_USER, password, permissions: applyJobPermissions(storeName) }]);
+}
+
+function applyJobCredentials(s: ResolvedStore, password: SecretKeyReference | undefined) {
+  return {
+    user: s.auth.kind === AuthKind.USERS ? APPLY_JOB_USER : undefined,
+    password: s.auth.kind === AuthKind.USERS ? password : undefined,
+    token: s.auth.kind === AuthKind.TOKEN ? s.auth.token : undefined,
+    caSecretName: s.tls?.client?.secretName,
+  };
+}
+
 function resolveApplyJob(
   options: ApplyJobOptions, duration: (field: string, input: DurationInput | undefined, fallback: number) => number,
 ): ResolvedApplyJob {
@@ -855,6 +940,8 @@ function natsConfigOptions(s: ResolvedStore): NatsConfigOptions {
     lameDuckDurationMs: s.lameDuckDurationMs,
     lameDuckGracePeriodMs: s.lameDuckGracePeriodMs,
     jetStream: { storeDir: PATHS.data, maxFileStoreBytes: s.maxFileStoreBytes, maxMemoryStoreBytes: s.maxMemoryStoreBytes },
+    authorization: natsAuthorization(s.auth),
+    tls: s.tls ? natsTls(s.tls) : undefined,
     cluster: s.replicas > 1
       ? {
         name: s.name,

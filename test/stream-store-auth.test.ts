@@ -1,0 +1,146 @@
+import { Chart, Testing } from 'cdk8s';
+import { connect } from 'nats';
+import { NatsAuth, StreamStore, StreamStoreProps } from '../src';
+import { runApply } from '../src/apply/apply';
+import { parseCli } from '../src/apply/cli';
+import { validateManifests } from './support/k8s-schema';
+import { kubeletEnvironment } from './support/kubelet';
+import { checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
+import { freePort } from './support/ports';
+
+const USERS = NatsAuth.users([{ name: 'app', password: { secretName: 'nats-users', key: 'app' } }]);
+const JOB_PASSWORD = { secretName: 'nats-users', key: 'apply' };
+const SECRETS = new Map([['nats-users/app', 'app-s3cret'], ['nats-users/apply', 'apply s3cret, with a comma']]);
+
+function synth(props: StreamStoreProps): any[] {
+  const chart = new Chart(Testing.app(), 'test');
+  new StreamStore(chart, 'events', props).addStream('orders', { subjects: ['orders.>'] });
+  return Testing.synth(chart);
+}
+
+const natsConf = (objects: any[]) => objects.find((o) => o.metadata.name === 'events-config').data['nats.conf'];
+const natsContainer = (objects: any[]) => objects.find((o) => o.kind === 'StatefulSet').spec.template.spec.containers[0];
+const job = (objects: any[]) => objects.find((o) => o.kind === 'Job');
+
+afterAll(stopAll);
+
+function synthErrors(props: StreamStoreProps): string[] {
+  try {
+    synth(props);
+    return [];
+  } catch (error) {
+    return (error as Error).message.split('\n').slice(1).map((line) => line.trim());
+  }
+}
+
+describe('users', () => {
+  const objects = synth({ auth: USERS, applyJob: { password: JOB_PASSWORD } });
+
+  test('nats.conf names the password variables; no secret is in any object', () => {
+    expect(natsConf(objects)).toContain('      user: "app"\n      password: $NATS_USER_APP_PASSWORD\n');
+    expect(natsConf(objects)).toContain('      user: "jetstream-apply"\n      password: $NATS_USER_JETSTREAM_APPLY_PASSWORD\n');
+    const rendered = JSON.stringify(objects);
+    for (const secret of SECRETS.values()) expect(rendered).not.toContain(secret);
+  });
+
+  test('the server gets each password from its Secret, quoted for nats.conf', () => {
+    expect(natsContainer(objects).env).toEqual(expect.arrayContaining([
+      { name: 'NATS_USER_APP_PASSWORD_RAW', valueFrom: { secretKeyRef: { key: 'app', name: 'nats-users' } } },
+      { name: 'NATS_USER_APP_PASSWORD', value: "'$(NATS_USER_APP_PASSWORD_RAW)'" },
+    ]));
+  });
+
+  test('the Job logs in as its own user with its password from the Secret', () => {
+    const env = job(objects).spec.template.spec.containers[0].env;
+    expect(env).toEqual(expect.arrayContaining([
+      { name: 'NATS_USER', value: 'jetstream-apply' },
+      { name: 'NATS_PASSWORD', valueFrom: { secretKeyRef: { key: 'apply', name: 'nats-users' } } },
+    ]));
+  });
+
+  test('every object validates against the Kubernetes schemas', () => {
+    expect(validateManifests(objects)).toEqual([]);
+  });
+
+  test('fails without the Job\'s password', () => {
+    expect(synthErrors({ auth: USERS })).toEqual([
+      '[test/events] store "events": applyJob.password (unset) must name the Secret key of the apply Job\'s password when the store authenticates users: the Job logs in as "jetstream-apply"',
+    ]);
+  });
+
+  test('a server started from the synthesized config and pod environment refuses anonymous clients, and the Job\'s own command applies the streams', async () => {
+    const serverEnv = kubeletEnvironment(natsContainer(objects).env, SECRETS, { 'metadata.name': 'events-0' });
+    const conf = natsConf(objects);
+    expect(await checkConfig(conf, { env: serverEnv })).toMatchObject({ ok: true });
+
+    // The harness rewrites ports and paths; the authorization block holds neither and stays as rendered.
+    const authorization = /^authorization \{\n[\s\S]*?^\}\n/m.exec(conf)![0];
+    const storeDir = makeTempDir();
+    const local = rewriteConfigForLocal(conf.replace(authorization, ''), {
+      storeDir, clientPort: await freePort(), monitorPort: await freePort(), serverName: 'events-0',
+    });
+    const server = await startNatsServer({ config: local + authorization, storeDir, env: serverEnv });
+
+    await expect(connect({ servers: server.url, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+
+    const container = job(objects).spec.template.spec.containers[0];
+    const jobEnv = { ...kubeletEnvironment(container.env, SECRETS), NATS_URL: server.url, TERMINATION_LOG: '' };
+    const streamsJson = objects.find((o) => o.metadata.name === 'events-streams').data['streams.json'];
+    const definitions = `${makeTempDir()}/streams.json`;
+    require('fs').writeFileSync(definitions, streamsJson);
+    const request = parseCli(container.command.slice(2), { ...jobEnv, STREAMS_FILE: definitions });
+    if (request.help) throw new Error('expected a run');
+    const lines: string[] = [];
+    const outcome = await runApply({ ...request.options, terminationLog: undefined }, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    expect([outcome.exitCode, lines.join('\n')]).toEqual([0, expect.stringContaining('created orders')]);
+
+    const nc = await connect({ servers: server.url, user: 'app', pass: 'app-s3cret', reconnect: false });
+    try {
+      expect((await (await nc.jetstreamManager()).streams.info('orders')).config.subjects).toEqual(['orders.>']);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
+describe('token', () => {
+  const objects = synth({ auth: NatsAuth.token({ secretName: 'nats-token', key: 'token' }) });
+
+  test('the server and the Job read the token from its Secret', () => {
+    expect(natsConf(objects)).toContain('token: $NATS_TOKEN');
+    expect(job(objects).spec.template.spec.containers[0].env).toContainEqual(
+      { name: 'NATS_TOKEN', valueFrom: { secretKeyRef: { key: 'token', name: 'nats-token' } } });
+  });
+});
+
+describe('TLS', () => {
+  const objects = synth({ replicas: 3, tls: { client: { secretName: 'nats-client-tls' }, routes: { secretName: 'nats-routes-tls' } } });
+
+  test('mounts the certificates from their Secrets where nats.conf reads them', () => {
+    const pod = objects.find((o) => o.kind === 'StatefulSet').spec.template.spec;
+    expect(pod.volumes).toEqual(expect.arrayContaining([
+      { name: 'tls-client', secret: { secretName: 'nats-client-tls' } },
+      { name: 'tls-routes', secret: { secretName: 'nats-routes-tls' } },
+    ]));
+    expect(pod.containers[0].volumeMounts).toEqual(expect.arrayContaining([
+      { mountPath: '/etc/nats-tls/client', name: 'tls-client', readOnly: true },
+      { mountPath: '/etc/nats-tls/routes', name: 'tls-routes', readOnly: true },
+    ]));
+    expect(natsConf(objects)).toContain('cert_file: "/etc/nats-tls/client/tls.crt"');
+    expect(natsConf(objects)).toContain('cert_file: "/etc/nats-tls/routes/tls.crt"');
+  });
+
+  test('the Job trusts the CA of the client certificate', () => {
+    const spec = job(objects).spec.template.spec;
+    expect(spec.containers[0].env).toContainEqual({ name: 'NATS_CA_FILE', value: '/etc/jetstream-ca/ca.crt' });
+    expect(spec.volumes).toContainEqual({ name: 'ca', secret: { items: [{ key: 'ca.crt', path: 'ca.crt' }], secretName: 'nats-client-tls' } });
+  });
+
+  test('every object validates and nats.conf passes nats-server -t', async () => {
+    expect(validateManifests(objects)).toEqual([]);
+    const result = await checkConfig(natsConf(objects), { env: { PATH: process.env.PATH ?? '', POD_NAME: 'events-0' } });
+    // The certificate files exist only in the pod: the check gets as far as opening them.
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain('open /etc/nats-tls/client/tls.crt: no such file or directory');
+  });
+});
