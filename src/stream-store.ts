@@ -1,11 +1,11 @@
 import { createHash } from 'crypto';
-import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 import { APPLY_JOB_USER, ApplyJob, ApplyJobHook, ApplyJobOptions, DEFAULT_APPLY_IMAGE } from './apply-job';
 import {
-  AuthKind, NatsAuth, SecretKeyReference, StoreTlsOptions, TLS_MOUNT_PATHS, applyJobPermissions, authEnvironment, authProblems,
+  AuthKind, NatsAuth, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions, authEnvironment, authProblems,
   natsAuthorization, natsTls, tlsProblems,
 } from './auth';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
@@ -428,6 +428,8 @@ export class StreamStore extends Construct implements IStreamStore {
   public readonly config: kplus.ConfigMap;
   /** The ConfigMap holding the stream definitions the post-deploy Job applies. */
   public readonly streamsConfig: k8s.KubeConfigMap;
+  /** How clients reach the store, as environment-style keys (`envFrom` works): URL, auth kind, Secret and CA names. */
+  public readonly connectionConfig: kplus.ConfigMap;
   /** The headless Service that gives each server a stable DNS name. */
   public readonly headlessService: kplus.Service;
   /** The Service clients connect through. */
@@ -467,6 +469,10 @@ export class StreamStore extends Construct implements IStreamStore {
       metadata: metadata(`${this.name}-streams`),
       data: Lazy.any({ produce: () => ({ 'streams.json': this.renderStreams() }) }),
     });
+    this.connectionConfig = new kplus.ConfigMap(this, 'ConnectionConfig', {
+      metadata: metadata(`${this.name}-connection`),
+      data: connectionInfo(this.settings, Chart.of(this).namespace),
+    });
     this.headlessService = new kplus.Service(this, 'HeadlessService', {
       metadata: metadata(`${this.name}-headless`),
       clusterIP: 'None',
@@ -481,8 +487,8 @@ export class StreamStore extends Construct implements IStreamStore {
       ports: [{ name: 'client', port: NATS_PORTS.client, targetPort: NATS_PORTS.client }],
     });
     this.statefulSet.node.addDependency(this.config, this.streamsConfig, this.headlessService, this.clientService);
-    this.clientService.node.addDependency(this.config, this.streamsConfig);
-    this.headlessService.node.addDependency(this.config, this.streamsConfig);
+    this.clientService.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
+    this.headlessService.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
 
     if (this.settings.replicas > 1) {
       const pdb = new k8s.KubePodDisruptionBudget(this, 'PodDisruptionBudget', {
@@ -885,6 +891,20 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
 function withApplyJobUser(auth: NatsAuth, storeName: string, password: SecretKeyReference | undefined): NatsAuth {
   if (auth.kind !== AuthKind.USERS || password === undefined) return auth;
   return NatsAuth.users([...auth.users, { name: APPLY_JOB_USER, password, permissions: applyJobPermissions(storeName) }]);
+}
+
+/**
+ * How clients reach the store, as the Argo EventBus publishes in its status: the URL, the auth
+ * kind, and the names (never the values) of the Secrets to read.
+ */
+export function connectionInfo(s: ResolvedStore, namespace: string | undefined): Record<string, string> {
+  const host = namespace ? `${s.name}.${namespace}.svc` : s.name;
+  return {
+    NATS_URL: `nats://${host}:${NATS_PORTS.client}`,
+    NATS_AUTH: s.auth.kind,
+    ...(s.auth.token ? { NATS_TOKEN_SECRET_NAME: s.auth.token.secretName, NATS_TOKEN_SECRET_KEY: s.auth.token.key } : {}),
+    ...(s.tls?.client ? { NATS_CA_SECRET_NAME: s.tls.client.secretName, NATS_CA_SECRET_KEY: TLS_FILES.ca } : {}),
+  };
 }
 
 function applyJobCredentials(s: ResolvedStore, password: SecretKeyReference | undefined) {

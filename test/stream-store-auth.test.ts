@@ -144,3 +144,27 @@ describe('TLS', () => {
     expect(result.output).toContain('open /etc/nats-tls/client/tls.crt: no such file or directory');
   });
 });
+
+describe('connection info', () => {
+  const connection = (objects: any[]) => objects.find((o) => o.metadata.name === 'events-connection').data;
+
+  test('publishes the URL and the auth kind, for envFrom', () => {
+    expect(connection(synth({}))).toEqual({ NATS_URL: 'nats://events:4222', NATS_AUTH: 'none' });
+  });
+
+  test('names the token Secret and the CA Secret, never their values', () => {
+    const objects = synth({ auth: NatsAuth.token({ secretName: 'nats-token', key: 'token' }), tls: { client: { secretName: 'nats-tls' } } });
+    expect(connection(objects)).toEqual({
+      NATS_URL: 'nats://events:4222', NATS_AUTH: 'token',
+      NATS_TOKEN_SECRET_NAME: 'nats-token', NATS_TOKEN_SECRET_KEY: 'token',
+      NATS_CA_SECRET_NAME: 'nats-tls', NATS_CA_SECRET_KEY: 'ca.crt',
+    });
+  });
+
+  test('uses the namespace of the chart in the URL', () => {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'messaging' });
+    new StreamStore(chart, 'events', { auth: USERS, applyJob: { password: JOB_PASSWORD } });
+    const data = Testing.synth(chart).find((o) => o.metadata.name === 'events-connection').data;
+    expect(data).toEqual({ NATS_URL: 'nats://events.messaging.svc:4222', NATS_AUTH: 'users' });
+  });
+});

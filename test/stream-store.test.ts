@@ -286,6 +286,7 @@ describe('StreamStore', () => {
       expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
         'ConfigMap/backbone-apply-program',
         'ConfigMap/backbone-config',
+        'ConfigMap/backbone-connection',
         'ConfigMap/backbone-streams',
         expect.stringMatching(/^Job\/backbone-apply-[0-9a-f]{8}$/),
         'Service/backbone',
@@ -422,10 +423,10 @@ describe('StreamStore', () => {
   describe('object order', () => {
     test('renders the ConfigMaps, then the Services, then the StatefulSet, then the PodDisruptionBudget and the apply Job', () => {
       const kinds = synth({ replicas: 3 }).map((o) => o.kind);
-      expect(kinds.slice(0, 5)).toEqual(['ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.slice(0, 6)).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
       // The program's ConfigMap has no order of its own; the Job comes after the StatefulSet.
       expect(kinds.indexOf('Job')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
-      expect(kinds.sort()).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'Job', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.sort()).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'Job', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
     });
 
     test('keeps the order when other objects of the chart are declared first', () => {
@@ -434,7 +435,7 @@ describe('StreamStore', () => {
       new StreamStore(chart, 'events');
       const kinds = Testing.synth(chart).filter((o) => o.metadata.name !== undefined && o.metadata.name.startsWith('events'))
         .map((o) => o.kind);
-      expect(kinds.slice(0, 5)).toEqual(['ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.slice(0, 6)).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
       expect(kinds.indexOf('Job')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
     });
   });
