@@ -1,5 +1,6 @@
 import { App } from 'cdk8s';
 import { EventsChart } from './events-chart';
+import { HaChart } from './ha-chart';
 import { TawonChart } from './tawon-chart';
 
 /** Builds the example app; `main.ts` synthesizes it and the tests check what it renders. */
@@ -7,5 +8,6 @@ export function buildApp(outdir: string): App {
   const app = new App({ outdir });
   new TawonChart(app, 'tawon-example');
   new EventsChart(app, 'events');
+  new HaChart(app, 'ha');
   return app;
 }

@@ -12,8 +12,9 @@ import { connect } from 'nats';
 import { parse } from 'yaml';
 import { normalizeServerConfig } from '../src/apply/normalize';
 import { diffStreamConfig } from '../src/apply/diff';
-import { makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
-import { freePort } from './support/ports';
+import { kubeletEnvironment } from './support/kubelet';
+import { makeTempDir, stopAll } from './support/nats-server';
+import { adminCredentials, fakeSecrets, startStoreFromManifests } from './support/store-from-manifests';
 
 const run = promisify(execFile);
 const DIST = path.join(__dirname, '..', 'dist');
@@ -39,15 +40,15 @@ function materializeMounts(objects: any[], pod: any, root: string): Map<string, 
 }
 
 /** The Job's command, mount paths mapped to local directories, with the Job's environment and the server URL. */
-async function runJob(job: any, mounts: Map<string, string>, url: string, terminationLog: string) {
+async function runJob(job: any, mounts: Map<string, string>, url: string, terminationLog: string, secrets: ReadonlyMap<string, string>) {
   const container = job.spec.template.spec.containers[0];
   const local = (arg: string) => [...mounts].reduce((a, [mountPath, dir]) => a.replace(mountPath, dir), arg);
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', TERMINATION_LOG: terminationLog };
-  for (const variable of container.env) env[variable.name] = local(variable.value);
+  const env = Object.fromEntries(Object.entries(kubeletEnvironment(container.env, secrets)).map(([name, value]) => [name, local(value)]));
+  env.TERMINATION_LOG = terminationLog;
   env.NATS_URL = url;
   const [command, ...args] = container.command.map(local);
   try {
-    const { stdout } = await run(command === 'node' ? process.execPath : command, args, { env, timeout: 60_000 });
+    const { stdout } = await run(command === 'node' ? process.execPath : command, args, { env, timeout: 90_000 });
     return { code: 0, stdout };
   } catch (error: any) {
     return { code: error.code as number, stdout: `${error.stdout}\n${error.stderr}` };
@@ -61,24 +62,21 @@ describe.each(fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort())('%
     const objects = distObjects(file);
     const job = objects.find((o) => o.kind === 'Job');
     const storeName = job.metadata.labels['app.kubernetes.io/instance'];
-    const natsConf = objects.find((o) => o.metadata.name === `${storeName}-config`).data['nats.conf'];
     const declared = JSON.parse(objects.find((o) => o.metadata.name === `${storeName}-streams`).data['streams.json']).streams;
 
     const root = makeTempDir();
     const mounts = materializeMounts(objects, job.spec.template.spec, root);
-    const storeDir = makeTempDir();
-    const config = rewriteConfigForLocal(natsConf, {
-      storeDir, clientPort: await freePort(), monitorPort: await freePort(), serverName: `${storeName}-0`,
-    });
-    const server = await startNatsServer({ config, storeDir });
+    const secrets = fakeSecrets(objects);
+    const servers = await startStoreFromManifests(objects, storeName, secrets);
+    const url = servers[0].url;
     const terminationLog = path.join(root, 'termination-log');
 
-    const first = await runJob(job, mounts, server.url, terminationLog);
+    const first = await runJob(job, mounts, url, terminationLog, secrets);
     expect(first.stdout).toContain('created');
     expect(first.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toMatchObject({ result: 'applied' });
 
-    const nc = await connect({ servers: server.url });
+    const nc = await connect({ servers: url, ...adminCredentials(objects, storeName, secrets) });
     try {
       const jsm = await nc.jetstreamManager();
       for (const { config: stream } of declared) {
@@ -87,13 +85,13 @@ describe.each(fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort())('%
       }
       const created = await Promise.all(declared.map(async (s: any) => (await jsm.streams.info(s.config.name)).created));
 
-      const second = await runJob(job, mounts, server.url, terminationLog);
+      const second = await runJob(job, mounts, url, terminationLog, secrets);
       expect(second.code).toBe(0);
       expect(second.stdout).not.toMatch(/\b(created|updated|deleted)\b/);
       expect(await Promise.all(declared.map(async (s: any) => (await jsm.streams.info(s.config.name)).created))).toEqual(created);
     } finally {
       await nc.close();
-      await server.stop();
+      await Promise.all(servers.map((server) => server.stop()));
     }
   });
 });

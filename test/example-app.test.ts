@@ -4,8 +4,9 @@ import * as path from 'path';
 import { connect } from 'nats';
 import { buildApp } from '../charts/app';
 import { validateManifests } from './support/k8s-schema';
-import { checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
-import { freePort } from './support/ports';
+import { kubeletEnvironment } from './support/kubelet';
+import { checkConfig, stopAll } from './support/nats-server';
+import { adminCredentials, fakeSecrets, startStoreFromManifests } from './support/store-from-manifests';
 
 /** Every object of the example app, as `npm run synth` renders it. */
 function exampleObjects(): any[] {
@@ -23,7 +24,7 @@ const configMaps = (key: string) => objects.filter((o) => o.kind === 'ConfigMap'
 afterAll(stopAll);
 
 test('every object of every example validates against the Kubernetes schemas', () => {
-  expect(objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name).sort()).toEqual(['events', 'mystreamstore']);
+  expect(objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name).sort()).toEqual(['backbone', 'events', 'mystreamstore']);
   expect(validateManifests(objects)).toEqual([]);
 });
 
@@ -54,9 +55,11 @@ test('synth is deterministic: two builds give identical bytes', () => {
   expect(render()).toEqual(render());
 });
 
-describe.each(configMaps('nats.conf').map((cm) => [cm.metadata.name, cm.data['nats.conf']]))('%s', (_name, natsConf) => {
-  test('passes nats-server -t', async () => {
-    const result = await checkConfig(natsConf, { env: { PATH: process.env.PATH ?? '', POD_NAME: 'store-0' } });
+describe.each(configMaps('nats.conf').map((cm) => [cm.metadata.name, cm.data['nats.conf']]))('%s', (name, natsConf) => {
+  test('passes nats-server -t with the pod\'s environment', async () => {
+    const statefulSet = objects.find((o) => o.kind === 'StatefulSet' && `${o.metadata.name}-config` === name);
+    const env = kubeletEnvironment(statefulSet.spec.template.spec.containers[0].env, fakeSecrets(objects), { 'metadata.name': 'store-0' });
+    const result = await checkConfig(natsConf, { env });
     expect(result.output).not.toMatch(/error/i);
     expect(result.ok).toBe(true);
   });
@@ -65,13 +68,9 @@ describe.each(configMaps('nats.conf').map((cm) => [cm.metadata.name, cm.data['na
 describe.each(configMaps('streams.json').map((cm) => [cm.metadata.name, cm.data['streams.json']]))('%s', (name, streamsJson) => {
   test('a server started from the store\'s nats.conf accepts every declared stream as declared', async () => {
     const store = JSON.parse(streamsJson).store as string;
-    const natsConf = configMaps('nats.conf').find((cm) => cm.metadata.name === `${store}-config`)!.data['nats.conf'];
-    const storeDir = makeTempDir();
-    const config = rewriteConfigForLocal(natsConf, {
-      storeDir, clientPort: await freePort(), monitorPort: await freePort(), serverName: `${store}-0`,
-    });
-    const server = await startNatsServer({ config, storeDir });
-    const nc = await connect({ servers: server.url });
+    const secrets = fakeSecrets(objects);
+    const servers = await startStoreFromManifests(objects, store, secrets);
+    const nc = await connect({ servers: servers[0].url, ...adminCredentials(objects, store, secrets) });
     try {
       const jsm = await nc.jetstreamManager();
       const declared = JSON.parse(streamsJson).streams as Array<{ config: any }>;
@@ -88,7 +87,7 @@ describe.each(configMaps('streams.json').map((cm) => [cm.metadata.name, cm.data[
       expect((await jsm.streams.names().next()).sort()).toEqual(declared.map((s) => s.config.name).sort());
     } finally {
       await nc.close();
-      await server.stop();
+      await Promise.all(servers.map((server) => server.stop()));
     }
   });
 });
