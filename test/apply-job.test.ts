@@ -1,5 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { ApplyJobHook, StreamOptions, StreamStore, StreamStoreProps } from '../src';
+import { validationErrors } from './support/validation-errors';
 
 function synth(props: StreamStoreProps = {}, streams: Array<[string, StreamOptions]> = [['orders', {}]]): any[] {
   const chart = new Chart(Testing.app(), 'test');
@@ -11,14 +12,7 @@ function synth(props: StreamStoreProps = {}, streams: Array<[string, StreamOptio
 const job = (objects: any[]) => objects.find((o) => o.kind === 'Job');
 const env = (objects: any[]) => Object.fromEntries(job(objects).spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
 
-function synthErrors(props: StreamStoreProps): string[] {
-  try {
-    synth(props);
-    return [];
-  } catch (error) {
-    return (error as Error).message.split('\n').slice(1).map((line) => line.trim());
-  }
-}
+const synthErrors = (props: StreamStoreProps) => validationErrors(() => synth(props));
 
 describe('apply Job', () => {
   test('runs the bundled program from its ConfigMap against the store\'s client Service', () => {

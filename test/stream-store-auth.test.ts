@@ -7,6 +7,7 @@ import { validateManifests } from './support/k8s-schema';
 import { kubeletEnvironment } from './support/kubelet';
 import { checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
+import { validationErrors } from './support/validation-errors';
 
 const USERS = NatsAuth.users([{ name: 'app', password: { secretName: 'nats-users', key: 'app' } }]);
 const JOB_PASSWORD = { secretName: 'nats-users', key: 'apply' };
@@ -24,14 +25,7 @@ const job = (objects: any[]) => objects.find((o) => o.kind === 'Job');
 
 afterAll(stopAll);
 
-function synthErrors(props: StreamStoreProps): string[] {
-  try {
-    synth(props);
-    return [];
-  } catch (error) {
-    return (error as Error).message.split('\n').slice(1).map((line) => line.trim());
-  }
-}
+const synthErrors = (props: StreamStoreProps) => validationErrors(() => synth(props));
 
 describe('users', () => {
   const objects = synth({ auth: USERS, applyJob: { password: JOB_PASSWORD } });

@@ -5,21 +5,14 @@ import { Stream } from '../src/stream';
 import { Compression, DiscardPolicy, StorageType, StreamOptions } from '../src/stream-definition';
 import { StreamStore, StreamStoreProps, renderStreamsDocument } from '../src/stream-store';
 import { NatsServerVersion } from '../src/versions';
+import { validationErrors } from './support/validation-errors';
 
-const HEADER = 'Validation failed with the following errors:';
 const SIZE_SYNTAX = 'expected a whole number of bytes with an optional unit (k, M, G, T, P, Ki, Mi, Gi, Ti, Pi, KB, MB, GB, TB, KiB, MiB, GiB, TiB, B), for example "10Gi" or "1G"';
 const DURATION_SYNTAX = 'expected a Go duration such as "240h", "4h35m", "90s" or "100ms"';
 
 /** The lines of the one validation error `Testing.synth` throws, without their indent; empty when synth succeeds. */
 function synthErrors(chart: Chart): string[] {
-  try {
-    Testing.synth(chart);
-    return [];
-  } catch (error) {
-    const [header, ...lines] = (error as Error).message.split('\n');
-    if (header !== HEADER) throw error;
-    return lines.map((line) => line.replace(/^ {2}/, ''));
-  }
+  return validationErrors(() => Testing.synth(chart));
 }
 
 function newChart(): Chart {
