@@ -5,8 +5,8 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 import { APPLY_JOB_USER, ApplyJob, ApplyJobHook, ApplyJobOptions, DEFAULT_APPLY_IMAGE } from './apply-job';
 import {
-  AuthKind, NatsAuth, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions, authEnvironment, authProblems,
-  natsAuthorization, natsTls, tlsProblems,
+  AuthEnvVariable, AuthKind, NatsAuth, NatsUser, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions,
+  authEnvironment, authProblems, natsAuthorization, natsTls, streamConsumerPermissions, streamPublisherPermissions, tlsProblems,
 } from './auth';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
@@ -75,6 +75,22 @@ export interface StreamStoreSpread {
    * @default false
    */
   readonly zones?: boolean;
+}
+
+/** What a grant lets a workload do with a stream. */
+export enum StreamGrant {
+  /** Publish to the stream's subjects and read the acknowledgements. */
+  PUBLISH = 'publish',
+  /** Read the stream through consumers; no publishing. */
+  CONSUME = 'consume',
+}
+
+/** The user a grant creates. */
+export interface GrantOptions {
+  /** User name, unique on the store: letters, digits, `.`, `_` and `-`. */
+  readonly user: string;
+  /** The Secret key holding the user's password. */
+  readonly password: SecretKeyReference;
 }
 
 /** Hard maxima a store allows its streams. */
@@ -254,6 +270,8 @@ export interface IStreamStore extends IConstruct {
   addStream(id: string, options?: StreamOptions): Stream;
   /** Records a stream declared elsewhere in the tree; `Stream` calls this. */
   registerStream(stream: IStream): void;
+  /** Gives a workload its own user for a stream; `Stream.grantPublish` and `grantConsume` call this. */
+  grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void;
   /** The streams declared on this store, in declaration order. */
   readonly streams: readonly IStream[];
 }
@@ -422,8 +440,10 @@ export class StreamStore extends Construct implements IStreamStore {
   public readonly streamPolicy: StreamPolicy;
   /** The resolved settings: every default applied. */
   public readonly settings: ResolvedStore;
-  /** The rendered nats.conf. */
-  public readonly natsConfig: string;
+  /** The nats.conf the servers run, granted users included. */
+  public get natsConfig(): string {
+    return renderNatsConfig(natsConfigOptions({ ...this.settings, auth: this.auth() }));
+  }
   /** The ConfigMap holding nats.conf. */
   public readonly config: kplus.ConfigMap;
   /** The ConfigMap holding the stream definitions the post-deploy Job applies. */
@@ -440,6 +460,10 @@ export class StreamStore extends Construct implements IStreamStore {
   public readonly applyJob: ApplyJob;
 
   private readonly _streams: IStream[] = [];
+  /** Users added by stream grants, after the store was built. */
+  private readonly grantedUsers: NatsUser[] = [];
+  private readonly grantProblems: Problem[] = [];
+  private natsContainer!: kplus.Container;
   private readonly propProblems: Problem[];
 
   constructor(scope: Construct, id: string, props: StreamStoreProps = {}) {
@@ -456,14 +480,14 @@ export class StreamStore extends Construct implements IStreamStore {
       defaults: this.settings.defaults,
       limits: this.settings.limits,
     };
-    this.natsConfig = renderNatsConfig(natsConfigOptions(this.settings));
 
     const labels = { ...props.labels, ...storeLabels(this.settings) };
     const metadata = (name: string) => ({ name, labels, annotations: props.annotations });
 
     this.config = new kplus.ConfigMap(this, 'Config', {
       metadata: metadata(`${this.name}-config`),
-      data: { 'nats.conf': this.natsConfig },
+      // Rendered at synth: grants made after the store add users.
+      data: { 'nats.conf': Lazy.any({ produce: () => this.natsConfig }) as unknown as string },
     });
     this.streamsConfig = new k8s.KubeConfigMap(this, 'StreamsConfig', {
       metadata: metadata(`${this.name}-streams`),
@@ -527,6 +551,42 @@ export class StreamStore extends Construct implements IStreamStore {
     return new Stream(this, id, { ...options, store: this });
   }
 
+  /**
+   * Gives `workload` its own user for `stream`: the user's permissions come from `kind`, its
+   * password from the Secret key in `options`. Every container of the workload gets `NATS_URL`,
+   * `NATS_USER`, `NATS_PASSWORD` (from the Secret) and `NATS_INBOX_PREFIX`, the inbox prefix its
+   * client must use.
+   */
+  public grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void {
+    const inboxPrefix = `_INBOX_${options.user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const target = { name: stream.name, subjects: stream.definition.subjects };
+    const permissions = kind === StreamGrant.PUBLISH
+      ? streamPublisherPermissions(target, { inboxPrefix })
+      : streamConsumerPermissions(target, { inboxPrefix });
+    if (this.settings.auth.kind !== AuthKind.USERS) {
+      this.grantProblems.push({
+        field: 'auth', value: JSON.stringify(this.settings.auth.kind),
+        rule: `must be NatsAuth.users to grant ${workload.node.path} access to stream "${stream.name}": a grant is a user with its own permissions`,
+      });
+      return;
+    }
+    this.grantedUsers.push({ name: options.user, password: options.password, permissions });
+    for (const variable of authEnvironment(NatsAuth.users([{ name: options.user, password: options.password }]))) {
+      this.natsContainer.env.addVariable(variable.name, this.envValue(variable));
+    }
+    for (const container of workload.containers) {
+      container.env.addVariable('NATS_URL', kplus.EnvValue.fromValue(`nats://${this.name}:${NATS_PORTS.client}`));
+      container.env.addVariable('NATS_USER', kplus.EnvValue.fromValue(options.user));
+      container.env.addVariable('NATS_PASSWORD', this.envValue({ name: 'NATS_PASSWORD', valueFrom: options.password }));
+      container.env.addVariable('NATS_INBOX_PREFIX', kplus.EnvValue.fromValue(inboxPrefix));
+    }
+  }
+
+  /** The store's users: its own, the apply Job's and the granted ones. */
+  private auth(): NatsAuth {
+    return this.grantedUsers.length === 0 ? this.settings.auth : NatsAuth.users([...this.settings.auth.users, ...this.grantedUsers]);
+  }
+
   public registerStream(stream: IStream): void {
     this._streams.push(stream);
   }
@@ -542,12 +602,13 @@ export class StreamStore extends Construct implements IStreamStore {
 
   /** The auth secrets as environment variables of the NATS container, in the order Kubernetes expands them. */
   private secretEnvironment(): Record<string, kplus.EnvValue> {
-    return Object.fromEntries(authEnvironment(this.settings.auth).map((variable) => [
-      variable.name,
-      'value' in variable
-        ? kplus.EnvValue.fromValue(variable.value)
-        : kplus.EnvValue.fromSecretValue({ secret: secretByName(this, variable.valueFrom.secretName), key: variable.valueFrom.key }),
-    ]));
+    return Object.fromEntries(authEnvironment(this.settings.auth).map((variable) => [variable.name, this.envValue(variable)]));
+  }
+
+  private envValue(variable: AuthEnvVariable): kplus.EnvValue {
+    return 'value' in variable
+      ? kplus.EnvValue.fromValue(variable.value)
+      : kplus.EnvValue.fromSecretValue({ secret: secretByName(this, variable.valueFrom.secretName), key: variable.valueFrom.key });
   }
 
   private tlsMounts(): kplus.VolumeMount[] {
@@ -565,6 +626,8 @@ export class StreamStore extends Construct implements IStreamStore {
     const hosted = this.hostedStreams();
     const problems = [
       ...this.propProblems,
+      ...this.grantProblems,
+      ...(this.grantedUsers.length > 0 ? authProblems(this.auth()) : []),
       ...duplicateNameProblems(hosted),
       ...overlapProblems(hosted),
       ...capacityProblems(hosted, this.settings),
@@ -612,7 +675,7 @@ export class StreamStore extends Construct implements IStreamStore {
     });
     const pidVolume = kplus.Volume.fromEmptyDir(this, 'RunVolume', 'run');
     const configVolume = kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, { name: 'config' });
-    statefulSet.addContainer({
+    this.natsContainer = statefulSet.addContainer({
       name: 'nats',
       image: s.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
@@ -672,7 +735,8 @@ export class StreamStore extends Construct implements IStreamStore {
     }
     for (const [key, value] of Object.entries(props.annotations ?? {})) statefulSet.podMetadata.addAnnotation(key, value);
     // A changed nats.conf must roll the pods: the server reads it only at start.
-    statefulSet.podMetadata.addAnnotation('jetstream-cdk8s/config-checksum', sha256(this.natsConfig));
+    statefulSet.podMetadata.addAnnotation('jetstream-cdk8s/config-checksum',
+      Lazy.any({ produce: () => sha256(this.natsConfig) }) as unknown as string);
     patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels, statefulSet.matchLabels));
     return statefulSet;
   }

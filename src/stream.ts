@@ -1,7 +1,8 @@
 import { Construct, IConstruct } from 'constructs';
 import { formatProblem } from './problems';
 import { StreamDefinition, StreamOptions, resolveStream } from './stream-definition';
-import type { IStreamStore } from './stream-store';
+import type * as kplus from 'cdk8s-plus-28';
+import { GrantOptions, IStreamStore, StreamGrant } from './stream-store';
 
 /** A JetStream stream declared in the app. */
 export interface IStream extends IConstruct {
@@ -42,5 +43,21 @@ export class Stream extends Construct implements IStream {
     const messages = resolution.problems.map((problem) => `stream "${this.name}": ${formatProblem(problem)}`);
     this.node.addValidation({ validate: () => messages });
     store.registerStream(this);
+  }
+
+  /**
+   * Lets `workload` publish to this stream: a user of its own on the store, allowed this
+   * stream's subjects, and the workload's containers wired with the connection and credentials.
+   */
+  public grantPublish(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
+    this.store.grantStreamAccess(this, workload, StreamGrant.PUBLISH, options);
+  }
+
+  /**
+   * Lets `workload` read this stream through consumers, without publishing: a user of its own
+   * on the store, and the workload's containers wired with the connection and credentials.
+   */
+  public grantConsume(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
+    this.store.grantStreamAccess(this, workload, StreamGrant.CONSUME, options);
   }
 }

@@ -1,5 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
-import { connect } from 'nats';
+import * as kplus from 'cdk8s-plus-28';
+import { AckPolicy, connect } from 'nats';
 import { NatsAuth, StreamStore, StreamStoreProps } from '../src';
 import { runApply } from '../src/apply/apply';
 import { parseCli } from '../src/apply/cli';
@@ -7,6 +8,7 @@ import { validateManifests } from './support/k8s-schema';
 import { kubeletEnvironment } from './support/kubelet';
 import { checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
+import { fakeSecrets, startStoreFromManifests } from './support/store-from-manifests';
 import { validationErrors } from './support/validation-errors';
 
 const USERS = NatsAuth.users([{ name: 'app', password: { secretName: 'nats-users', key: 'app' } }]);
@@ -160,5 +162,89 @@ describe('connection info', () => {
     new StreamStore(chart, 'events', { auth: USERS, applyJob: { password: JOB_PASSWORD } });
     const data = Testing.synth(chart).find((o) => o.metadata.name === 'events-connection').data;
     expect(data).toEqual({ NATS_URL: 'nats://events.messaging.svc:4222', NATS_AUTH: 'users' });
+  });
+});
+
+describe('grants', () => {
+  function grantedApp(auth: NatsAuth = USERS) {
+    const chart = new Chart(Testing.app(), 'test');
+    const store = new StreamStore(chart, 'events', { auth, applyJob: { password: JOB_PASSWORD } });
+    const orders = store.addStream('orders', { subjects: ['orders.>'] });
+    store.addStream('payments', { subjects: ['payments.>'] });
+    const writer = new kplus.Deployment(chart, 'writer', { containers: [{ image: 'writer:1', name: 'app' }] });
+    const reader = new kplus.Deployment(chart, 'reader', { containers: [{ image: 'reader:1', name: 'app' }] });
+    orders.grantPublish(writer, { user: 'orders-writer', password: { secretName: 'nats-users', key: 'orders-writer' } });
+    orders.grantConsume(reader, { user: 'orders-reader', password: { secretName: 'nats-users', key: 'orders-reader' } });
+    return chart;
+  }
+  const deploymentEnv = (objects: any[], name: string) =>
+    objects.find((o) => o.kind === 'Deployment' && o.metadata.name.startsWith(`test-${name}`)).spec.template.spec.containers[0].env;
+
+  test('wire each workload with the store URL, its own user and its inbox prefix', () => {
+    const objects = Testing.synth(grantedApp());
+    expect(deploymentEnv(objects, 'writer')).toEqual([
+      { name: 'NATS_URL', value: 'nats://events:4222' },
+      { name: 'NATS_USER', value: 'orders-writer' },
+      { name: 'NATS_PASSWORD', valueFrom: { secretKeyRef: { key: 'orders-writer', name: 'nats-users' } } },
+      { name: 'NATS_INBOX_PREFIX', value: '_INBOX_orders-writer' },
+    ]);
+    expect(natsConf(objects)).toContain('      user: "orders-writer"\n      password: $NATS_USER_ORDERS_WRITER_PASSWORD\n');
+    expect(natsContainer(objects).env).toContainEqual(
+      { name: 'NATS_USER_ORDERS_READER_PASSWORD_RAW', valueFrom: { secretKeyRef: { key: 'orders-reader', name: 'nats-users' } } });
+    expect(validateManifests(objects)).toEqual([]);
+  });
+
+  test('change the config checksum, so the servers restart with the new users', () => {
+    const checksum = (objects: any[]) =>
+      objects.find((o) => o.kind === 'StatefulSet').spec.template.metadata.annotations['jetstream-cdk8s/config-checksum'];
+    expect(checksum(Testing.synth(grantedApp()))).not.toBe(checksum(synth({ auth: USERS, applyJob: { password: JOB_PASSWORD } })));
+  });
+
+  test('fail on a store without users', () => {
+    const errors = validationErrors(() => Testing.synth(grantedApp(NatsAuth.token({ secretName: 'nats-token', key: 'token' }))));
+    expect(errors).toEqual([
+      '[test/events] store "events": auth "token" must be NatsAuth.users to grant test/writer access to stream "orders": a grant is a user with its own permissions',
+      '[test/events] store "events": auth "token" must be NatsAuth.users to grant test/reader access to stream "orders": a grant is a user with its own permissions',
+    ]);
+  });
+
+  test('a granted writer publishes to its stream only; a granted reader reads and cannot publish', async () => {
+    const objects = Testing.synth(grantedApp());
+    const secrets = fakeSecrets(objects);
+    const servers = await startStoreFromManifests(objects, 'events', secrets);
+    const url = servers[0].url;
+
+    const container = job(objects).spec.template.spec.containers[0];
+    const definitions = `${makeTempDir()}/streams.json`;
+    require('fs').writeFileSync(definitions, objects.find((o) => o.metadata.name === 'events-streams').data['streams.json']);
+    const request = parseCli(container.command.slice(2), { ...kubeletEnvironment(container.env, secrets), NATS_URL: url, STREAMS_FILE: definitions });
+    if (request.help) throw new Error('expected a run');
+    expect((await runApply({ ...request.options, terminationLog: undefined }, { out: () => {}, err: () => {} })).exitCode).toBe(0);
+
+    const clientOf = async (name: string) => {
+      const env = kubeletEnvironment(deploymentEnv(objects, name), secrets);
+      return connect({ servers: url, user: env.NATS_USER, pass: env.NATS_PASSWORD, inboxPrefix: env.NATS_INBOX_PREFIX, reconnect: false });
+    };
+    const writer = await clientOf('writer');
+    const reader = await clientOf('reader');
+    try {
+      const js = writer.jetstream();
+      expect((await js.publish('orders.created', 'o-1')).stream).toBe('orders');
+      await expect(js.publish('payments.captured', 'p-1', { timeout: 2000 })).rejects.toThrow(/permission|timeout/i);
+
+      const consumer = await (await reader.jetstreamManager()).consumers.add('orders', { durable_name: 'audit', ack_policy: AckPolicy.Explicit });
+      const messages = await (await reader.jetstream().consumers.get('orders', consumer.name)).fetch({ max_messages: 1, expires: 2000 });
+      const read: string[] = [];
+      for await (const message of messages) {
+        read.push(message.string());
+        message.ack();
+      }
+      expect(read).toEqual(['o-1']);
+      await expect(reader.jetstream().publish('orders.created', 'forged', { timeout: 2000 })).rejects.toThrow(/permission|timeout/i);
+    } finally {
+      await writer.close();
+      await reader.close();
+      await Promise.all(servers.map((server) => server.stop()));
+    }
   });
 });
