@@ -1,13 +1,12 @@
 import { Chart, ChartProps, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { NatsAuth, StreamStore, streamConsumerPermissions, streamPublisherPermissions } from '../src';
-
-const ORDERS = { name: 'orders', subjects: ['orders.>'] };
+import { NatsAuth, StreamStore } from '../src';
 
 /**
  * A highly available, authenticated store: three servers spread over nodes and zones, users
- * whose passwords live in the Secret `backbone-users`, each application allowed just its
- * stream, and the apply Job logging in as its own restricted user.
+ * whose passwords live in the Secret `backbone-users`, an API that may only publish orders and
+ * an auditor that may only read them, and the apply Job logging in as its own restricted user.
  */
 export class HaChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
@@ -18,17 +17,18 @@ export class HaChart extends Chart {
       spread: { zones: true },
       storage: { size: '50Gi', storageClassName: 'ssd-csi' },
       resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(2) } },
-      auth: NatsAuth.users([
-        { name: 'admin', password: password('admin') },
-        { name: 'orders-writer', password: password('orders-writer'), permissions: streamPublisherPermissions(ORDERS, { inboxPrefix: '_INBOX_orders_writer' }) },
-        { name: 'orders-reader', password: password('orders-reader'), permissions: streamConsumerPermissions(ORDERS, { inboxPrefix: '_INBOX_orders_reader' }) },
-      ]),
+      auth: NatsAuth.users([{ name: 'admin', password: password('admin') }]),
       applyJob: { password: password('jetstream-apply') },
       defaults: { maxAge: '168h', maxBytes: '5Gi' },
       limits: { maxAge: '720h', maxBytes: '20Gi' },
       metrics: {},
     });
-    store.addStream(ORDERS.name, { subjects: ORDERS.subjects, replicas: 3, maxBytes: '10Gi', duplicateWindow: '5m' });
+    const orders = store.addStream('orders', { subjects: ['orders.>'], replicas: 3, maxBytes: '10Gi', duplicateWindow: '5m' });
     store.addStream('audit', { subjects: ['audit.>'], replicas: 3, maxAge: '720h', denyDelete: true, denyPurge: true });
+
+    const api = new kplus.Deployment(this, 'orders-api', { containers: [{ name: 'api', image: 'example.com/shop/orders-api:1.0.0' }] });
+    const auditor = new kplus.Deployment(this, 'orders-auditor', { containers: [{ name: 'auditor', image: 'example.com/shop/orders-auditor:1.0.0' }] });
+    orders.grantPublish(api, { user: 'orders-api', password: password('orders-api') });
+    orders.grantConsume(auditor, { user: 'orders-auditor', password: password('orders-auditor') });
   }
 }
