@@ -11,11 +11,10 @@ import {
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
-import { HostedStream, capacityProblems, duplicateNameProblems, overlapProblems } from './store-rules';
+import { HostedStream, defaultsAboveLimitsProblems, hostedStreamProblems, renderStreamsDocument } from './store-rules';
 import { IStream, Stream } from './stream';
 import {
-  LIMIT_PROPERTIES, ResolvedLimits, StreamDefinition, StreamLimitOptions, StreamOptions, StreamPolicy, UNLIMITED,
-  resolveLimits, toJetStreamConfig, unitRule,
+  LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, resolveLimits, unitRule,
 } from './stream-definition';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion } from './versions';
@@ -289,8 +288,6 @@ const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
 const MIN_LAME_DUCK_DURATION_MS = 30_000;
 /** The least the termination grace period must exceed lame-duck mode by; the default adds twice that. */
 const LAME_DUCK_MARGIN_MS = 10_000;
-/** The API server refuses a ConfigMap whose data exceeds 1MiB; keep room for metadata. */
-const MAX_CONFIG_MAP_BYTES = 1000 * 1024;
 /** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
 const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
 /** The store's labels that never change for a store, the only ones its volume claim template carries. */
@@ -623,31 +620,12 @@ export class StreamStore extends Construct implements IStreamStore {
   }
 
   private problems(): Problem[] {
-    const hosted = this.hostedStreams();
-    const problems = [
+    return [
       ...this.propProblems,
       ...this.grantProblems,
       ...(this.grantedUsers.length > 0 ? authProblems(this.auth()) : []),
-      ...duplicateNameProblems(hosted),
-      ...overlapProblems(hosted),
-      ...capacityProblems(hosted, this.settings),
+      ...hostedStreamProblems(this.hostedStreams(), this.renderStreams(), this.settings.maxStreams, this.settings),
     ];
-    const documentBytes = Buffer.byteLength(this.renderStreams());
-    if (documentBytes > MAX_CONFIG_MAP_BYTES) {
-      problems.push({
-        field: 'streams',
-        value: `(${hosted.length} streams)`,
-        rule: `render ${formatBytes(documentBytes)} of definitions, more than a ConfigMap holds (${formatBytes(MAX_CONFIG_MAP_BYTES)}): spread the streams over more stores`,
-      });
-    }
-    if (this.settings.maxStreams !== undefined && this._streams.length > this.settings.maxStreams) {
-      problems.push({
-        field: 'limits.maxStreams',
-        value: String(this.settings.maxStreams),
-        rule: `is exceeded: the store hosts ${this._streams.length} streams`,
-      });
-    }
-    return problems;
   }
 
   private createStatefulSet(props: StreamStoreProps, metadata: { name: string; labels: Record<string, string> }): kplus.StatefulSet {
@@ -803,24 +781,6 @@ export function statefulSetPatches(
 }
 
 /**
- * Renders the streams document the post-deploy Job reads: valid JSON with one stream per
- * line, sorted by name, so a review diff shows exactly the streams that changed.
- */
-export function renderStreamsDocument(store: string, version: NatsServerVersion, definitions: readonly StreamDefinition[]): string {
-  const lines = [...definitions]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((d) => JSON.stringify({
-      retentionPolicy: d.retentionPolicy,
-      // Written only when set, so the usual stream's line stays short.
-      ...(d.allowDataLoss ? { allowDataLoss: true } : {}),
-      ...(d.adopt ? { adopt: true } : {}),
-      config: toJetStreamConfig(d),
-    }));
-  const header = JSON.stringify({ store, version: version.version }).slice(0, -1);
-  return `${header},"streams":[\n${lines.join(',\n')}${lines.length ? '\n' : ''}]}\n`;
-}
-
-/**
  * Pod anti-affinity that keeps a cluster's servers apart, so one node (or zone) lost takes
  * one server, and the JetStream quorum of every replicated stream survives it.
  */
@@ -934,20 +894,7 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
     add('terminationGracePeriod', formatDuration(s.terminationGracePeriodMs),
       `must be at least lameDuckGracePeriod ${formatDuration(s.lameDuckGracePeriodMs)} + lameDuckDuration ${formatDuration(s.lameDuckDurationMs)} + ${formatDuration(LAME_DUCK_MARGIN_MS)} = ${formatDuration(minimumGraceMs)}, or the server is killed before lame-duck mode ends`);
   }
-  const limitChecks: Array<[keyof ResolvedLimits, string, (n: number) => string, number]> = [
-    ['maxMsgs', 'maxMsgs', String, UNLIMITED],
-    ['maxBytes', 'maxBytes', formatBytes, UNLIMITED],
-    ['maxAgeMs', 'maxAge', formatDuration, 0],
-    ['maxMsgSize', 'maxMsgSize', formatBytes, UNLIMITED],
-  ];
-  for (const [key, field, show, unlimited] of limitChecks) {
-    const value = s.defaults[key];
-    const limit = s.limits[key];
-    if (value === undefined || limit === undefined || limit === unlimited) continue;
-    if (value === unlimited || value > limit) {
-      add(`defaults.${field}`, value === unlimited ? 'unlimited' : show(value), `exceeds limits.${field} ${show(limit)}`);
-    }
-  }
+  problems.push(...defaultsAboveLimitsProblems(s.defaults, s.limits));
   return problems;
 }
 

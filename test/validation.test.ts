@@ -3,7 +3,8 @@ import * as kplus from 'cdk8s-plus-28';
 import fc from 'fast-check';
 import { Stream } from '../src/stream';
 import { Compression, DiscardPolicy, StorageType, StreamOptions } from '../src/stream-definition';
-import { StreamStore, StreamStoreProps, renderStreamsDocument } from '../src/stream-store';
+import { renderStreamsDocument } from '../src/store-rules';
+import { StreamStore, StreamStoreProps } from '../src/stream-store';
 import { NatsServerVersion } from '../src/versions';
 import { validationErrors } from './support/validation-errors';
 

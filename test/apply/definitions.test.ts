@@ -1,6 +1,6 @@
 import { parseStreamsDocument } from '../../src/apply/definitions';
 import { StreamPolicy, StreamRetentionPolicy, resolveStream } from '../../src/stream-definition';
-import { renderStreamsDocument } from '../../src/stream-store';
+import { renderStreamsDocument } from '../../src/store-rules';
 import { NatsServerVersion } from '../../src/versions';
 import { declaredConfig } from './fixtures';
 
