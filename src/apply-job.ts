@@ -7,7 +7,9 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { SecretKeyReference, TLS_FILES } from './auth';
 import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
-import { DurationInput } from './units';
+import { Problem } from './problems';
+import { LIMIT_PROPERTIES } from './stream-definition';
+import { DurationInput, formatDuration } from './units';
 
 /** Deployment tools that can run the apply Job as a hook after they sync. */
 export enum ApplyJobHook {
@@ -236,4 +238,62 @@ function packageRoot(from: string): string {
 
 function hookAnnotations(hook: ApplyJobHook | undefined): Record<string, string> {
   return hook === undefined ? {} : HOOK_ANNOTATIONS[hook];
+}
+
+/** JSON Schema of `ApplyJobOptions`. */
+export const APPLY_JOB_OPTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    password: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['secretName', 'key'],
+      properties: { secretName: { type: 'string' }, key: { type: 'string' } },
+    },
+    image: { type: 'string', minLength: 1 },
+    waitTimeout: LIMIT_PROPERTIES.maxAge,
+    concurrency: { type: 'integer', minimum: 1, maximum: 256 },
+    ttlAfterFinished: LIMIT_PROPERTIES.maxAge,
+    backoffLimit: { type: 'integer', minimum: 0 },
+    activeDeadline: LIMIT_PROPERTIES.maxAge,
+    hook: { enum: Object.values(ApplyJobHook) },
+  },
+};
+
+/** The apply Job's settings with every default applied. */
+export interface ResolvedApplyJob {
+  readonly image: string;
+  readonly waitTimeoutMs: number;
+  readonly concurrency: number;
+  readonly ttlAfterFinishedMs: number;
+  readonly backoffLimit: number;
+  readonly activeDeadlineMs: number;
+  readonly hook?: ApplyJobHook;
+}
+
+/** The apply Job's options with every default applied; `duration` reads a duration prop, collecting problems. */
+export function resolveApplyJob(
+  options: ApplyJobOptions, duration: (field: string, input: DurationInput | undefined, fallback: number) => number,
+): ResolvedApplyJob {
+  const waitTimeoutMs = duration('applyJob.waitTimeout', options.waitTimeout, 5 * 60_000);
+  return {
+    image: options.image ?? DEFAULT_APPLY_IMAGE,
+    waitTimeoutMs,
+    concurrency: options.concurrency ?? 32,
+    ttlAfterFinishedMs: duration('applyJob.ttlAfterFinished', options.ttlAfterFinished, 24 * 3_600_000),
+    backoffLimit: options.backoffLimit ?? 3,
+    activeDeadlineMs: duration('applyJob.activeDeadline', options.activeDeadline, waitTimeoutMs + 10 * 60_000),
+    hook: options.hook,
+  };
+}
+
+/** The apply Job's own rule: its deadline must outlast its wait for the server. */
+export function applyJobProblems(job: ResolvedApplyJob): Problem[] {
+  if (job.activeDeadlineMs > job.waitTimeoutMs) return [];
+  return [{
+    field: 'applyJob.activeDeadline',
+    value: formatDuration(job.activeDeadlineMs),
+    rule: `must be longer than applyJob.waitTimeout ${formatDuration(job.waitTimeoutMs)}, or the Job is stopped before the program gives up waiting`,
+  }];
 }

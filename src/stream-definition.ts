@@ -534,3 +534,14 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
 function sortKeys(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
+
+/** Reads a size or duration prop, or its fallback; an unreadable one adds a problem and gives the fallback. */
+export function readUnit<T>(problems: Problem[], field: string, input: T | undefined, fallback: number, parse: (v: T) => number): number {
+  if (input === undefined) return fallback;
+  try {
+    return parse(input);
+  } catch (error) {
+    problems.push({ field, value: showValue(input), rule: unitRule(error) });
+    return fallback;
+  }
+}

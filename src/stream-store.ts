@@ -3,18 +3,21 @@ import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
-import { APPLY_JOB_USER, ApplyJob, ApplyJobHook, ApplyJobOptions, DEFAULT_APPLY_IMAGE } from './apply-job';
+import {
+  APPLY_JOB_OPTIONS_SCHEMA, APPLY_JOB_USER, ApplyJob, ApplyJobOptions, ResolvedApplyJob, applyJobProblems, resolveApplyJob,
+} from './apply-job';
 import {
   AuthEnvVariable, AuthKind, NatsAuth, NatsUser, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions,
   authEnvironment, authProblems, natsAuthorization, natsTls, streamConsumerPermissions, streamPublisherPermissions, tlsProblems,
 } from './auth';
+import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { HostedStream, defaultsAboveLimitsProblems, hostedStreamProblems, renderStreamsDocument } from './store-rules';
 import { IStream, Stream } from './stream';
 import {
-  LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, resolveLimits, unitRule,
+  LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
 } from './stream-definition';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion } from './versions';
@@ -365,25 +368,7 @@ const STORE_PROPS_SCHEMA = {
         routes: { type: 'object', additionalProperties: false, required: ['secretName'], properties: { secretName: { type: 'string' } } },
       },
     },
-    applyJob: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        password: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['secretName', 'key'],
-          properties: { secretName: { type: 'string' }, key: { type: 'string' } },
-        },
-        image: { type: 'string', minLength: 1 },
-        waitTimeout: LIMIT_PROPERTIES.maxAge,
-        concurrency: { type: 'integer', minimum: 1, maximum: 256 },
-        ttlAfterFinished: LIMIT_PROPERTIES.maxAge,
-        backoffLimit: { type: 'integer', minimum: 0 },
-        activeDeadline: LIMIT_PROPERTIES.maxAge,
-        hook: { enum: Object.values(ApplyJobHook) },
-      },
-    },
+    applyJob: APPLY_JOB_OPTIONS_SCHEMA,
   },
   additionalProperties: false,
 };
@@ -411,17 +396,6 @@ export interface ResolvedStore {
   /** The store's authentication, the apply Job's own user included. */
   readonly auth: NatsAuth;
   readonly tls?: StoreTlsOptions;
-}
-
-/** The apply Job's settings with every default applied. */
-export interface ResolvedApplyJob {
-  readonly image: string;
-  readonly waitTimeoutMs: number;
-  readonly concurrency: number;
-  readonly ttlAfterFinishedMs: number;
-  readonly backoffLimit: number;
-  readonly activeDeadlineMs: number;
-  readonly hook?: ApplyJobHook;
 }
 
 /**
@@ -538,6 +512,14 @@ export class StreamStore extends Construct implements IStreamStore {
     this.applyJob.node.addDependency(this.statefulSet, this.clientService, this.streamsConfig);
 
     this.node.addValidation({ validate: () => this.problems().map((p) => `store "${this.name}": ${formatProblem(p)}`) });
+  }
+
+  /**
+   * A NATS server with JetStream that this app does not deploy, by URL and credentials: its
+   * streams are validated and applied by the same post-deploy Job; nothing else is synthesized.
+   */
+  public static fromExisting(scope: Construct, id: string, props: ExistingStreamStoreProps): ExistingStreamStore {
+    return new ExistingStreamStore(scope, id, props);
   }
 
   public get streams(): readonly IStream[] {
@@ -925,40 +907,6 @@ function applyJobCredentials(s: ResolvedStore, password: SecretKeyReference | un
     token: s.auth.kind === AuthKind.TOKEN ? s.auth.token : undefined,
     caSecretName: s.tls?.client?.secretName,
   };
-}
-
-function resolveApplyJob(
-  options: ApplyJobOptions, duration: (field: string, input: DurationInput | undefined, fallback: number) => number,
-): ResolvedApplyJob {
-  const waitTimeoutMs = duration('applyJob.waitTimeout', options.waitTimeout, 5 * 60_000);
-  return {
-    image: options.image ?? DEFAULT_APPLY_IMAGE,
-    waitTimeoutMs,
-    concurrency: options.concurrency ?? 32,
-    ttlAfterFinishedMs: duration('applyJob.ttlAfterFinished', options.ttlAfterFinished, 24 * 3_600_000),
-    backoffLimit: options.backoffLimit ?? 3,
-    activeDeadlineMs: duration('applyJob.activeDeadline', options.activeDeadline, waitTimeoutMs + 10 * 60_000),
-    hook: options.hook,
-  };
-}
-
-function applyJobProblems(job: ResolvedApplyJob): Problem[] {
-  if (job.activeDeadlineMs > job.waitTimeoutMs) return [];
-  return [{
-    field: 'applyJob.activeDeadline',
-    value: formatDuration(job.activeDeadlineMs),
-    rule: `must be longer than applyJob.waitTimeout ${formatDuration(job.waitTimeoutMs)}, or the Job is stopped before the program gives up waiting`,
-  }];
-}
-
-function readUnit<T>(problems: Problem[], field: string, input: T | undefined, fallback: number, parse: (v: T) => number): number {
-  if (input === undefined) return fallback;
-  try {
-    return parse(input);
-  } catch (error) {
-    problems.push({ field, value: showValue(input), rule: unitRule(error) });
-    return fallback;
-  }
 }
 
 function natsConfigOptions(s: ResolvedStore): NatsConfigOptions {
