@@ -280,6 +280,8 @@ export interface IStreamStore extends IConstruct {
 
 /** Ports of the NATS container; fixed, as every NATS client and tool expects them. */
 export const NATS_PORTS = { client: 4222, cluster: 6222, monitor: 8222 } as const;
+/** Where a granted workload finds the store's CA when the store has client TLS. */
+const GRANT_CA_DIR = '/etc/nats-ca';
 /** Where the pod mounts its parts. */
 const PATHS = { config: '/etc/nats-config', data: '/data', run: '/var/run/nats' } as const;
 const DATA_VOLUME = 'data';
@@ -534,7 +536,7 @@ export class StreamStore extends Construct implements IStreamStore {
    * Gives `workload` its own user for `stream`: the user's permissions come from `kind`, its
    * password from the Secret key in `options`. Every container of the workload gets `NATS_URL`,
    * `NATS_USER`, `NATS_PASSWORD` (from the Secret) and `NATS_INBOX_PREFIX`, the inbox prefix its
-   * client must use.
+   * client must use; with client TLS also the store's CA, mounted, and `NATS_CA_FILE`.
    */
   public grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void {
     const inboxPrefix = `_INBOX_${options.user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -553,11 +555,20 @@ export class StreamStore extends Construct implements IStreamStore {
     for (const variable of authEnvironment(NatsAuth.users([{ name: options.user, password: options.password }]))) {
       this.natsContainer.env.addVariable(variable.name, this.envValue(variable));
     }
+    const caSecret = this.settings.tls?.client?.secretName;
+    // One volume per workload: its containers all trust the store's CA.
+    const caVolume = caSecret === undefined ? undefined : kplus.Volume.fromSecret(workload, `${this.name}-nats-ca`, secretByName(this, caSecret), {
+      name: `${this.name}-nats-ca`, items: { [TLS_FILES.ca]: { path: TLS_FILES.ca } },
+    });
     for (const container of workload.containers) {
       container.env.addVariable('NATS_URL', kplus.EnvValue.fromValue(`nats://${this.name}:${NATS_PORTS.client}`));
       container.env.addVariable('NATS_USER', kplus.EnvValue.fromValue(options.user));
       container.env.addVariable('NATS_PASSWORD', this.envValue({ name: 'NATS_PASSWORD', valueFrom: options.password }));
       container.env.addVariable('NATS_INBOX_PREFIX', kplus.EnvValue.fromValue(inboxPrefix));
+      if (caVolume) {
+        container.mount(GRANT_CA_DIR, caVolume, { readOnly: true });
+        container.env.addVariable('NATS_CA_FILE', kplus.EnvValue.fromValue(`${GRANT_CA_DIR}/${TLS_FILES.ca}`));
+      }
     }
   }
 

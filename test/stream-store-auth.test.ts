@@ -194,6 +194,19 @@ describe('grants', () => {
     expect(validateManifests(objects)).toEqual([]);
   });
 
+  test('with client TLS, mount the store\'s CA into the workload and name it in NATS_CA_FILE', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const store = new StreamStore(chart, 'events', { auth: USERS, applyJob: { password: JOB_PASSWORD }, tls: { client: { secretName: 'nats-tls' } } });
+    const writer = new kplus.Deployment(chart, 'writer', { containers: [{ image: 'writer:1', name: 'app' }] });
+    store.addStream('orders', { subjects: ['orders.>'] }).grantPublish(writer, { user: 'w', password: { secretName: 'nats-users', key: 'w' } });
+    const objects = Testing.synth(chart);
+    const pod = objects.find((o) => o.kind === 'Deployment').spec.template.spec;
+    expect(pod.volumes).toEqual([{ name: 'events-nats-ca', secret: { items: [{ key: 'ca.crt', path: 'ca.crt' }], secretName: 'nats-tls' } }]);
+    expect(pod.containers[0].volumeMounts).toEqual([{ mountPath: '/etc/nats-ca', name: 'events-nats-ca', readOnly: true }]);
+    expect(pod.containers[0].env).toContainEqual({ name: 'NATS_CA_FILE', value: '/etc/nats-ca/ca.crt' });
+    expect(validateManifests(objects)).toEqual([]);
+  });
+
   test('change the config checksum, so the servers restart with the new users', () => {
     const checksum = (objects: any[]) =>
       objects.find((o) => o.kind === 'StatefulSet').spec.template.metadata.annotations['jetstream-cdk8s/config-checksum'];
