@@ -10,7 +10,11 @@ import * as tls from 'tls';
 import { ConnectionOptions, connect } from 'nats';
 import { TLS_FILES, TLS_MOUNT_PATHS, natsTls, tlsProblems } from '../src/auth';
 import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
+import { runApply } from '../src/apply/apply';
+import { parseCli } from '../src/apply/cli';
 import { formatProblem } from '../src/problems';
+import { resolveStream, toJetStreamConfig } from '../src/stream-definition';
+import { NatsServerVersion } from '../src/versions';
 import { TestCertificates, makeCertificates } from './support/certs';
 import { NatsServerHandle, checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
@@ -28,6 +32,10 @@ const BASE_OPTIONS: NatsConfigOptions = {
 };
 
 let certs: TestCertificates;
+
+const streamConfig = toJetStreamConfig(resolveStream({ name: 'tls-orders', subjects: ['tls.orders.>'] }, 'tls-orders', {
+  storeName: 'tls', replicas: 1, version: NatsServerVersion.V2_9_25, maxPayloadBytes: 1024 * 1024, defaults: {}, limits: {},
+}).value);
 
 beforeAll(async () => {
   certs = await makeCertificates();
@@ -73,6 +81,20 @@ describe('TLS on the client port', () => {
 
   test('a client that trusts only the system CAs is refused', async () => {
     await expect(roundTrip(server, {})).rejects.toThrow('unable to verify the first certificate');
+  });
+
+  test('the apply program, trusting the CA through NATS_CA_FILE, applies streams over TLS; without it, it fails', async () => {
+    const definitions = `${makeTempDir()}/streams.json`;
+    fs.writeFileSync(definitions, `{"store":"tls","version":"2.9.25","streams":[\n${JSON.stringify({ retentionPolicy: 'Retain', config: streamConfig })}\n]}\n`);
+    const run = async (env: Record<string, string>) => {
+      const request = parseCli(['apply'], { NATS_URL: server.url, STREAMS_FILE: definitions, WAIT_TIMEOUT: '2s', ...env });
+      if (request.help) throw new Error('expected a run');
+      const lines: string[] = [];
+      const outcome = await runApply({ ...request.options, terminationLog: undefined }, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return [outcome.exitCode, lines.join('\n')];
+    };
+    expect(await run({})).toEqual([1, expect.stringContaining('unable to verify the first certificate')]);
+    expect(await run({ NATS_CA_FILE: certs.server.caFile })).toEqual([0, expect.stringContaining('created tls-orders')]);
   });
 
   test('a client that trusts another CA is refused', async () => {
