@@ -1,6 +1,6 @@
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
 import { streamNameProblem, subjectProblem, subjectsOverlap } from './subjects';
-import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
+import { DurationInput, SizeInput, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
 
 /** How a stream decides that a message is no longer needed. */
@@ -360,8 +360,7 @@ function unlimitedIfZero<T extends number | undefined>(value: T): T {
 
 /** The rule text of a unit parse error, without the repeated value. */
 export function unitRule(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return `is invalid: ${message.replace(/^invalid (size|duration) ("(?:[^"\\]|\\.)*"|\S+): /, '')}`;
+  return `is invalid: ${error instanceof UnitError ? error.rule : String(error)}`;
 }
 
 /**

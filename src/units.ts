@@ -9,8 +9,15 @@ export type DurationInput = Duration | string | number;
 
 /** Error thrown when a size or duration cannot be turned into an exact whole number. */
 export class UnitError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(
+    /** What was read: `size` or `duration`. */
+    kind: string,
+    /** The value as given, quoted. */
+    label: string,
+    /** What is wrong with it and what is allowed, without the value. */
+    public readonly rule: string,
+  ) {
+    super(`invalid ${kind} ${label}: ${rule}`);
     this.name = 'UnitError';
   }
 }
@@ -89,7 +96,7 @@ export function parseSize(input: SizeInput): number {
   }
   // Plain JavaScript callers can pass any object; a cdk8s Size renders as a quantity we read.
   if (typeof (input as Partial<Size>)?.asString !== 'function') {
-    throw new UnitError(`invalid size ${describeObject(input)}: expected a number of bytes, a string such as "10Gi" or a cdk8s Size`);
+    throw new UnitError('size', describeObject(input), 'expected a number of bytes, a string such as "10Gi" or a cdk8s Size');
   }
   return parseSizeString(input.asString());
 }
@@ -110,12 +117,12 @@ export function parseDuration(input: DurationInput): number {
     return parseDurationString(input);
   }
   if (typeof (input as Partial<Duration>)?.toMilliseconds !== 'function') {
-    throw new UnitError(`invalid duration ${describeObject(input)}: expected milliseconds, a Go duration such as "240h" or a cdk8s Duration`);
+    throw new UnitError('duration', describeObject(input), 'expected milliseconds, a Go duration such as "240h" or a cdk8s Duration');
   }
   const label = JSON.stringify(input.toHumanString());
   const ms = input.toMilliseconds({ integral: false });
   if (!Number.isInteger(ms)) {
-    throw new UnitError(`invalid duration ${label}: must come to a whole number of milliseconds`);
+    throw new UnitError('duration', label, 'must come to a whole number of milliseconds');
   }
   return checkMaxDuration(ms, label);
 }
@@ -166,14 +173,14 @@ function parseSizeString(text: string): number {
   const match = SIZE_PATTERN.exec(text);
   const factor = match === null ? undefined : match[3] === '' ? 1n : SIZE_UNITS.get(match[3]);
   if (match === null || factor === undefined) {
-    throw new UnitError(`invalid size ${label}: ${SIZE_SYNTAX}`);
+    throw new UnitError('size', label, SIZE_SYNTAX);
   }
   const fraction = match[2] ?? '';
   // Exact decimal arithmetic: "1.5Gi" is 15 * 2^30 / 10, with no floating-point rounding.
   const scaled = BigInt(match[1] + fraction) * factor;
   const divisor = 10n ** BigInt(fraction.length);
   if (scaled % divisor !== 0n) {
-    throw new UnitError(`invalid size ${label}: must come to a whole number of bytes`);
+    throw new UnitError('size', label, 'must come to a whole number of bytes');
   }
   const bytes = scaled / divisor;
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -194,7 +201,7 @@ function parseDurationString(text: string): number {
   do {
     const term = terms.exec(text);
     if (term === null) {
-      throw new UnitError(`invalid duration ${label}: ${DURATION_SYNTAX}`);
+      throw new UnitError('duration', label, DURATION_SYNTAX);
     }
     const [whole, fraction = ''] = term[1].split('.');
     if (fraction.length > scale) {
@@ -207,7 +214,7 @@ function parseDurationString(text: string): number {
   } while (terms.lastIndex < text.length);
   const perMs = NANOS_PER_MS * 10n ** BigInt(scale);
   if (numerator % perMs !== 0n) {
-    throw new UnitError(`invalid duration ${label}: must come to a whole number of milliseconds`);
+    throw new UnitError('duration', label, 'must come to a whole number of milliseconds');
   }
   const ms = numerator / perMs;
   if (ms > BigInt(MAX_DURATION_MS)) {
@@ -218,7 +225,7 @@ function parseDurationString(text: string): number {
 
 function checkSafeCount(value: number, label: string, kind: string, unit: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UnitError(`invalid ${kind} ${label}: expected a non-negative safe integer number of ${unit}`);
+    throw new UnitError(kind, label, `expected a non-negative safe integer number of ${unit}`);
   }
   return value;
 }
@@ -231,11 +238,11 @@ function checkMaxDuration(ms: number, label: string): number {
 }
 
 function tooManyBytes(label: string): UnitError {
-  return new UnitError(`invalid size ${label}: must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
+  return new UnitError('size', label, `must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
 }
 
 function tooLong(label: string): UnitError {
-  return new UnitError(`invalid duration ${label}: must be at most "${formatDuration(MAX_DURATION_MS)}", the longest Go duration`);
+  return new UnitError('duration', label, `must be at most "${formatDuration(MAX_DURATION_MS)}", the longest Go duration`);
 }
 
 function describeObject(value: unknown): string {

@@ -85,7 +85,7 @@ describe('parseSize', () => {
     ['constructor'],
     ['1constructor'],
   ])('rejects the string %p', (input) => {
-    expect(() => parseSize(input)).toThrow(new UnitError(`invalid size ${JSON.stringify(input)}: ${SIZE_SYNTAX}`));
+    expect(() => parseSize(input)).toThrow(new UnitError('size', JSON.stringify(input), SIZE_SYNTAX));
   });
 
   test.each<[string]>([['1.5'], ['0.1Ki'], ['1.0001k'], ['0.5B']])('rejects %p as not a whole number of bytes', (input) => {
@@ -177,7 +177,7 @@ describe('parseDuration', () => {
     ['1e3s'],
     ['00'],
   ])('rejects the string %p', (input) => {
-    expect(() => parseDuration(input)).toThrow(new UnitError(`invalid duration ${JSON.stringify(input)}: ${DURATION_SYNTAX}`));
+    expect(() => parseDuration(input)).toThrow(new UnitError('duration', JSON.stringify(input), DURATION_SYNTAX));
   });
 
   test.each<[string]>([['1ns'], ['1.5ms'], ['0.0001s'], ['1500us'], ['1500000ns']])('rejects %p as not a whole number of milliseconds', (input) => {
