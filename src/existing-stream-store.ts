@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import {
   APPLY_JOB_OPTIONS_SCHEMA, ApplyJob, ApplyJobCredentials, ApplyJobOptions, applyJobProblems, resolveApplyJob,
 } from './apply-job';
+import { storeLabels } from './labels';
 import { Problem, compileSchema, formatProblem, schemaProblems, withoutBrokenFields } from './problems';
 import { defaultsAboveLimitsProblems, hostedStreamProblems, renderStreamsDocument } from './store-rules';
 import { IStream, Stream } from './stream';
@@ -121,12 +122,7 @@ export class ExistingStreamStore extends Construct implements IStreamStore {
     this.streamPolicy = {
       storeName: this.name, replicas: props.replicas ?? 1, version, maxPayloadBytes, defaults: defaults.value, limits: limits.value,
     };
-    const labels = {
-      'app.kubernetes.io/name': 'nats',
-      'app.kubernetes.io/instance': this.name,
-      'app.kubernetes.io/component': 'stream-apply',
-      'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
-    };
+    const labels = storeLabels(this.name, 'stream-apply', version.version);
     this.streamsConfig = new k8s.KubeConfigMap(this, 'StreamsConfig', {
       metadata: { name: `${this.name}-streams`, labels },
       data: Lazy.any({ produce: () => ({ 'streams.json': this.renderStreams() }) }),

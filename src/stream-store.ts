@@ -11,6 +11,7 @@ import {
   authEnvironment, authProblems, natsAuthorization, natsTls, streamConsumerPermissions, streamPublisherPermissions, tlsProblems,
 } from './auth';
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
+import { storeLabels } from './labels';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
@@ -454,7 +455,7 @@ export class StreamStore extends Construct implements IStreamStore {
       limits: this.settings.limits,
     };
 
-    const labels = { ...props.labels, ...storeLabels(this.settings) };
+    const labels = { ...props.labels, ...storeLabels(this.name, 'stream-store', this.settings.version.version) };
     const metadata = (name: string) => ({ name, labels, annotations: props.annotations });
 
     this.config = new kplus.ConfigMap(this, 'Config', {
@@ -949,16 +950,6 @@ function servicePorts(clustered: boolean, metrics: StreamStoreMetrics | undefine
     { name: 'monitor', port: NATS_PORTS.monitor, targetPort: NATS_PORTS.monitor },
     ...(metrics ? [{ name: 'metrics', port: metrics.port ?? 7777, targetPort: metrics.port ?? 7777 }] : []),
   ];
-}
-
-function storeLabels(s: ResolvedStore): Record<string, string> {
-  return {
-    'app.kubernetes.io/name': 'nats',
-    'app.kubernetes.io/instance': s.name,
-    'app.kubernetes.io/component': 'stream-store',
-    'app.kubernetes.io/version': s.version.version,
-    'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
-  };
 }
 
 /** Renders bytes as a Kubernetes quantity, in the largest binary unit that is exact. */
