@@ -19,12 +19,13 @@ import {
   AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
   authProblems, natsAuthorization, passwordVariable, streamConsumerPermissions, streamPublisherPermissions,
 } from '../src/auth';
-import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
+import { renderNatsConfig } from '../src/nats-config';
 import { formatProblem } from '../src/problems';
 import { subjectsOverlap } from '../src/subjects';
 import { declaredConfig } from './apply/fixtures';
 import { NatsServerHandle, checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
+import { SINGLE_SERVER as BASE_OPTIONS } from './support/nats-config-options';
 
 const ORDERS = { name: 'ORDERS', subjects: ['orders.>'] };
 const PAYMENTS = { name: 'PAYMENTS', subjects: ['payments.>'] };
@@ -66,16 +67,6 @@ function secretId(secret: SecretKeyReference): string {
   return `${secret.secretName}/${secret.key}`;
 }
 
-const BASE_OPTIONS: NatsConfigOptions = {
-  clientPort: 4222,
-  monitorPort: 8222,
-  serverNameVariable: 'POD_NAME',
-  pidFile: '/var/run/nats/nats.pid',
-  maxPayloadBytes: 1024 * 1024,
-  lameDuckDurationMs: 30_000,
-  lameDuckGracePeriodMs: 10_000,
-  jetStream: { storeDir: '/data', maxFileStoreBytes: 1024 ** 3, maxMemoryStoreBytes: 256 * 1024 ** 2 },
-};
 
 /**
  * Starts a server from the nats.conf rendered for `auth`, with the pod's environment.

@@ -1,18 +1,9 @@
 import { applyJobPermissions, streamConsumerPermissions } from '../src/auth';
 import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
 import { TestCertificates, makeCertificates } from './support/certs';
+import { SINGLE_SERVER as SINGLE } from './support/nats-config-options';
 import { checkConfig, stopAll } from './support/nats-server';
 
-const SINGLE: NatsConfigOptions = {
-  clientPort: 4222,
-  monitorPort: 8222,
-  serverNameVariable: 'POD_NAME',
-  pidFile: '/var/run/nats/nats.pid',
-  maxPayloadBytes: 1048576,
-  lameDuckDurationMs: 30_000,
-  lameDuckGracePeriodMs: 10_000,
-  jetStream: { storeDir: '/data', maxFileStoreBytes: 9663676416, maxMemoryStoreBytes: 536870912 },
-};
 
 const CLUSTER = {
   name: 'events',

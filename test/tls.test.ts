@@ -9,7 +9,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import { ConnectionOptions, connect } from 'nats';
 import { TLS_FILES, TLS_MOUNT_PATHS, natsTls, tlsProblems } from '../src/auth';
-import { NatsConfigOptions, renderNatsConfig } from '../src/nats-config';
+import { renderNatsConfig } from '../src/nats-config';
 import { runApply } from '../src/apply/apply';
 import { parseCli } from '../src/apply/cli';
 import { formatProblem } from '../src/problems';
@@ -18,18 +18,9 @@ import { NatsServerVersion } from '../src/versions';
 import { TestCertificates, makeCertificates } from './support/certs';
 import { NatsServerHandle, checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
+import { SINGLE_SERVER as BASE_OPTIONS } from './support/nats-config-options';
 
 const ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin', POD_NAME: 'events-0' };
-const BASE_OPTIONS: NatsConfigOptions = {
-  clientPort: 4222,
-  monitorPort: 8222,
-  serverNameVariable: 'POD_NAME',
-  pidFile: '/var/run/nats/nats.pid',
-  maxPayloadBytes: 1024 * 1024,
-  lameDuckDurationMs: 30_000,
-  lameDuckGracePeriodMs: 10_000,
-  jetStream: { storeDir: '/data', maxFileStoreBytes: 1024 ** 3, maxMemoryStoreBytes: 64 * 1024 ** 2 },
-};
 
 let certs: TestCertificates;
 
