@@ -108,6 +108,9 @@ const STREAM_STORE_SCHEMA = {
   },
 };
 
+/** The limits a Stream's spec and a Directive's streams entry both set. */
+const STREAM_LIMITS = { maxmsgs: count, maxage: duration, maxbytes: bytes };
+
 const STREAM_SCHEMA = {
   type: 'object',
   required: ['metadata', 'spec'],
@@ -119,9 +122,7 @@ const STREAM_SCHEMA = {
       required: ['store'],
       properties: {
         store: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: nonEmpty } },
-        maxmsgs: count,
-        maxage: duration,
-        maxbytes: bytes,
+        ...STREAM_LIMITS,
       },
     },
   },
@@ -145,9 +146,7 @@ const DIRECTIVE_SCHEMA = {
             properties: {
               name: nonEmpty,
               store: nonEmpty,
-              maxmsgs: count,
-              maxage: duration,
-              maxbytes: bytes,
+              ...STREAM_LIMITS,
               retentionPolicy: retention,
             },
           },
