@@ -6,7 +6,7 @@ import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { SecretKeyReference, TLS_FILES } from './auth';
-import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
+import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
 import { Problem } from './problems';
 import { LIMIT_PROPERTIES } from './stream-definition';
 import { DurationInput, formatDuration } from './units';
@@ -175,9 +175,7 @@ export class ApplyJob extends Construct {
         ...(settings.credentials.caSecretName ? [{
           path: CA_DIR,
           readOnly: true,
-          volume: kplus.Volume.fromSecret(this, 'CaVolume', secretByName(this, settings.credentials.caSecretName), {
-            name: 'ca', items: { [TLS_FILES.ca]: { path: TLS_FILES.ca } },
-          }),
+          volume: caVolume(this, 'CaVolume', settings.credentials.caSecretName, 'ca'),
         }] : []),
       ],
     });
@@ -188,11 +186,10 @@ export class ApplyJob extends Construct {
 
   /** The program's credentials as environment variables, the secrets read from their Secrets. */
   private credentialEnvironment(credentials: ApplyJobCredentials): Record<string, kplus.EnvValue> {
-    const fromSecret = (ref: SecretKeyReference) => kplus.EnvValue.fromSecretValue({ secret: secretByName(this, ref.secretName), key: ref.key });
     return {
       ...(credentials.user ? { NATS_USER: kplus.EnvValue.fromValue(credentials.user) } : {}),
-      ...(credentials.password ? { NATS_PASSWORD: fromSecret(credentials.password) } : {}),
-      ...(credentials.token ? { NATS_TOKEN: fromSecret(credentials.token) } : {}),
+      ...(credentials.password ? { NATS_PASSWORD: secretEnvValue(this, credentials.password) } : {}),
+      ...(credentials.token ? { NATS_TOKEN: secretEnvValue(this, credentials.token) } : {}),
       ...(credentials.caSecretName ? { NATS_CA_FILE: kplus.EnvValue.fromValue(`${CA_DIR}/${TLS_FILES.ca}`) } : {}),
     };
   }

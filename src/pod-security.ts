@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { SecretKeyReference, TLS_FILES } from './auth';
 
 /** The user and group every pod runs as: the nats image runs as any user, the node image has `node` as 1000. */
 export const RUN_AS = 1000;
@@ -22,4 +23,16 @@ export function hardenedContainer(): kplus.ContainerSecurityContextProps {
 export function secretByName(scope: Construct, name: string): kplus.ISecret {
   const id = `Secret-${name}`;
   return (scope.node.tryFindChild(id) as kplus.ISecret | undefined) ?? kplus.Secret.fromSecretName(scope, id, name);
+}
+
+/** An environment variable's value from a Secret key the user named. */
+export function secretEnvValue(scope: Construct, ref: SecretKeyReference): kplus.EnvValue {
+  return kplus.EnvValue.fromSecretValue({ secret: secretByName(scope, ref.secretName), key: ref.key });
+}
+
+/** A volume holding only `ca.crt` of a certificate Secret: what a client needs to trust the server. */
+export function caVolume(scope: Construct, id: string, secretName: string, volumeName: string): kplus.Volume {
+  return kplus.Volume.fromSecret(scope, id, secretByName(scope, secretName), {
+    name: volumeName, items: { [TLS_FILES.ca]: { path: TLS_FILES.ca } },
+  });
 }

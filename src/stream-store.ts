@@ -13,7 +13,7 @@ import {
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
 import { storeLabels } from './labels';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
-import { RUN_AS, hardenedContainer, secretByName } from './pod-security';
+import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { HostedStream, defaultsAboveLimitsProblems, hostedStreamProblems, renderStreamsDocument } from './store-rules';
 import { IStream, Stream } from './stream';
@@ -558,16 +558,14 @@ export class StreamStore extends Construct implements IStreamStore {
     }
     const caSecret = this.settings.tls?.client?.secretName;
     // One volume per workload: its containers all trust the store's CA.
-    const caVolume = caSecret === undefined ? undefined : kplus.Volume.fromSecret(workload, `${this.name}-nats-ca`, secretByName(this, caSecret), {
-      name: `${this.name}-nats-ca`, items: { [TLS_FILES.ca]: { path: TLS_FILES.ca } },
-    });
+    const ca = caSecret === undefined ? undefined : caVolume(workload, `${this.name}-nats-ca`, caSecret, `${this.name}-nats-ca`);
     for (const container of workload.containers) {
       container.env.addVariable('NATS_URL', kplus.EnvValue.fromValue(`nats://${this.name}:${NATS_PORTS.client}`));
       container.env.addVariable('NATS_USER', kplus.EnvValue.fromValue(options.user));
-      container.env.addVariable('NATS_PASSWORD', this.envValue({ name: 'NATS_PASSWORD', valueFrom: options.password }));
+      container.env.addVariable('NATS_PASSWORD', secretEnvValue(this, options.password));
       container.env.addVariable('NATS_INBOX_PREFIX', kplus.EnvValue.fromValue(inboxPrefix));
-      if (caVolume) {
-        container.mount(GRANT_CA_DIR, caVolume, { readOnly: true });
+      if (ca) {
+        container.mount(GRANT_CA_DIR, ca, { readOnly: true });
         container.env.addVariable('NATS_CA_FILE', kplus.EnvValue.fromValue(`${GRANT_CA_DIR}/${TLS_FILES.ca}`));
       }
     }
@@ -599,7 +597,7 @@ export class StreamStore extends Construct implements IStreamStore {
   private envValue(variable: AuthEnvVariable): kplus.EnvValue {
     return 'value' in variable
       ? kplus.EnvValue.fromValue(variable.value)
-      : kplus.EnvValue.fromSecretValue({ secret: secretByName(this, variable.valueFrom.secretName), key: variable.valueFrom.key });
+      : secretEnvValue(this, variable.valueFrom);
   }
 
   private tlsMounts(): kplus.VolumeMount[] {
