@@ -7,10 +7,12 @@ import {
 } from './apply-job';
 import { storeLabels } from './labels';
 import { Problem, compileSchema, formatProblem, schemaProblems, withoutBrokenFields } from './problems';
-import { defaultsAboveLimitsProblems, hostedStreamProblems, renderStreamsDocument } from './store-rules';
-import { IStream, Stream } from './stream';
-import { LIMIT_PROPERTIES, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits } from './stream-definition';
-import type { GrantOptions, IStreamStore, StreamGrant, StreamStoreLimits } from './stream-store';
+import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
+import { IStream } from './stream';
+import { LIMIT_PROPERTIES, StreamLimitOptions, StreamPolicy, readUnit, resolveLimits } from './stream-definition';
+import { StreamHost } from './stream-host';
+import type { GrantOptions, StreamGrant } from './grants';
+import type { StreamStoreLimits } from './stream-store';
 import { DurationInput, SizeInput, parseDuration, parseSize } from './units';
 import { NatsServerVersion } from './versions';
 
@@ -92,7 +94,7 @@ const validateExistingProps = compileSchema(EXISTING_PROPS_SCHEMA);
  * validated as on any store and applied by the same post-deploy Job, and nothing else is
  * synthesized. Its capacity is unknown here, so no capacity rule applies.
  */
-export class ExistingStreamStore extends Construct implements IStreamStore {
+export class ExistingStreamStore extends StreamHost {
   public readonly name: string;
   public readonly streamPolicy: StreamPolicy;
   /** The ConfigMap holding the stream definitions the apply Job reads. */
@@ -100,7 +102,6 @@ export class ExistingStreamStore extends Construct implements IStreamStore {
   /** The post-deploy Job. */
   public readonly applyJob: ApplyJob;
 
-  private readonly _streams: IStream[] = [];
   private readonly propProblems: Problem[];
   private readonly maxStreams?: number;
 
@@ -141,18 +142,6 @@ export class ExistingStreamStore extends Construct implements IStreamStore {
     this.node.addValidation({ validate: () => this.problems().map((p) => `store "${this.name}": ${formatProblem(p)}`) });
   }
 
-  public get streams(): readonly IStream[] {
-    return this._streams;
-  }
-
-  public addStream(id: string, options: StreamOptions = {}): Stream {
-    return new Stream(this, id, { ...options, store: this });
-  }
-
-  public registerStream(stream: IStream): void {
-    this._streams.push(stream);
-  }
-
   /** Grants need users this app configures on the server: not possible on a server it does not deploy. */
   public grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, _kind: StreamGrant, _options: GrantOptions): void {
     this.propProblems.push({
@@ -161,12 +150,7 @@ export class ExistingStreamStore extends Construct implements IStreamStore {
     });
   }
 
-  private renderStreams(): string {
-    return renderStreamsDocument(this.name, this.streamPolicy.version, this._streams.map((s) => s.definition));
-  }
-
   private problems(): Problem[] {
-    const hosted = this._streams.map((s) => ({ path: s.node.path, definition: s.definition }));
-    return [...this.propProblems, ...hostedStreamProblems(hosted, this.renderStreams(), this.maxStreams, undefined)];
+    return [...this.propProblems, ...hostedStreamProblems(this.hostedStreams(), this.renderStreams(), this.maxStreams, undefined)];
   }
 }

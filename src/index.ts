@@ -8,6 +8,7 @@ export * from './stream-definition';
 export * from './store-rules';
 export * from './stream';
 export * from './stream-store';
+export * from './grants';
 export * from './existing-stream-store';
 export * from './apply-job';
 export * from './migration';

@@ -11,15 +11,17 @@ import {
   authEnvironment, authProblems, natsAuthorization, natsTls, streamConsumerPermissions, streamPublisherPermissions, tlsProblems,
 } from './auth';
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
+import { GrantOptions, StreamGrant } from './grants';
 import { storeLabels } from './labels';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
-import { HostedStream, defaultsAboveLimitsProblems, hostedStreamProblems, renderStreamsDocument } from './store-rules';
+import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
 import { IStream, Stream } from './stream';
 import {
   LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
 } from './stream-definition';
+import { StreamHost } from './stream-host';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion } from './versions';
 
@@ -78,22 +80,6 @@ export interface StreamStoreSpread {
    * @default false
    */
   readonly zones?: boolean;
-}
-
-/** What a grant lets a workload do with a stream. */
-export enum StreamGrant {
-  /** Publish to the stream's subjects and read the acknowledgements. */
-  PUBLISH = 'publish',
-  /** Read the stream through consumers; no publishing. */
-  CONSUME = 'consume',
-}
-
-/** The user a grant creates. */
-export interface GrantOptions {
-  /** User name, unique on the store: letters, digits, `.`, `_` and `-`. */
-  readonly user: string;
-  /** The Secret key holding the user's password. */
-  readonly password: SecretKeyReference;
 }
 
 /** Hard maxima a store allows its streams. */
@@ -409,7 +395,7 @@ export interface ResolvedStore {
  * Like Tawon's StreamStore, it sets defaults for the streams it hosts and hard limits
  * they may not exceed; every rule is checked when the app is synthesized.
  */
-export class StreamStore extends Construct implements IStreamStore {
+export class StreamStore extends StreamHost {
   public readonly name: string;
   public readonly streamPolicy: StreamPolicy;
   /** The resolved settings: every default applied. */
@@ -433,7 +419,6 @@ export class StreamStore extends Construct implements IStreamStore {
   /** The post-deploy Job that applies the streams. */
   public readonly applyJob: ApplyJob;
 
-  private readonly _streams: IStream[] = [];
   /** Users added by stream grants, after the store was built. */
   private readonly grantedUsers: NatsUser[] = [];
   private readonly grantProblems: Problem[] = [];
@@ -525,14 +510,6 @@ export class StreamStore extends Construct implements IStreamStore {
     return new ExistingStreamStore(scope, id, props);
   }
 
-  public get streams(): readonly IStream[] {
-    return this._streams;
-  }
-
-  public addStream(id: string, options: StreamOptions = {}): Stream {
-    return new Stream(this, id, { ...options, store: this });
-  }
-
   /**
    * Gives `workload` its own user for `stream`: the user's permissions come from `kind`, its
    * password from the Secret key in `options`. Every container of the workload gets `NATS_URL`,
@@ -574,19 +551,6 @@ export class StreamStore extends Construct implements IStreamStore {
   /** The store's users: its own, the apply Job's and the granted ones. */
   private auth(): NatsAuth {
     return this.grantedUsers.length === 0 ? this.settings.auth : NatsAuth.users([...this.settings.auth.users, ...this.grantedUsers]);
-  }
-
-  public registerStream(stream: IStream): void {
-    this._streams.push(stream);
-  }
-
-  /** The stream definitions as the post-deploy Job reads them, sorted by name, one stream a line. */
-  private renderStreams(): string {
-    return renderStreamsDocument(this.name, this.settings.version, this.hostedStreams().map((s) => s.definition));
-  }
-
-  private hostedStreams(): HostedStream[] {
-    return this._streams.map((s) => ({ path: s.node.path, definition: s.definition }));
   }
 
   /** The auth secrets as environment variables of the NATS container, in the order Kubernetes expands them. */

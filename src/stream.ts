@@ -2,7 +2,8 @@ import { Construct, IConstruct } from 'constructs';
 import { formatProblem } from './problems';
 import { StreamDefinition, StreamOptions, resolveStream } from './stream-definition';
 import type * as kplus from 'cdk8s-plus-28';
-import { GrantOptions, IStreamStore, StreamGrant } from './stream-store';
+import { GrantOptions, StreamGrant } from './grants';
+import type { IStreamStore } from './stream-store';
 
 /** A JetStream stream declared in the app. */
 export interface IStream extends IConstruct {
