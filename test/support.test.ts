@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as http from 'http';
+import * as net from 'net';
 import * as path from 'path';
 import { connect, NatsConnection } from 'nats';
 import { validateManifest, validateManifests } from './support/k8s-schema';
@@ -65,10 +66,19 @@ async function withConnection<T>(server: NatsServerHandle, fn: (nc: NatsConnecti
 }
 
 describe('freePort', () => {
-  test('returns a bindable loopback port', async () => {
-    const port = await freePort();
-    expect(port).toBeGreaterThan(0);
-    expect(port).toBeLessThan(65536);
+  test('hands out distinct bindable ports below the ephemeral range, skipping one that is taken', async () => {
+    const first = await freePort();
+    // Hold the port that would come next: freePort must pass over it.
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen({ host: '127.0.0.1', port: first + 1 }, resolve));
+    try {
+      const second = await freePort();
+      expect(second).toBe(first + 2);
+      expect(second).toBeLessThan(32768);
+      expect(first).toBeGreaterThanOrEqual(20000);
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 });
 
