@@ -23,6 +23,8 @@ export interface StoreCapacity {
 const MAX_CONFIG_MAP_BYTES = 1000 * 1024;
 /** How many streams a capacity message names before it summarizes the rest. */
 const LISTED_STREAMS = 10;
+/** How many subject overlaps are reported: n streams on one wildcard make n^2/2 of them. */
+const LISTED_OVERLAPS = 100;
 
 /** Two streams of one store with the same name: the server would keep only one. */
 export function duplicateNameProblems(streams: readonly HostedStream[]): Problem[] {
@@ -56,26 +58,52 @@ export function overlapProblems(streams: readonly HostedStream[]): Problem[] {
       if (subjectProblem(subject) === undefined) tree.insert(subject, { stream, index });
     });
   }
-  return tree.findOverlaps()
-    .filter(({ a, b }) => a.owner.stream !== b.owner.stream || a.subject !== b.subject)
-    .map(({ a, b }) => ({
+  const problems: Problem[] = [];
+  for (const { a, b } of tree.overlaps()) {
+    // A subject a stream lists twice is its own problem, reported with the stream.
+    if (a.owner.stream === b.owner.stream && a.subject === b.subject) continue;
+    if (problems.length === LISTED_OVERLAPS) {
+      problems.push({
+        field: 'subjects',
+        value: `(${streams.length} streams)`,
+        rule: `overlap in more than ${LISTED_OVERLAPS} places; the first ${LISTED_OVERLAPS} are listed: fix those and synthesize again`,
+      });
+      break;
+    }
+    problems.push({
       field: `stream "${a.owner.stream.definition.name}" subjects[${a.owner.index}]`,
       value: JSON.stringify(a.subject),
       rule: a.owner.stream === b.owner.stream
         ? `overlaps its own subjects[${b.owner.index}] ${JSON.stringify(b.subject)}`
         : `overlaps stream "${b.owner.stream.definition.name}" subjects[${b.owner.index}] ${JSON.stringify(b.subject)} (${b.owner.stream.path}): JetStream refuses overlapping subjects on one server`,
-    }));
+    });
+  }
+  return problems;
 }
 
 /**
  * Streams whose reserved bytes (max bytes times replicas) add up to more than the store
- * holds across its servers: the server would refuse the streams created last.
+ * holds across its servers, and single streams larger than one server's store: the server
+ * would refuse them.
  */
 export function capacityProblems(streams: readonly HostedStream[], capacity: StoreCapacity): Problem[] {
   return [
+    ...oversizedStreamProblems(streams, StorageType.FILE, capacity.maxFileStoreBytes, 'maxFileStore'),
     storageProblem(streams, StorageType.FILE, capacity.maxFileStoreBytes, capacity.replicas, 'maxFileStore'),
+    ...oversizedStreamProblems(streams, StorageType.MEMORY, capacity.maxMemoryStoreBytes, 'maxMemoryStore'),
     storageProblem(streams, StorageType.MEMORY, capacity.maxMemoryStoreBytes, capacity.replicas, 'maxMemoryStore'),
   ].filter((p): p is Problem => p !== undefined);
+}
+
+/** Each replica of a stream lives whole on one server, so no stream may reserve more than one server holds. */
+function oversizedStreamProblems(streams: readonly HostedStream[], storage: StorageType, perServer: number, field: string): Problem[] {
+  return streams
+    .filter((s) => s.definition.storage === storage && s.definition.maxBytes > perServer)
+    .map((s) => ({
+      field: `stream "${s.definition.name}" maxBytes`,
+      value: formatBytes(s.definition.maxBytes),
+      rule: `exceeds ${field} ${formatBytes(perServer)}: each replica of a stream is stored whole on one server`,
+    }));
 }
 
 function storageProblem(

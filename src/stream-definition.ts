@@ -1,5 +1,5 @@
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
-import { streamNameProblem, subjectProblem, subjectsOverlap } from './subjects';
+import { reservedSubjectProblem, streamNameProblem, subjectProblem } from './subjects';
 import { DurationInput, SizeInput, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
 
@@ -125,7 +125,8 @@ export interface StreamOptions extends StreamLimitOptions {
    */
   readonly discardNewPerSubject?: boolean;
   /**
-   * Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate (at least 100ms).
+   * Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate (at least 100ms; 0 is the
+   * default, as for the server).
    * @default - 2m, or the max age when that is shorter
    */
   readonly duplicateWindow?: DurationInput;
@@ -271,12 +272,12 @@ export interface JetStreamStreamConfig {
   metadata?: Record<string, string>;
 }
 
+/** The first release whose reserved-subject rules depend on `noAck` (nats-server pull request 5548). */
+const NOACK_RULES_VERSION = '2.10.17';
 /** The server's minimum for max age and the duplicate window. */
 const MIN_WINDOW_MS = 100;
 /** JetStream's default duplicate window. */
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
-/** Subjects JetStream keeps for itself. */
-const RESERVED_SUBJECTS = ['$JS.API.>', '$JSC.>', '$NRG.>', '$SYS.>'];
 
 const sizeShape = { anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string' }, { type: 'object' }] };
 const durationShape = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'object' }] };
@@ -400,8 +401,8 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     maxMsgsPerSubject: unlimitedIfZero(options.maxMsgsPerSubject ?? UNLIMITED),
     discard: options.discard ?? DiscardPolicy.OLD,
     discardNewPerSubject: options.discardNewPerSubject ?? false,
-    duplicateWindowMs: duplicateWindowMs
-      ?? (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS),
+    // 0 asks the server for its default, so it is that default here, as the server will report it.
+    duplicateWindowMs: duplicateWindowMs || (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS),
     denyDelete: options.denyDelete ?? false,
     denyPurge: options.denyPurge ?? false,
     allowRollup: options.allowRollup ?? false,
@@ -430,14 +431,10 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
   if (nameProblem) add('name', showValue(def.name), nameProblem);
 
   const seen = new Set<string>();
+  const capture = { noAck: def.noAck, replicas: def.replicas, noAckRules: policy.version.atLeast(NOACK_RULES_VERSION) };
   def.subjects.forEach((subject, i) => {
-    const problem = subjectProblem(subject);
+    const problem = subjectProblem(subject) ?? (seen.has(subject) ? 'is listed twice' : reservedSubjectProblem(subject, capture));
     if (problem) add(`subjects[${i}]`, showValue(subject), problem);
-    else if (seen.has(subject)) add(`subjects[${i}]`, showValue(subject), 'is listed twice');
-    else {
-      const reserved = RESERVED_SUBJECTS.find((r) => subjectsOverlap(r, subject));
-      if (reserved) add(`subjects[${i}]`, showValue(subject), `overlaps the reserved subjects "${reserved}"`);
-    }
     seen.add(subject);
   });
 

@@ -143,7 +143,7 @@ export interface StreamStoreProps {
    */
   readonly maxMemoryStore?: SizeInput;
   /**
-   * Largest message payload the server accepts.
+   * Largest message payload the server accepts; at most 64MiB (the server's max_pending).
    * @default 1MiB (the server's own default)
    */
   readonly maxPayload?: SizeInput;
@@ -275,6 +275,8 @@ const DATA_VOLUME = 'data';
 const DEFAULT_VOLUME_SIZE = Size.gibibytes(10);
 const DEFAULT_MEMORY = Size.gibibytes(1);
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** nats-server's max_pending, which it requires max_payload not to exceed. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
 /** nats-server refuses a shorter lame_duck_duration. */
 const MIN_LAME_DUCK_DURATION_MS = 30_000;
@@ -831,6 +833,9 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   }
   if (![1, 3, 5].includes(s.replicas)) {
     add('replicas', String(s.replicas), 'must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety');
+  }
+  if (s.maxPayloadBytes > MAX_PENDING_BYTES) {
+    add('maxPayload', formatBytes(s.maxPayloadBytes), `must be at most ${formatBytes(MAX_PENDING_BYTES)}, the server's max_pending: a larger one stops the server at startup`);
   }
   if (s.maxFileStoreBytes > usableVolume) {
     add('maxFileStore', formatBytes(s.maxFileStoreBytes),

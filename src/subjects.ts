@@ -1,16 +1,16 @@
 /** Longest stream name nats-server accepts, counted in UTF-8 bytes as Go's `len` does. */
 const MAX_STREAM_NAME_BYTES = 255;
 
-// \s misses U+0085 (NEXT LINE), which \p{White_Space} includes.
-const WHITESPACE = /[\s\p{White_Space}]/u;
-const CONTROL = /\p{Cc}/u;
-// Stream names become subject tokens and directory names on the server.
+/** The whitespace nats-server refuses in names (Go's `" \t\r\n\f"`): no other Unicode space. */
+const NAME_WHITESPACE = /[ \t\r\n\f]/;
+/** Subject syntax and path separators: stream names become subject tokens and directory names. */
 const NAME_FORBIDDEN = /[.*>/\\]/;
 
 /**
  * Returns why `name` is not a valid JetStream stream name, or `undefined` when it is valid.
  *
- * Rules: non-empty, at most 255 UTF-8 bytes, no whitespace, no control characters and none of `. * > / \`.
+ * Exactly the server's rules: non-empty, at most 255 UTF-8 bytes, none of space, tab, CR, LF, form
+ * feed, `. * > / \`, and no NUL (a file stream's directory cannot have it in its name).
  */
 export function streamNameProblem(name: string): string | undefined {
   if (name.length === 0) {
@@ -20,15 +20,18 @@ export function streamNameProblem(name: string): string | undefined {
   if (bytes > MAX_STREAM_NAME_BYTES) {
     return `must be at most ${MAX_STREAM_NAME_BYTES} bytes (has ${bytes})`;
   }
-  if (WHITESPACE.test(name)) {
+  if (NAME_WHITESPACE.test(name)) {
     return 'must not contain whitespace';
   }
-  if (CONTROL.test(name)) {
-    return 'must not contain control characters';
+  if (name.includes('\0')) {
+    return 'must not contain NUL';
   }
   const forbidden = NAME_FORBIDDEN.exec(name);
   return forbidden === null ? undefined : `must not contain "${forbidden[0]}"`;
 }
+
+// Subjects: \s misses U+0085 (NEXT LINE), which \p{White_Space} includes.
+const WHITESPACE = /[\s\p{White_Space}]/u;
 
 /**
  * Returns why `subject` is not a valid subscription subject, or `undefined` when it is valid.
@@ -81,6 +84,65 @@ export function subjectsOverlap(a: string, b: string): boolean {
   }
 }
 
+/** Two inserted subjects that some literal subject matches both of; `a` was inserted first. */
+export interface SubjectOverlap<T> {
+  readonly a: { readonly subject: string; readonly owner: T };
+  readonly b: { readonly subject: string; readonly owner: T };
+}
+
+/** Tells whether every subject `subject` matches is also matched by `pattern` (both valid subjects). */
+export function subjectIsSubset(subject: string, pattern: string): boolean {
+  const inner = tokenize(subject);
+  const outer = tokenize(pattern);
+  for (let i = 0; i < outer.length; i++) {
+    if (outer[i] === '>') return i < inner.length;
+    if (i === inner.length || inner[i] === '>') return false;
+    if (outer[i] !== '*' && inner[i] !== outer[i]) return false;
+  }
+  return inner.length === outer.length;
+}
+
+/** Subjects the server itself answers, and the part of each a stream may capture anyway. */
+const SERVER_NAMESPACES: ReadonlyArray<{ namespace: string; exempt?: string; api: string }> = [
+  { namespace: '$JS.>', exempt: '$JS.EVENT.>', api: 'JetStream API' },
+  { namespace: '$JSC.>', api: 'JetStream API' },
+  { namespace: '$NRG.>', api: 'JetStream API' },
+  { namespace: '$SYS.>', exempt: '$SYS.ACCOUNT.>', api: 'system API' },
+];
+
+/** The stream settings the server's rules on reserved subjects depend on. */
+export interface SubjectCapture {
+  readonly noAck: boolean;
+  readonly replicas: number;
+  /**
+   * The server has NATS 2.10.17's rules (nats-server pull request 5548): subjects it answers itself
+   * need `noAck`, and `>` needs `noAck` and one replica. Before, it only refused `$JS.API.>` and
+   * what lies inside it, with or without `noAck`.
+   */
+  readonly noAckRules: boolean;
+}
+
+/**
+ * Returns why the server refuses a stream with `capture` settings on the valid subject
+ * `subject`, or `undefined` when it accepts it. The newer rules exist because a stream that acks
+ * answers every request it captures, the server's own included.
+ */
+export function reservedSubjectProblem(subject: string, capture: SubjectCapture): string | undefined {
+  if (!capture.noAckRules) {
+    return subjectIsSubset(subject, '$JS.API.>') ? 'is inside the JetStream API "$JS.API.>", which the server refuses to capture' : undefined;
+  }
+  if (subject === '>') {
+    if (!capture.noAck) return 'captures every subject, so it needs noAck: a stream that acks would answer every request, the server\'s own included';
+    return capture.replicas === 1 ? undefined : 'captures every subject, so it needs replicas 1';
+  }
+  if (capture.noAck) return undefined;
+  const reserved = SERVER_NAMESPACES.find(({ namespace, exempt }) =>
+    subjectsOverlap(subject, namespace) && !(exempt !== undefined && subjectIsSubset(subject, exempt)));
+  return reserved === undefined
+    ? undefined
+    : `overlaps the ${reserved.api} "${reserved.namespace}", so it needs noAck: a stream that acks would answer those requests in the server's place`;
+}
+
 interface Entry<T> {
   readonly subject: string;
   readonly tokens: string[];
@@ -95,13 +157,17 @@ interface TrieNode<T> {
   readonly ends: Array<Entry<T>>;
   /** Entries whose next token, at this node, is `>`. */
   readonly rest: Array<Entry<T>>;
+  /** All children merged into one trie, built the first time a `*` query passes this node. */
+  starView?: TrieNode<T>;
 }
 
 /**
  * Collects owned subjects in a token trie and finds every pair that overlaps.
  *
- * Complexity: insert is O(tokens); findOverlaps is, per subject, O(trie nodes its tokens can reach + overlaps found),
- * which stays near-linear overall when subjects are mostly literal or end in `>`.
+ * Complexity: insert is O(tokens). A query token `*` does not walk every child of a node: it
+ * continues in the node's star view, all children merged into one trie (built once, at most the
+ * size of the subtree). So a query costs O(2^wildcards in the stored path + overlaps found), and
+ * finding the overlaps of n subjects is near-linear in n whatever mix of `*`, `>` and literals.
  */
 export class SubjectTree<T> {
   private readonly root: TrieNode<T> = newNode();
@@ -117,6 +183,8 @@ export class SubjectTree<T> {
     this.entries.push(entry);
     let node = this.root;
     for (const token of entry.tokens) {
+      // Star views below this node no longer hold every entry.
+      node.starView = undefined;
       if (token === '>') {
         node.rest.push(entry);
         return;
@@ -127,19 +195,24 @@ export class SubjectTree<T> {
   }
 
   /**
-   * Returns every pair of inserted subjects that overlap, identical ones and same-owner ones included.
+   * Yields every pair of inserted subjects that overlap, identical ones and same-owner ones included.
    *
    * Each pair appears once with `a` inserted before `b`, ordered by `a`'s insertion and then `b`'s.
+   * Pairs are found as they are taken, so a caller that stops early does not pay for the rest
+   * (n subjects that all overlap make n^2/2 pairs).
    */
-  findOverlaps(): Array<{ a: { subject: string; owner: T }; b: { subject: string; owner: T } }> {
-    return this.entries.flatMap((first) => {
+  *overlaps(): Generator<SubjectOverlap<T>> {
+    for (const first of this.entries) {
       const found: Array<Entry<T>> = [];
       collectMatches(this.root, first.tokens, 0, found);
-      return found
-        .filter((second) => second.index > first.index)
-        .sort((x, y) => x.index - y.index)
-        .map((second) => ({ a: publicEntry(first), b: publicEntry(second) }));
-    });
+      const later = found.filter((second) => second.index > first.index).sort((x, y) => x.index - y.index);
+      for (const second of later) yield { a: publicEntry(first), b: publicEntry(second) };
+    }
+  }
+
+  /** Every pair {@link overlaps} yields, as an array. */
+  findOverlaps(): Array<SubjectOverlap<T>> {
+    return [...this.overlaps()];
   }
 }
 
@@ -180,7 +253,8 @@ function collectMatches<T>(node: TrieNode<T>, query: string[], depth: number, fo
   if (token === '>') {
     childrenOf(node).forEach((child) => collectSubtree(child, found));
   } else if (token === '*') {
-    childrenOf(node).forEach((child) => collectMatches(child, query, depth + 1, found));
+    const view = starViewOf(node);
+    if (view !== undefined) collectMatches(view, query, depth + 1, found);
   } else {
     const literal = node.literals.get(token);
     if (literal !== undefined) {
@@ -190,6 +264,39 @@ function collectMatches<T>(node: TrieNode<T>, query: string[], depth: number, fo
       collectMatches(node.star, query, depth + 1, found);
     }
   }
+}
+
+/** The node's children merged into one trie (cached), or undefined when it has none. */
+function starViewOf<T>(node: TrieNode<T>): TrieNode<T> | undefined {
+  const children = childrenOf(node);
+  if (children.length === 0) return undefined;
+  if (children.length === 1) return children[0];
+  return (node.starView ??= mergeNodes(children));
+}
+
+/** A new trie holding every entry of `nodes` at the same relative place; the inputs are left as they are. */
+function mergeNodes<T>(nodes: ReadonlyArray<TrieNode<T>>): TrieNode<T> {
+  const merged = newNode<T>();
+  const literalGroups = new Map<string, Array<TrieNode<T>>>();
+  const starGroup: Array<TrieNode<T>> = [];
+  for (const node of nodes) {
+    pushAll(merged.ends, node.ends);
+    pushAll(merged.rest, node.rest);
+    for (const [token, child] of node.literals) getOrAddGroup(literalGroups, token).push(child);
+    if (node.star !== undefined) starGroup.push(node.star);
+  }
+  for (const [token, group] of literalGroups) merged.literals.set(token, group.length === 1 ? group[0] : mergeNodes(group));
+  if (starGroup.length > 0) merged.star = starGroup.length === 1 ? starGroup[0] : mergeNodes(starGroup);
+  return merged;
+}
+
+function getOrAddGroup<T>(groups: Map<string, Array<TrieNode<T>>>, token: string): Array<TrieNode<T>> {
+  let group = groups.get(token);
+  if (group === undefined) {
+    group = [];
+    groups.set(token, group);
+  }
+  return group;
 }
 
 /** Pushes into `found` every entry stored at or below `node`. */

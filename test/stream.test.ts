@@ -147,6 +147,7 @@ describe('Stream defaults', () => {
     ['a max age inherited from the store limits', {}, { limits: { maxAge: '45s' } }, 45 * SECOND],
     ['the window it is given', { duplicateWindow: '5m', maxAge: '1h' }, {}, 5 * MINUTE],
     ['a window given as a Duration', { duplicateWindow: Duration.seconds(10) }, {}, 10 * SECOND],
+    ['the default for a window of 0, as the server does', { duplicateWindow: 0, maxAge: '1m' }, {}, MINUTE],
   ])('sets the duplicate window to %s', (_what, options, store, ms) => {
     expect(resolve(options, store).duplicateWindowMs).toBe(ms);
   });

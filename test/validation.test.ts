@@ -76,17 +76,45 @@ describe('subjects', () => {
     expect(streamErrors({ subjects: ['ok', subject] })).toEqual([onStream(`subjects[1] ${JSON.stringify(subject)} ${rule}`)]);
   });
 
+  const needsNoAck = (api: string, namespace: string) =>
+    `overlaps the ${api} "${namespace}", so it needs noAck: a stream that acks would answer those requests in the server's place`;
   test.each<[string, string]>([
-    ['$JS.API.>', '$JS.API.>'],
-    ['$JS.API.STREAM.INFO.orders', '$JS.API.>'],
-    ['$JS.*.STREAM', '$JS.API.>'],
-    ['$SYS.REQ.x', '$SYS.>'],
-    ['$NRG.>', '$NRG.>'],
-    ['$JSC.R.x', '$JSC.>'],
-    ['>', '$JS.API.>'],
-  ])('fails when %p overlaps the reserved subjects', (subject, reserved) => {
-    expect(streamErrors({ subjects: [subject] }))
-      .toEqual([onStream(`subjects[0] ${JSON.stringify(subject)} overlaps the reserved subjects "${reserved}"`)]);
+    ['$JS.API.>', needsNoAck('JetStream API', '$JS.>')],
+    ['$JS.API.STREAM.INFO.orders', needsNoAck('JetStream API', '$JS.>')],
+    ['$JS.*.STREAM', needsNoAck('JetStream API', '$JS.>')],
+    ['$JS.ACK.orders.>', needsNoAck('JetStream API', '$JS.>')],
+    ['*.orders', needsNoAck('JetStream API', '$JS.>')],
+    ['$JSC.R.x', needsNoAck('JetStream API', '$JSC.>')],
+    ['$NRG.>', needsNoAck('JetStream API', '$NRG.>')],
+    ['$SYS.REQ.x', needsNoAck('system API', '$SYS.>')],
+    ['>', 'captures every subject, so it needs noAck: a stream that acks would answer every request, the server\'s own included'],
+  ])('fails when %p is captured by a stream that acks', (subject, rule) => {
+    expect(streamErrors({ subjects: [subject] })).toEqual([onStream(`subjects[0] ${JSON.stringify(subject)} ${rule}`)]);
+  });
+
+  test('fails when ">" is captured by a replicated stream, even without acks', () => {
+    expect(streamErrors({ subjects: ['>'], noAck: true, replicas: 3 }, { replicas: 3 }))
+      .toEqual([onStream('subjects[0] ">" captures every subject, so it needs replicas 1')]);
+  });
+
+  test('fails when a stream captures the JetStream API on NATS 2.9, even without acks', () => {
+    expect(streamErrors({ subjects: ['$JS.API.STREAM.>'], noAck: true }, { version: NatsServerVersion.V2_9_25 }))
+      .toEqual([onStream('subjects[0] "$JS.API.STREAM.>" is inside the JetStream API "$JS.API.>", which the server refuses to capture')]);
+  });
+
+  test('accepts on NATS 2.9 what only the newer rules refuse', () => {
+    expect(streamErrors({ subjects: ['>'], replicas: 1 }, { version: NatsServerVersion.V2_9_25 })).toEqual([]);
+    expect(streamErrors({ subjects: ['$SYS.REQ.x', '*.orders'] }, { version: NatsServerVersion.V2_9_25 })).toEqual([]);
+  });
+
+  test.each<[string, StreamOptions]>([
+    ['">" without acks on one replica', { subjects: ['>'], noAck: true }],
+    ['the JetStream API without acks on 2.10', { subjects: ['$JS.API.>'], noAck: true }],
+    ['the system API without acks', { subjects: ['$SYS.>'], noAck: true }],
+    ['JetStream events', { subjects: ['$JS.EVENT.ADVISORY.>'] }],
+    ['account events', { subjects: ['$SYS.ACCOUNT.*.CONNECT'] }],
+  ])('accepts %s', (_what, options) => {
+    expect(streamErrors(options)).toEqual([]);
   });
 
   test('fails on a subject listed twice', () => {
@@ -121,6 +149,15 @@ describe('subjects', () => {
     expect(synthErrors(storeWith({}, ['a', { subjects: ['x'] }], ['b', { subjects: ['x'] }]))).toEqual([
       onStore('stream "a" subjects[0] "x" overlaps stream "b" subjects[0] "x" (test/events/b): JetStream refuses overlapping subjects on one server'),
     ]);
+  });
+
+  test('fails with the first 100 overlaps and a closing line when streams overlap in more places', () => {
+    const streams: Array<[string, StreamOptions]> = Array.from({ length: 20 }, (_, i) => [`s${i}`, { subjects: [`x.${i}.*`, `x.*.${i}`] }]);
+    const errors = synthErrors(storeWith({}, ...streams));
+    expect(errors).toHaveLength(101);
+    expect(errors[0]).toBe(onStore('stream "s0" subjects[0] "x.0.*" overlaps its own subjects[1] "x.*.0"'));
+    expect(errors[1]).toBe(onStore('stream "s0" subjects[0] "x.0.*" overlaps stream "s1" subjects[1] "x.*.1" (test/events/s1): JetStream refuses overlapping subjects on one server'));
+    expect(errors[100]).toBe(onStore('subjects (20 streams) overlap in more than 100 places; the first 100 are listed: fix those and synthesize again'));
   });
 
   test('fails when the subjects of one stream overlap each other', () => {
@@ -259,13 +296,14 @@ describe('durations', () => {
     expect(streamErrors({ duplicateWindow: '240h' })).toEqual([]);
   });
 
-  test.each<[StreamOptions['duplicateWindow'], string]>([['99ms', '99ms'], [50, '50ms'], [0, '0s']])(
+  test.each<[StreamOptions['duplicateWindow'], string]>([['99ms', '99ms'], [50, '50ms'], [1, '1ms']])(
     'fails on a duplicate window of %p, under 100ms', (duplicateWindow, shown) => {
       expect(streamErrors({ duplicateWindow })).toEqual([onStream(`duplicateWindow ${shown} must be at least 100ms`)]);
     });
 
-  test('accepts a duplicate window of 100ms', () => {
+  test('accepts a duplicate window of 100ms, and of 0, the default', () => {
     expect(streamErrors({ duplicateWindow: '100ms' })).toEqual([]);
+    expect(streamErrors({ duplicateWindow: 0 })).toEqual([]);
   });
 
   test('fails on a max age between 0 and 100ms, and on the duplicate window it defaults to', () => {
@@ -326,6 +364,17 @@ describe('capacity', () => {
       `maxFileStore 9GiB x1 server(s) = 9GiB is too small: the file streams reserve 12GiB (maxBytes x replicas: ${listed} and 2 more)`)]);
   });
 
+  test('fails on a stream larger than one server\'s store, even when the cluster has room for it', () => {
+    const chart = storeWith({ replicas: 3, maxMemoryStore: '100Mi' },
+      ['big', { maxBytes: '10Gi' }],
+      ['wide', { storage: StorageType.MEMORY, maxBytes: '101Mi' }],
+    );
+    expect(synthErrors(chart)).toEqual([
+      onStore('stream "big" maxBytes 10GiB exceeds maxFileStore 9GiB: each replica of a stream is stored whole on one server'),
+      onStore('stream "wide" maxBytes 101MiB exceeds maxMemoryStore 100MiB: each replica of a stream is stored whole on one server'),
+    ]);
+  });
+
   test('accepts file streams that fill the store exactly', () => {
     expect(synthErrors(storeWith({ replicas: 3 },
       ['a', { maxBytes: '3Gi', replicas: 3 }],
@@ -376,6 +425,17 @@ describe('capacity', () => {
 
   test('accepts no memory limit with a maxMemoryStore', () => {
     expect(synthErrors(storeWith({ resources: { cpu: { request: kplus.Cpu.millis(500) } }, maxMemoryStore: '8Gi' }))).toEqual([]);
+  });
+});
+
+describe('max payload', () => {
+  test('fails above 64MiB, the server\'s max_pending', () => {
+    expect(synthErrors(storeWith({ maxPayload: 64 * 1024 * 1024 + 1 })))
+      .toEqual([onStore('maxPayload 67108865B must be at most 64MiB, the server\'s max_pending: a larger one stops the server at startup')]);
+  });
+
+  test('accepts 64MiB', () => {
+    expect(synthErrors(storeWith({ maxPayload: '64Mi' }))).toEqual([]);
   });
 });
 
@@ -719,7 +779,8 @@ describe('random stream props', () => {
     let windowOk = true;
     if (window === 'bad') windowOk = false;
     else if (typeof age === 'number') {
-      const effective = window ?? (age > 0 ? Math.min(120_000, age) : 120_000);
+      // 0 is the server default, as undefined is.
+      const effective = window || (age > 0 ? Math.min(120_000, age) : 120_000);
       windowOk = effective >= 100 && (age === 0 || effective <= age);
     }
     const subjects = draw.subjects ?? ['gen'];
