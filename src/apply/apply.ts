@@ -2,10 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseStreamsDocument, StreamsDocument } from './definitions';
 import {
-  ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, readServerStreams, streamWriter,
+  ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, isServerRejection, readServerStreams,
+  streamWriter,
 } from './nats-io';
 import {
-  OWNERSHIP_STREAM, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterDeletes, readOwnership,
+  OWNERSHIP_STREAM, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites, readOwnership,
   sameOwnership, writeOwnership,
 } from './ownership';
 import { Plan, PlanExitCode, PlanItem, buildPlan, hasRefusals, pendingChanges } from './plan';
@@ -152,8 +153,7 @@ async function applyPlan(
   const report = (result: ItemResult) => io.out(progressLine(++done, plan.items.length, result));
   const results = await executePlan(plan, streamWriter(connection), options.concurrency, report);
 
-  const deleted = results.filter((r) => r.item.action === 'delete' && r.error === undefined).map((r) => r.item.name);
-  const final = ownershipAfterDeletes(intended, deleted);
+  const final = ownershipAfterWrites(intended, results);
   if (!sameOwnership(final, record.managed)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
   if (record !== read) io.out(`ownership record "${store}": ${streamCount(record.managed.size)} managed (revision ${record.revision})`);
 
@@ -190,7 +190,7 @@ async function executePlan(
         await write(item, writer);
         finish({ item });
       } catch (error) {
-        finish({ item, error: describeNatsError(error) });
+        finish({ item, error: describeNatsError(error), rejected: isServerRejection(error) });
       }
     });
   }

@@ -144,7 +144,7 @@ export function streamWriter(connection: JetStreamConnection): StreamWriter {
     update: (config) => send(async () => {
       const reply = await nc.request(`$JS.API.STREAM.UPDATE.${config.name}`, codec.encode(config), { timeout: API_TIMEOUT_MS });
       const answer = codec.decode(reply.data) as { error?: ApiError };
-      if (answer.error) throw new Error(describeApiError(answer.error));
+      if (answer.error) throw new ServerRejection(answer.error);
     }),
     delete: (name) => send(() => jsm.streams.delete(name)),
   };
@@ -159,6 +159,18 @@ interface ApiError {
 
 function describeApiError(error: ApiError): string {
   return `${error.description} (JetStream error ${error.err_code ?? error.code})`;
+}
+
+/** A JetStream API request the server answered with an error. */
+class ServerRejection extends Error {
+  constructor(error: ApiError) {
+    super(describeApiError(error));
+  }
+}
+
+/** True when the server answered a request with an error: unlike a timeout or a lost connection, nothing was done. */
+export function isServerRejection(error: unknown): boolean {
+  return error instanceof ServerRejection || (error as Partial<NatsError>).api_error !== undefined;
 }
 
 /** One line for a client or server error: the server's own words where there are some. */

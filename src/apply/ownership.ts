@@ -2,6 +2,7 @@ import { NatsConnection } from 'nats';
 import { DeclaredStream } from './definitions';
 import { describeNatsError } from './nats-io';
 import { ManagedStream, Plan } from './plan';
+import type { ItemResult } from './report';
 
 /** The key-value bucket that records, per store, the streams the store manages. */
 export const OWNERSHIP_BUCKET = 'jetstream-cdk8s';
@@ -56,10 +57,18 @@ export function intendedOwnership(plan: Plan, declared: readonly DeclaredStream[
   return intended;
 }
 
-/** The record once the plan's deletions are done: the intended one without the deleted streams. */
-export function ownershipAfterDeletes(intended: Ownership, deleted: Iterable<string>): Map<string, ManagedStream> {
+/**
+ * The record once the writes are done: the intended one without the streams deleted and without
+ * the creates the server refused, since a stream by that name that appears later is not ours. A
+ * create whose outcome is unknown (the connection was lost) stays recorded: it may have happened.
+ */
+export function ownershipAfterWrites(intended: Ownership, results: readonly ItemResult[]): Map<string, ManagedStream> {
   const after = new Map(intended);
-  for (const name of deleted) after.delete(name);
+  for (const { item, error, rejected } of results) {
+    const deleted = item.action === 'delete' && error === undefined;
+    const neverCreated = item.action === 'create' && rejected === true;
+    if (deleted || neverCreated) after.delete(item.name);
+  }
   return after;
 }
 

@@ -6,6 +6,8 @@ export interface ItemResult {
   readonly item: PlanItem;
   /** The server's error when the item's write failed. */
   readonly error?: string;
+  /** The server answered the write with an error, so it did not happen (a lost connection leaves that unknown). */
+  readonly rejected?: boolean;
 }
 
 /** `plan` reports what would happen; `apply` what happened. */

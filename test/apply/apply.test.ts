@@ -244,11 +244,16 @@ test('writes the termination message', async () => {
 
 test('reports a failed write with the server\'s error; the other streams still apply', async () => {
   await jsm.streams.add({ name: 'THEIRS', subjects: ['shared.>'] });
-  const result = await run('apply', [entry('CLASH', { subjects: ['shared.>'] }), entry('FINE')]);
+  const result = await run('apply', [entry('CLASH', { subjects: ['shared.>'] }, { retentionPolicy: 'Delete' }), entry('FINE')]);
   expect(result.exitCode).toBe(ExitCode.ERROR);
   expect(outcomes(result)).toEqual({ CLASH: 'failed', FINE: 'created', THEIRS: 'foreign' });
   expect(result.out.find((line) => line.includes('CLASH'))).toMatch(
     /^\[\d\/3\] failed to create CLASH: subjects overlap with an existing stream \(JetStream error 10065\)$/);
+  // The server refused the create: CLASH is not ours, so a CLASH someone makes later is never deleted as ours.
+  expect((await ownershipRecord()).streams).toEqual(['FINE']);
+  await jsm.streams.add({ name: 'CLASH', subjects: ['clash.>'] });
+  const removed = await run('apply', [entry('FINE')]);
+  expect(outcomes(removed)).toEqual({ CLASH: 'foreign', FINE: 'unchanged', THEIRS: 'foreign' });
 });
 
 test('a stale ownership revision is a conflict, never an overwrite', async () => {

@@ -1,6 +1,6 @@
 import { DeclaredStream } from '../../src/apply/definitions';
 import {
-  decodeOwnership, describeOwnershipChange, encodeOwnership, intendedOwnership, ownershipAfterDeletes, sameOwnership,
+  decodeOwnership, describeOwnershipChange, encodeOwnership, intendedOwnership, ownershipAfterWrites, sameOwnership,
 } from '../../src/apply/ownership';
 import { ManagedStream, Plan } from '../../src/apply/plan';
 import { declaredConfig } from './fixtures';
@@ -40,9 +40,21 @@ describe('intendedOwnership', () => {
     ]));
   });
 
-  test('drops deleted streams afterwards', () => {
-    const after = ownershipAfterDeletes(intendedOwnership(plan, app, managed), ['removed-delete']);
+  const resultOf = (name: string) => plan.items.find((item) => item.name === name) as Plan['items'][number];
+
+  test('drops deleted streams afterwards, and keeps one whose delete failed', () => {
+    const after = ownershipAfterWrites(intendedOwnership(plan, app, managed), [
+      { item: resultOf('removed-delete') }, { item: resultOf('new') }, { item: resultOf('changed'), error: 'e', rejected: true },
+    ]);
     expect([...after.keys()]).toEqual(['new', 'changed', 'adopted', 'same', 'refused-managed', 'removed-retain']);
+    const failedDelete = ownershipAfterWrites(intendedOwnership(plan, app, managed), [{ item: resultOf('removed-delete'), error: 'e', rejected: true }]);
+    expect(failedDelete.has('removed-delete')).toBe(true);
+  });
+
+  test('drops a create the server refused, and keeps one whose outcome is unknown', () => {
+    const intended = intendedOwnership(plan, app, managed);
+    expect(ownershipAfterWrites(intended, [{ item: resultOf('new'), error: 'subjects overlap', rejected: true }]).has('new')).toBe(false);
+    expect(ownershipAfterWrites(intended, [{ item: resultOf('new'), error: 'lost the connection', rejected: false }]).has('new')).toBe(true);
   });
 });
 
