@@ -149,6 +149,9 @@ const REFUSAL_RULES: readonly RefusalRule[] = [
     return olderThan(serverVersion, '2.12.0') ? `NATS server ${serverVersion} cannot remove a mirror; 2.12.0 can` : undefined;
   } },
   { field: 'first_seq', dataLoss: false, check: () => 'the first sequence only applies when a stream is created' },
+  // nats-server pull request 7724 made it editable.
+  { field: 'max_consumers', dataLoss: false, check: ({ serverVersion }) => (olderThan(serverVersion, '2.12.5')
+    ? `NATS server ${serverVersion} cannot change max_consumers; 2.12.5 can` : undefined) },
   { field: 'max_msgs', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && (change.to as number) < state.messages
     ? `the stream holds ${state.messages} messages` : undefined) },
   { field: 'max_bytes', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && (change.to as number) < state.bytes

@@ -154,6 +154,17 @@ test('refuses a storage type change and keeps the messages; the other streams st
   expect((await jsm.streams.info('AUDIT')).config.max_age).toBe(HOUR_NS);
 });
 
+test('refuses a max_consumers change, which the server itself refuses', async () => {
+  await run('apply', [entry('ORDERS')]);
+  const changed = declaredConfig({ name: 'ORDERS', subjects: ['ORDERS.>'], max_consumers: 10 });
+  const reply = await nc.request('$JS.API.STREAM.UPDATE.ORDERS', JSON.stringify(changed), { timeout: 5_000 });
+  expect(JSON.parse(new TextDecoder().decode(reply.data)).error.description).toBe('stream configuration update can not change MaxConsumers');
+
+  const result = await run('apply', [entry('ORDERS', { max_consumers: 10 })]);
+  expect(result.exitCode).toBe(ExitCode.REFUSED);
+  expect(result.out).toContain('[1/1] refused ORDERS: max_consumers unlimited -> 10: NATS server 2.9.10 cannot change max_consumers; 2.12.5 can');
+});
+
 test('refuses a limit below the stored messages unless the stream allows data loss', async () => {
   await run('apply', [entry('ORDERS')]);
   await publish('ORDERS.created', 20);
