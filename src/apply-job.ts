@@ -165,6 +165,8 @@ export class ApplyJob extends Construct {
         WAIT_TIMEOUT: kplus.EnvValue.fromValue(`${Math.ceil(settings.waitTimeoutMs / 1000)}s`),
         CONCURRENCY: kplus.EnvValue.fromValue(String(settings.concurrency)),
         OWNER_REPLICAS: kplus.EnvValue.fromValue(String(Math.min(3, settings.storeReplicas))),
+        // The container's terminationMessagePath, which kubectl shows as the terminated state's message.
+        TERMINATION_LOG: kplus.EnvValue.fromValue('/dev/termination-log'),
         ...this.credentialEnvironment(settings.credentials),
       },
       resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },

@@ -27,7 +27,10 @@ describe('apply Job', () => {
       WAIT_TIMEOUT: '300s',
       CONCURRENCY: '32',
       OWNER_REPLICAS: '1',
+      // The container's default terminationMessagePath, which kubectl shows.
+      TERMINATION_LOG: '/dev/termination-log',
     });
+    expect(container.terminationMessagePath).toBeUndefined();
     expect(job(objects).spec.template.spec.volumes).toEqual([
       { configMap: { name: 'events-apply-program' }, name: 'program' },
       { configMap: { name: 'events-streams' }, name: 'streams' },

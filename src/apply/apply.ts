@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as path from 'path';
 import { parseStreamsDocument, StreamsDocument } from './definitions';
 import {
   ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, isServerRejection, readServerStreams,
@@ -31,7 +30,7 @@ export interface ApplyOptions {
   readonly concurrency: number;
   /** Replicas of the ownership bucket when this run creates it. */
   readonly ownerReplicas: number;
-  /** Where to write the termination message; only written when its directory exists. */
+  /** Where to write the termination message (the Job names its container's); none when unset. */
   readonly terminationLog?: string;
   /** Credentials and CA, from the environment only: secrets never go on a command line. */
   readonly auth?: ConnectionAuth;
@@ -219,9 +218,8 @@ function streamCount(count: number): string {
   return `${count} ${count === 1 ? 'stream' : 'streams'}`;
 }
 
-/** Kubernetes reads the file in the container; elsewhere its directory does not exist and nothing is written. */
+/** A file Kubernetes shows as the container's termination message; failing to write it is only a warning. */
 function writeTerminationMessage(file: string, message: string, io: ApplyIO): void {
-  if (!fs.existsSync(path.dirname(file))) return;
   try {
     fs.writeFileSync(file, message);
   } catch (error) {

@@ -22,7 +22,7 @@ Options (each overrides its environment variable):
   --wait DURATION          wait for the server and JetStream      WAIT_TIMEOUT      (default 5m)
   --concurrency N          stream writes in flight at once        CONCURRENCY       (default 32)
   --owner-replicas N       replicas of the ownership bucket       OWNER_REPLICAS    (default 1)
-  --termination-log FILE   JSON summary, if its directory exists  TERMINATION_LOG   (default /dev/termination-log)
+  --termination-log FILE   write the JSON summary to this file    TERMINATION_LOG   (default: none)
   -h, --help               show this text
 
 Credentials come from the environment only: NATS_USER and NATS_PASSWORD, or NATS_TOKEN;
@@ -34,7 +34,6 @@ const MAX_CONCURRENCY = 1024;
 const DEFAULT_OWNER_REPLICAS = 1;
 /** JetStream's own limit on stream replicas. */
 const MAX_REPLICAS = 5;
-const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
 const COMMANDS: readonly Command[] = ['plan', 'apply'];
 
 /** What the command line asks for: the usage text, or a run. */
@@ -95,7 +94,7 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
       waitMs: waitMs(setting('wait', 'WAIT_TIMEOUT') ?? { source: 'default', value: DEFAULT_WAIT }),
       concurrency: wholeNumber(setting('concurrency', 'CONCURRENCY'), DEFAULT_CONCURRENCY, MAX_CONCURRENCY),
       ownerReplicas: wholeNumber(setting('owner-replicas', 'OWNER_REPLICAS'), DEFAULT_OWNER_REPLICAS, MAX_REPLICAS),
-      terminationLog: setting('termination-log', 'TERMINATION_LOG')?.value ?? DEFAULT_TERMINATION_LOG,
+      terminationLog: setting('termination-log', 'TERMINATION_LOG')?.value,
       auth: connectionAuth(env),
     },
   };

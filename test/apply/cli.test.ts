@@ -17,7 +17,7 @@ describe('parseCli', () => {
       waitMs: 300_000,
       concurrency: 32,
       ownerReplicas: 1,
-      terminationLog: '/dev/termination-log',
+      terminationLog: undefined,
       auth: { user: undefined, password: undefined, token: undefined, caFile: undefined },
     });
   });
