@@ -12,7 +12,7 @@ import {
 } from './auth';
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
 import { GrantOptions, StreamGrant } from './grants';
-import { storeLabels } from './labels';
+import { annotationProblems, labelProblems, storeLabels } from './labels';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
@@ -801,6 +801,8 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
       Math.ceil((minimumGraceMs + LAME_DUCK_MARGIN_MS) / 1000) * 1000),
   };
   problems.push(...storeRuleProblems(value, props, usableVolume, minimumGraceMs));
+  problems.push(...labelProblems(props.labels ?? {}, Object.keys(storeLabels(value.name, 'stream-store', value.version.version))));
+  problems.push(...annotationProblems(props.annotations ?? {}));
   problems.push(...applyJobProblems(value.applyJob));
   problems.push(...authProblems(value.auth), ...(value.tls ? tlsProblems(value.tls) : []));
   if (value.auth.kind === AuthKind.USERS && props.applyJob?.password === undefined) {

@@ -428,6 +428,29 @@ describe('capacity', () => {
   });
 });
 
+describe('labels and annotations', () => {
+  test('fails on keys and values the API server refuses, and on a label the store sets', () => {
+    const errors = synthErrors(storeWith({
+      labels: { 'team': 'shop', 'bad key!': 'x', 'example.com/tier': 'v'.repeat(64), 'app.kubernetes.io/name': 'mine', 'Example.COM/x': 'y' },
+      annotations: { 'note': 'free text, any length: ' + 'x'.repeat(100), '-bad': 'x' },
+    }));
+    expect(errors).toEqual([
+      onStore('labels["Example.COM/x"] "Example.COM/x" has the prefix "Example.COM", which must be a DNS subdomain of at most 253 characters'),
+      onStore('labels["app.kubernetes.io/name"] "app.kubernetes.io/name" is set by the store itself'),
+      onStore('labels["bad key!"] "bad key!" must be a name of 1 to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit (after an optional "prefix/")'),
+      onStore(`labels["example.com/tier"] "${'v'.repeat(64)}" must be a label value: empty, or at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit`),
+      onStore('annotations["-bad"] "-bad" must be a name of 1 to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit (after an optional "prefix/")'),
+    ]);
+  });
+
+  test('accepts valid labels and annotations, empty values included', () => {
+    expect(synthErrors(storeWith({
+      labels: { 'team': 'shop', 'example.com/tier': '', 'cost-center': 'a.b_c-1' },
+      annotations: { 'example.com/owner': 'Shop team <shop@example.com>' },
+    }))).toEqual([]);
+  });
+});
+
 describe('max payload', () => {
   test('fails above 64MiB, the server\'s max_pending', () => {
     expect(synthErrors(storeWith({ maxPayload: 64 * 1024 * 1024 + 1 })))
