@@ -1,3 +1,4 @@
+import { APPLY_INBOX_PREFIX, OWNERSHIP_BUCKET } from './apply/names';
 import type { NatsAuthorizationOptions, NatsConfigOptions } from './nats-config';
 import { Problem, showValue } from './problems';
 import { subjectProblem } from './subjects';
@@ -326,8 +327,7 @@ function inboxSubscription(options: StreamPermissionOptions): string {
  * @param storeName the store whose ownership record the Job writes
  */
 export function applyJobPermissions(storeName: string): Permissions {
-  // OWNERSHIP_BUCKET of src/apply/ownership.ts, kept literal: that module loads the nats client, which synth does not need.
-  const bucket = 'jetstream-cdk8s';
+  const bucket = OWNERSHIP_BUCKET;
   const bucketStream = `KV_${bucket}`;
   return {
     publish: {
@@ -345,7 +345,7 @@ export function applyJobPermissions(storeName: string): Permissions {
         `$KV.${bucket}.${storeName}`,
       ],
     },
-    subscribe: { allow: ['_INBOX.>'] },
+    subscribe: { allow: [`${APPLY_INBOX_PREFIX}.>`] },
   };
 }
 

@@ -14,6 +14,7 @@ import {
 // nats.js 2.29 implements jsm.direct but leaves it out of the public JetStreamManager type.
 import type { DirectStreamAPI } from 'nats/lib/jetstream/types';
 import { ExitCode, runApply } from '../src/apply/apply';
+import { APPLY_INBOX_PREFIX } from '../src/apply/names';
 import { OWNERSHIP_BUCKET, writeOwnership } from '../src/apply/ownership';
 import {
   AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
@@ -474,7 +475,8 @@ describe('users', () => {
 
     /** A second writer of a new record loses: nats.js reads the key (DIRECT.GET) to tell why. */
     async function losingCreate(user: string, store: string): Promise<string> {
-      const nc = await connectAs(user);
+      // As the program connects: its user may only read replies under its own prefix.
+      const nc = await connectAs(user, { inboxPrefix: APPLY_INBOX_PREFIX });
       try {
         await writeOwnership(nc, store, new Map(), 0, 1);
         return 'written';
@@ -502,9 +504,17 @@ describe('users', () => {
         await expect(jetStream(nc).publish('job_a.created', codec.encode('no'))).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
         await expect(jetStream(nc).publish(`$KV.${OWNERSHIP_BUCKET}.other-store`, codec.encode('{}')))
           .rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
-      });
+      }, { inboxPrefix: APPLY_INBOX_PREFIX });
       expect(violations.map((v) => v.subject)).toEqual(['job_a.created', `$KV.${OWNERSHIP_BUCKET}.other-store`]);
       expect(await messages('JOB_A')).toBe(0);
+    });
+
+    test('cannot read other clients\' replies: only its own inbox prefix', async () => {
+      const { violations } = await runAs('apply', async (nc) => {
+        nc.subscribe('_INBOX.>');
+        await nc.flush();
+      }, { inboxPrefix: APPLY_INBOX_PREFIX });
+      expect(violations).toMatchObject([{ operation: 'subscription', subject: '_INBOX.>' }]);
     });
 
     /** For each subject the Job is granted, what needs it; `setup` runs as the full user first. */
@@ -533,7 +543,7 @@ describe('users', () => {
         run: (user, store) => losingCreate(user, store),
       },
       'publish $KV.jetstream-cdk8s.events': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
-      'subscribe _INBOX.>': { run: async (user, store) => (await apply(user, store, 'plan', [])).output },
+      'subscribe _INBOX_jetstream-apply.>': { run: async (user, store) => (await apply(user, store, 'plan', [])).output },
     };
 
     test('has one use for each granted subject', () => {

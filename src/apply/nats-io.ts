@@ -3,6 +3,7 @@ import {
 } from 'nats';
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { formatDuration } from '../units';
+import { APPLY_INBOX_PREFIX } from './names';
 import { normalizeServerConfig } from './normalize';
 import { ServerStream } from './plan';
 
@@ -67,7 +68,7 @@ export async function connectJetStream(
     try {
       if (!nc || nc.isClosed()) {
         nc = await connect({
-          servers: url, name: CLIENT_NAME, reconnect: false, timeout,
+          servers: url, name: CLIENT_NAME, reconnect: false, timeout, inboxPrefix: APPLY_INBOX_PREFIX,
           user: auth.user, pass: auth.password, token: auth.token,
           ...(auth.caFile ? { tls: { caFile: auth.caFile } } : {}),
         });

@@ -1,11 +1,12 @@
 import { NatsConnection } from 'nats';
 import { DeclaredStream } from './definitions';
+import { OWNERSHIP_BUCKET } from './names';
 import { describeNatsError } from './nats-io';
 import { ManagedStream, Plan } from './plan';
 import type { ItemResult } from './report';
 
-/** The key-value bucket that records, per store, the streams the store manages. */
-export const OWNERSHIP_BUCKET = 'jetstream-cdk8s';
+export { OWNERSHIP_BUCKET };
+
 /** The bucket's own stream: never planned, never touched. */
 export const OWNERSHIP_STREAM = `KV_${OWNERSHIP_BUCKET}`;
 

@@ -1,0 +1,13 @@
+/**
+ * Names the apply program and the store's nats.conf must agree on. This module imports nothing,
+ * so synth reads them without loading the nats client.
+ */
+
+/** The key-value bucket that records, per store, the streams the store manages. */
+export const OWNERSHIP_BUCKET = 'jetstream-cdk8s';
+
+/**
+ * The program's reply subjects. Its own prefix, so that its user may subscribe to its replies only
+ * and never to other clients' (`_INBOX.>` would let it read what they fetch from their consumers).
+ */
+export const APPLY_INBOX_PREFIX = '_INBOX_jetstream-apply';
