@@ -307,6 +307,17 @@ export function streamConsumerPermissions(stream: PermissionStream, options: Str
   };
 }
 
+/** Two grants' permissions in one user: every subject either allows, for permissions that only allow. */
+export function unionOfAllowed(a: Permissions, b: Permissions): Permissions {
+  const union = (x?: SubjectPermissions, y?: SubjectPermissions) => ({ allow: [...new Set([...(x?.allow ?? []), ...(y?.allow ?? [])])] });
+  return { publish: union(a.publish, b.publish), subscribe: union(a.subscribe, b.subscribe) };
+}
+
+/** True when both name the same key of the same Secret. */
+export function sameSecretKey(a: SecretKeyReference, b: SecretKeyReference): boolean {
+  return a.secretName === b.secretName && a.key === b.key;
+}
+
 function inboxSubscription(options: StreamPermissionOptions): string {
   const prefix = options.inboxPrefix ?? DEFAULT_INBOX_PREFIX;
   const problem = subjectProblem(prefix) ?? (/(^|\.)[*>](\.|$)/.test(prefix) ? 'must not contain wildcards' : undefined);

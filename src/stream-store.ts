@@ -8,7 +8,8 @@ import {
 } from './apply-job';
 import {
   AuthEnvVariable, AuthKind, NatsAuth, NatsUser, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions,
-  authEnvironment, authProblems, natsAuthorization, natsTls, streamConsumerPermissions, streamPublisherPermissions, tlsProblems,
+  authEnvironment, authProblems, natsAuthorization, natsTls, sameSecretKey, streamConsumerPermissions, streamPublisherPermissions,
+  tlsProblems, unionOfAllowed,
 } from './auth';
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
 import { GrantOptions, StreamGrant } from './grants';
@@ -422,7 +423,8 @@ export class StreamStore extends StreamHost {
   public readonly applyJob: ApplyJob;
 
   /** Users added by stream grants, after the store was built. */
-  private readonly grantedUsers: NatsUser[] = [];
+  /** Users of grants, each with the workload it was made for. */
+  private readonly grantedUsers: Array<NatsUser & { readonly workload: Construct }> = [];
   private readonly grantProblems: Problem[] = [];
   private natsContainer!: kplus.Container;
   private readonly propProblems: Problem[];
@@ -516,7 +518,9 @@ export class StreamStore extends StreamHost {
    * Gives `workload` its own user for `stream`: the user's permissions come from `kind`, its
    * password from the Secret key in `options`. Every container of the workload gets `NATS_URL`,
    * `NATS_USER`, `NATS_PASSWORD` (from the Secret) and `NATS_INBOX_PREFIX`, the inbox prefix its
-   * client must use; with client TLS also the store's CA, mounted, and `NATS_CA_FILE`.
+   * client must use; with client TLS also the store's CA, mounted, and `NATS_CA_FILE`. A workload
+   * has one user: its further grants must name the same user and password, and add their
+   * permissions to it.
    */
   public grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void {
     const inboxPrefix = `_INBOX_${options.user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -531,7 +535,20 @@ export class StreamStore extends StreamHost {
       });
       return;
     }
-    this.grantedUsers.push({ name: options.user, password: options.password, permissions });
+    const earlier = this.grantedUsers.findIndex((user) => user.workload === workload);
+    if (earlier !== -1) {
+      const user = this.grantedUsers[earlier];
+      if (user.name !== options.user || !sameSecretKey(user.password, options.password)) {
+        this.grantProblems.push({
+          field: 'grants', value: `user "${options.user}"`,
+          rule: `must be the user "${user.name}" with the same password, which ${workload.node.path} was granted first: a workload has one NATS user`,
+        });
+      } else {
+        this.grantedUsers[earlier] = { ...user, permissions: unionOfAllowed(user.permissions ?? {}, permissions) };
+      }
+      return;
+    }
+    this.grantedUsers.push({ name: options.user, password: options.password, permissions, workload });
     for (const variable of authEnvironment(NatsAuth.users([{ name: options.user, password: options.password }]))) {
       this.natsContainer.env.addVariable(variable.name, this.envValue(variable));
     }
@@ -539,7 +556,7 @@ export class StreamStore extends StreamHost {
     // One volume per workload: its containers all trust the store's CA.
     const ca = caSecret === undefined ? undefined : caVolume(workload, `${this.name}-nats-ca`, caSecret, `${this.name}-nats-ca`);
     for (const container of workload.containers) {
-      container.env.addVariable('NATS_URL', kplus.EnvValue.fromValue(`nats://${this.name}:${NATS_PORTS.client}`));
+      container.env.addVariable('NATS_URL', kplus.EnvValue.fromValue(connectionInfo(this.settings, Chart.of(this).namespace).NATS_URL));
       container.env.addVariable('NATS_USER', kplus.EnvValue.fromValue(options.user));
       container.env.addVariable('NATS_PASSWORD', secretEnvValue(this, options.password));
       container.env.addVariable('NATS_INBOX_PREFIX', kplus.EnvValue.fromValue(inboxPrefix));
@@ -552,7 +569,8 @@ export class StreamStore extends StreamHost {
 
   /** The store's users: its own, the apply Job's and the granted ones. */
   private auth(): NatsAuth {
-    return this.grantedUsers.length === 0 ? this.settings.auth : NatsAuth.users([...this.settings.auth.users, ...this.grantedUsers]);
+    const granted = this.grantedUsers.map(({ name, password, permissions }) => ({ name, password, permissions }));
+    return granted.length === 0 ? this.settings.auth : NatsAuth.users([...this.settings.auth.users, ...granted]);
   }
 
   /** The auth secrets as environment variables of the NATS container, in the order Kubernetes expands them. */

@@ -1,7 +1,7 @@
 import { Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { AckPolicy, connect } from 'nats';
-import { NatsAuth, StreamStore, StreamStoreProps } from '../src';
+import { NatsAuth, Stream, StreamStore, StreamStoreProps } from '../src';
 import { runApply } from '../src/apply/apply';
 import { parseCli } from '../src/apply/cli';
 import { validateManifests } from './support/k8s-schema';
@@ -170,11 +170,15 @@ describe('grants', () => {
     const chart = new Chart(Testing.app(), 'test');
     const store = new StreamStore(chart, 'events', { auth, applyJob: { password: JOB_PASSWORD } });
     const orders = store.addStream('orders', { subjects: ['orders.>'] });
-    store.addStream('payments', { subjects: ['payments.>'] });
+    const payments = store.addStream('payments', { subjects: ['payments.>'] });
     const writer = new kplus.Deployment(chart, 'writer', { containers: [{ image: 'writer:1', name: 'app' }] });
     const reader = new kplus.Deployment(chart, 'reader', { containers: [{ image: 'reader:1', name: 'app' }] });
     orders.grantPublish(writer, { user: 'orders-writer', password: { secretName: 'nats-users', key: 'orders-writer' } });
     orders.grantConsume(reader, { user: 'orders-reader', password: { secretName: 'nats-users', key: 'orders-reader' } });
+    // One workload with two grants: one user with both permissions.
+    const relay = new kplus.Deployment(chart, 'relay', { containers: [{ image: 'relay:1', name: 'app' }] });
+    orders.grantConsume(relay, { user: 'relay', password: { secretName: 'nats-users', key: 'relay' } });
+    payments.grantPublish(relay, { user: 'relay', password: { secretName: 'nats-users', key: 'relay' } });
     return chart;
   }
   const deploymentEnv = (objects: any[], name: string) =>
@@ -218,7 +222,38 @@ describe('grants', () => {
     expect(errors).toEqual([
       '[test/events] store "events": auth "token" must be NatsAuth.users to grant test/writer access to stream "orders": a grant is a user with its own permissions',
       '[test/events] store "events": auth "token" must be NatsAuth.users to grant test/reader access to stream "orders": a grant is a user with its own permissions',
+      '[test/events] store "events": auth "token" must be NatsAuth.users to grant test/relay access to stream "orders": a grant is a user with its own permissions',
+      '[test/events] store "events": auth "token" must be NatsAuth.users to grant test/relay access to stream "payments": a grant is a user with its own permissions',
     ]);
+  });
+
+  test('give a workload granted twice one user with both permissions, wired once', () => {
+    const objects = Testing.synth(grantedApp());
+    expect(deploymentEnv(objects, 'relay').map((variable: { name: string }) => variable.name))
+      .toEqual(['NATS_URL', 'NATS_USER', 'NATS_PASSWORD', 'NATS_INBOX_PREFIX']);
+    const relayUser = natsConf(objects).split('user: "relay"')[1].split('user:')[0];
+    expect(relayUser).toContain('"payments.>"');
+    expect(relayUser).toContain('"$JS.API.CONSUMER.MSG.NEXT.orders.*"');
+    expect(natsConf(objects).match(/user: "relay"/g)).toHaveLength(1);
+  });
+
+  test('fail when a workload\'s second grant names another user', () => {
+    const chart = grantedApp();
+    const store = chart.node.findChild('events') as StreamStore;
+    const writer = chart.node.findChild('writer') as kplus.Deployment;
+    (store.streams[1] as Stream).grantConsume(writer, { user: 'someone-else', password: { secretName: 'nats-users', key: 'orders-writer' } });
+    expect(validationErrors(() => Testing.synth(chart))).toEqual([
+      '[test/events] store "events": grants user "someone-else" must be the user "orders-writer" with the same password, which test/writer was granted first: a workload has one NATS user',
+    ]);
+  });
+
+  test('use the namespaced URL when the chart has a namespace', () => {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'messaging' });
+    const store = new StreamStore(chart, 'events', { auth: USERS, applyJob: { password: JOB_PASSWORD } });
+    const app = new kplus.Deployment(chart, 'app', { containers: [{ image: 'app:1', name: 'app' }] });
+    store.addStream('orders').grantPublish(app, { user: 'w', password: { secretName: 'nats-users', key: 'w' } });
+    const env = Testing.synth(chart).find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'NATS_URL', value: 'nats://events.messaging.svc:4222' });
   });
 
   test('a granted writer publishes to its stream only; a granted reader reads and cannot publish', async () => {
@@ -240,6 +275,7 @@ describe('grants', () => {
     };
     const writer = await clientOf('writer');
     const reader = await clientOf('reader');
+    const relay = await clientOf('relay');
     try {
       const js = writer.jetstream();
       expect((await js.publish('orders.created', 'o-1')).stream).toBe('orders');
@@ -254,9 +290,20 @@ describe('grants', () => {
       }
       expect(read).toEqual(['o-1']);
       await expect(reader.jetstream().publish('orders.created', 'forged', { timeout: 2000 })).rejects.toThrow(/permission|timeout/i);
+
+      // The relay reads orders and publishes payments, with one user.
+      const relayed = await (await relay.jetstreamManager()).consumers.add('orders', { durable_name: 'relay', ack_policy: AckPolicy.Explicit });
+      const fetched = await (await relay.jetstream().consumers.get('orders', relayed.name)).fetch({ max_messages: 1, expires: 2000 });
+      for await (const message of fetched) {
+        expect((await relay.jetstream().publish('payments.captured', `paid ${message.string()}`)).stream).toBe('payments');
+        message.ack();
+      }
+      expect((await (await relay.jetstreamManager()).streams.info('payments')).state.messages).toBe(1);
+      await expect(relay.jetstream().publish('orders.created', 'forged', { timeout: 2000 })).rejects.toThrow(/permission|timeout/i);
     } finally {
       await writer.close();
       await reader.close();
+      await relay.close();
       await Promise.all(servers.map((server) => server.stop()));
     }
   });
