@@ -378,18 +378,17 @@ export const TLS_MOUNT_PATHS = {
   routes: '/etc/nats-tls/routes',
 } as const;
 
-/** TLS on the client port, from a cert-manager certificate Secret (`tls.crt`, `tls.key`, `ca.crt`). */
+/**
+ * TLS on the client port, from a cert-manager certificate Secret (`tls.crt`, `tls.key`, `ca.crt`).
+ * Clients are not asked for certificates: the apply Job and granted workloads authenticate with
+ * passwords and have none.
+ */
 export interface TlsOptions {
   /**
    * The Secret; its certificate must name the client Service (`<store>`, `<store>.<namespace>.svc`...).
    * Clients must trust its `ca.crt`.
    */
   readonly secretName: string;
-  /**
-   * Whether clients must present a certificate issued by the Secret's `ca.crt`.
-   * @default false
-   */
-  readonly verifyClients?: boolean;
 }
 
 /**
@@ -427,9 +426,7 @@ export function natsTls(tls: StoreTlsOptions): NatsConfigOptions['tls'] {
     client: tls.client && {
       certFile: file(client, TLS_FILES.certificate),
       keyFile: file(client, TLS_FILES.key),
-      // Only needed to verify clients, and some issuers (ACME) leave ca.crt out.
-      caFile: tls.client.verifyClients ? file(client, TLS_FILES.ca) : undefined,
-      verify: tls.client.verifyClients ?? false,
+      verify: false,
     },
     cluster: tls.routes && {
       certFile: file(routes, TLS_FILES.certificate),

@@ -355,7 +355,7 @@ const STORE_PROPS_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['secretName'],
-          properties: { secretName: { type: 'string' }, verifyClients: { type: 'boolean' } },
+          properties: { secretName: { type: 'string' } },
         },
         routes: { type: 'object', additionalProperties: false, required: ['secretName'], properties: { secretName: { type: 'string' } } },
       },

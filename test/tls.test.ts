@@ -157,12 +157,11 @@ describe('TLS on the routes', () => {
 
 describe('natsTls', () => {
   test('points the client port and the routes at the mounted cert-manager files', () => {
-    expect(natsTls({ client: { secretName: 'events-tls', verifyClients: true }, routes: { secretName: 'events-routes-tls' } })).toEqual({
+    expect(natsTls({ client: { secretName: 'events-tls' }, routes: { secretName: 'events-routes-tls' } })).toEqual({
       client: {
         certFile: '/etc/nats-tls/client/tls.crt',
         keyFile: '/etc/nats-tls/client/tls.key',
-        caFile: '/etc/nats-tls/client/ca.crt',
-        verify: true,
+        verify: false,
       },
       cluster: {
         certFile: '/etc/nats-tls/routes/tls.crt',
