@@ -244,6 +244,13 @@ export interface StreamStoreProps {
    */
   readonly tls?: StoreTlsOptions;
   /**
+   * A NetworkPolicy that admits route connections only from the store's own servers, and clients,
+   * monitoring and metrics from anywhere. Routes carry no credentials: without it (or route TLS),
+   * any pod that reaches the route port joins the cluster and bypasses `auth`.
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+  /**
    * The post-deploy Job that applies the streams to the running server.
    * @default - node:20.18.1-alpine, 5m wait, 32 streams at once, kept 24h, 3 retries
    */
@@ -344,6 +351,7 @@ const STORE_PROPS_SCHEMA = {
     imagePullSecrets: { type: 'array', items: { type: 'string' } },
     serviceAccountName: { type: 'string' },
     automountServiceAccountToken: { type: 'boolean' },
+    networkPolicy: { type: 'boolean' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     annotations: { type: 'object', additionalProperties: { type: 'string' } },
     auth: { type: 'object' },
@@ -388,6 +396,7 @@ export interface ResolvedStore {
   /** The store's authentication, the apply Job's own user included. */
   readonly auth: NatsAuth;
   readonly tls?: StoreTlsOptions;
+  readonly networkPolicy: boolean;
 }
 
 /**
@@ -487,6 +496,15 @@ export class StreamStore extends StreamHost {
         },
       });
       pdb.node.addDependency(this.statefulSet);
+    }
+    if (this.settings.networkPolicy) {
+      const policy = new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
+        metadata: metadata(this.name),
+        spec: networkPolicySpec(this.statefulSet.matchLabels, this.settings.replicas > 1, props.metrics),
+      });
+      // In force before the first server starts, so no route is ever open.
+      policy.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
+      this.statefulSet.node.addDependency(policy);
     }
 
     this.applyJob = new ApplyJob(this, 'ApplyJob', {
@@ -814,6 +832,7 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
     applyJob: resolveApplyJob(props.applyJob ?? {}, duration),
     auth: withApplyJobUser(props.auth ?? NatsAuth.none(), name, props.applyJob?.password),
     tls: props.tls,
+    networkPolicy: props.networkPolicy ?? true,
     // Kubernetes takes whole seconds: the default rounds up.
     terminationGracePeriodMs: duration('terminationGracePeriod', props.terminationGracePeriod,
       Math.ceil((minimumGraceMs + LAME_DUCK_MARGIN_MS) / 1000) * 1000),
@@ -853,6 +872,9 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   }
   if (![1, 3, 5].includes(s.replicas)) {
     add('replicas', String(s.replicas), 'must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety');
+  }
+  if (s.replicas > 1 && s.auth.kind !== AuthKind.NONE && s.tls?.routes === undefined && !s.networkPolicy) {
+    add('networkPolicy', 'false', 'needs tls.routes in an authenticated cluster: routes carry no credentials, so any pod that reaches the route port would join the cluster and bypass auth');
   }
   if (s.maxPayloadBytes > MAX_PENDING_BYTES) {
     add('maxPayload', formatBytes(s.maxPayloadBytes), `must be at most ${formatBytes(MAX_PENDING_BYTES)}, the server's max_pending: a larger one stops the server at startup`);
@@ -927,6 +949,25 @@ function natsConfigOptions(s: ResolvedStore): NatsConfigOptions {
         routes: Array.from({ length: s.replicas }, (_, i) => `nats://${s.name}-${i}.${s.name}-headless:${NATS_PORTS.cluster}`),
       }
       : undefined,
+  };
+}
+
+/**
+ * Ingress to the store's servers: the route port only from the servers themselves (routes carry
+ * no credentials), every other port from anywhere. Pure.
+ */
+export function networkPolicySpec(
+  selector: Record<string, string>, clustered: boolean, metrics: StreamStoreMetrics | undefined,
+): k8s.NetworkPolicySpec {
+  const port = (number: number) => ({ port: k8s.IntOrString.fromNumber(number), protocol: 'TCP' });
+  const open = servicePorts(false, metrics).map((p) => port(p.port));
+  return {
+    podSelector: { matchLabels: selector },
+    policyTypes: ['Ingress'],
+    ingress: [
+      { ports: open },
+      ...(clustered ? [{ from: [{ podSelector: { matchLabels: selector } }], ports: [port(NATS_PORTS.cluster)] }] : []),
+    ],
   };
 }
 

@@ -289,6 +289,7 @@ describe('StreamStore', () => {
         'ConfigMap/backbone-connection',
         'ConfigMap/backbone-streams',
         expect.stringMatching(/^Job\/backbone-apply-[0-9a-f]{8}$/),
+        'NetworkPolicy/backbone',
         'Service/backbone',
         'Service/backbone-headless',
         'StatefulSet/backbone',
@@ -413,6 +414,22 @@ describe('StreamStore', () => {
       expect(only(objects, 'Service', 'events-headless').spec.ports).toContainEqual({ name: 'cluster', port: 6222, targetPort: 6222 });
     });
 
+    test('admits clients and monitoring from anywhere and routes only from its own servers', () => {
+      const objects = synth({ replicas: 3, metrics: {} });
+      const policy = only(objects, 'NetworkPolicy');
+      const selector = statefulSet(objects).spec.selector.matchLabels;
+      expect(policy.spec).toEqual({
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { ports: [{ port: 4222, protocol: 'TCP' }, { port: 8222, protocol: 'TCP' }, { port: 7777, protocol: 'TCP' }] },
+          { from: [{ podSelector: { matchLabels: selector } }], ports: [{ port: 6222, protocol: 'TCP' }] },
+        ],
+      });
+      expect(only(synth(), 'NetworkPolicy').spec.ingress).toEqual([{ ports: [{ port: 4222, protocol: 'TCP' }, { port: 8222, protocol: 'TCP' }] }]);
+      expect(ofKind(synth({ networkPolicy: false }), 'NetworkPolicy')).toEqual([]);
+    });
+
     test('with 5 replicas routes to all five servers', () => {
       const conf = natsConf(synth({ replicas: 5 }));
       expect(conf.match(/nats:\/\/events-\d\.events-headless:6222/g)).toEqual(
@@ -421,12 +438,15 @@ describe('StreamStore', () => {
   });
 
   describe('object order', () => {
-    test('renders the ConfigMaps, then the Services, then the StatefulSet, then the PodDisruptionBudget and the apply Job', () => {
+    test('renders the ConfigMaps, then the Services and the NetworkPolicy, then the StatefulSet, then the PodDisruptionBudget and the apply Job', () => {
       const kinds = synth({ replicas: 3 }).map((o) => o.kind);
-      expect(kinds.slice(0, 6)).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.slice(0, 3)).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap']);
+      expect(kinds.slice(3, 6).sort()).toEqual(['NetworkPolicy', 'Service', 'Service']);
+      expect(kinds[6]).toBe('StatefulSet');
       // The program's ConfigMap has no order of its own; the Job comes after the StatefulSet.
       expect(kinds.indexOf('Job')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
-      expect(kinds.sort()).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'Job', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.indexOf('PodDisruptionBudget')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
+      expect(kinds.sort()).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'Job', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
     });
 
     test('keeps the order when other objects of the chart are declared first', () => {
@@ -435,7 +455,9 @@ describe('StreamStore', () => {
       new StreamStore(chart, 'events');
       const kinds = Testing.synth(chart).filter((o) => o.metadata.name !== undefined && o.metadata.name.startsWith('events'))
         .map((o) => o.kind);
-      expect(kinds.slice(0, 6)).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.slice(0, 3)).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap']);
+      expect(kinds.slice(3, 6).sort()).toEqual(['NetworkPolicy', 'Service', 'Service']);
+      expect(kinds[6]).toBe('StatefulSet');
       expect(kinds.indexOf('Job')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
     });
   });

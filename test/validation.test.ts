@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { Stream } from '../src/stream';
 import { Compression, DiscardPolicy, StorageType, StreamOptions } from '../src/stream-definition';
 import { renderStreamsDocument } from '../src/store-rules';
+import { NatsAuth } from '../src/auth';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
 import { NatsServerVersion } from '../src/versions';
 import { validationErrors } from './support/validation-errors';
@@ -448,6 +449,23 @@ describe('labels and annotations', () => {
       labels: { 'team': 'shop', 'example.com/tier': '', 'cost-center': 'a.b_c-1' },
       annotations: { 'example.com/owner': 'Shop team <shop@example.com>' },
     }))).toEqual([]);
+  });
+});
+
+describe('route security', () => {
+  const users = NatsAuth.users([{ name: 'app', password: { secretName: 's', key: 'app' } }]);
+  const job = { password: { secretName: 's', key: 'apply' } };
+
+  test('fails on an authenticated cluster with neither the network policy nor route TLS', () => {
+    expect(synthErrors(storeWith({ replicas: 3, auth: users, applyJob: job, networkPolicy: false }))).toEqual([onStore(
+      'networkPolicy false needs tls.routes in an authenticated cluster: routes carry no credentials, so any pod that reaches the route port would join the cluster and bypass auth')]);
+  });
+
+  test('accepts it with route TLS, or with the network policy, or without auth, or on a single server', () => {
+    expect(synthErrors(storeWith({ replicas: 3, auth: users, applyJob: job, networkPolicy: false, tls: { routes: { secretName: 'r' } } }))).toEqual([]);
+    expect(synthErrors(storeWith({ replicas: 3, auth: users, applyJob: job }))).toEqual([]);
+    expect(synthErrors(storeWith({ replicas: 3, networkPolicy: false }))).toEqual([]);
+    expect(synthErrors(storeWith({ auth: users, applyJob: job, networkPolicy: false }))).toEqual([]);
   });
 });
 
