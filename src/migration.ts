@@ -123,21 +123,30 @@ export function decideSynth(
   previousFiles: ReadonlyMap<string, string>, nextFiles: ReadonlyMap<string, string>, migrating: boolean,
 ): SynthDecision {
   const messages: string[] = [];
-  const changes: ImmutableChange[] = [];
-  for (const file of [...nextFiles.keys()].sort()) {
-    const before = previousFiles.get(file);
-    if (before === undefined) continue;
-    let previous: any[];
+  // Every committed StatefulSet, whatever its file: a renamed chart moves its store to another file.
+  const previous: any[] = [];
+  for (const [file, text] of [...previousFiles].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     try {
-      previous = parseObjects(before);
+      previous.push(...parseObjects(text));
     } catch (error) {
       // A broken committed file is not what runs in the cluster either: say so rather than block the fix.
       const reason = (error as Error).message.split('\n')[0];
       messages.push(`warning: dist/${file} is not valid YAML (${reason}); its StatefulSets were not compared`);
-      continue;
     }
+  }
+  const changes: ImmutableChange[] = [];
+  const resizes: string[] = [];
+  for (const file of [...nextFiles.keys()].sort()) {
     const next = parseObjects(nextFiles.get(file) as string);
     changes.push(...immutableStatefulSetChanges(previous, next).map((change) => ({ ...change, file })));
+    resizes.push(...clusterResizes(previous, next).flatMap((resize) => describeResize(resize, file)));
+  }
+  if (resizes.length > 0) {
+    // Not even with --migrating: the steps below would strand the streams on the old disks.
+    return {
+      write: false,
+      messages: [...messages, 'error: dist/ was not written: a single server cannot become a cluster, nor a cluster a single server, in place:', ...resizes],
+    };
   }
   if (changes.length === 0) return { write: true, messages };
   const details = groupByStatefulSet(changes).flatMap(describeMigration);
@@ -157,6 +166,43 @@ export function decideSynth(
       `To migrate with these steps, write dist/ with: npm run synth -- ${MIGRATING_FLAG}   (or ${MIGRATING_VARIABLE}=1)`,
     ],
   };
+}
+
+/** A StatefulSet whose replicas cross between one server and a cluster. */
+interface ClusterResize {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * StatefulSets going from one server to a cluster or back. A single server's streams are not
+ * taken into a cluster (they stay on its disk, unknown to the cluster), so this is a new store,
+ * never an update. Pure.
+ */
+export function clusterResizes(previous: readonly any[], next: readonly any[]): ClusterResize[] {
+  const nextByKey = new Map(statefulSets(next).map((s) => [identity(s), s]));
+  return statefulSets(previous).flatMap((old) => {
+    const updated = nextByKey.get(identity(old));
+    const from: number = old.spec?.replicas ?? 1;
+    const to: number = updated?.spec?.replicas ?? 1;
+    if (updated === undefined || (from === 1) === (to === 1)) return [];
+    const { name, namespace } = old.metadata;
+    return [{ name, ...(namespace !== undefined ? { namespace } : {}), from, to }];
+  });
+}
+
+function describeResize(resize: ClusterResize, file: string): string[] {
+  const { name, namespace, from, to } = resize;
+  const ns = namespace !== undefined ? ` -n ${namespace}` : '';
+  return [
+    `  StatefulSet ${namespace !== undefined ? `${namespace}/` : ''}${name} (dist/${file}): replicas ${from} -> ${to}`,
+    '    a single server\'s streams are not taken into a cluster, and a cluster\'s are not kept by one of its servers alone.',
+    '    Deploy the new store under another name, move the streams (nats stream backup and restore, or streams that',
+    '    source from the old store), then delete the old store. When the store holds nothing you need: delete it',
+    `    (kubectl delete statefulset ${name}${ns}, then its claims data-${name}-*), remove it from dist/ and synthesize again.`,
+  ];
 }
 
 /** The StatefulSets among parsed objects. */

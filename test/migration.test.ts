@@ -192,14 +192,13 @@ describe('decideSynth', () => {
   });
 
   test('writes with a warning and the same steps when the user is migrating', () => {
-    // Scaling a single server to a cluster switches the pods to Parallel management.
-    const decision = decideSynth(files(synthYaml({ replicas: 1 })), files(synthYaml({ replicas: 3 })), true);
+    const decision = decideSynth(files(small), files(synthYaml({ replicas: 3, storage: { size: '10Gi', storageClassName: 'fast' } })), true);
     expect(decision).toEqual({
       write: true,
       messages: [
         'warning: dist/ was written with StatefulSet changes Kubernetes refuses; migrate each one with its steps:',
         '  StatefulSet messaging/events (dist/shop.k8s.yaml):',
-        '    spec.podManagementPolicy: "OrderedReady" -> "Parallel"',
+        '    spec.volumeClaimTemplates[data].spec.storageClassName: (unset) -> "fast"',
         '    migration steps:',
         '      kubectl delete statefulset events -n messaging --cascade=orphan',
         '      kubectl apply -f dist/shop.k8s.yaml',
@@ -207,9 +206,33 @@ describe('decideSynth', () => {
     });
   });
 
-  test('compares only the same file', () => {
+  test('compares a StatefulSet that moved to another file, as a renamed chart moves it', () => {
     const moved = new Map([['other.k8s.yaml', synthYaml({ replicas: 3, storage: { size: '20Gi' } })]]);
-    expect(decideSynth(files(small), moved, false)).toEqual({ write: true, messages: [] });
+    const decision = decideSynth(files(small), moved, false);
+    expect(decision.write).toBe(false);
+    expect(decision.messages).toContain('  StatefulSet messaging/events (dist/other.k8s.yaml):');
+    expect(decision.messages).toContain('      kubectl apply -f dist/other.k8s.yaml');
+  });
+
+  test('refuses a single server becoming a cluster, or a cluster a single server, even when migrating', () => {
+    const single = synthYaml({ replicas: 1 });
+    const expected = (from: number, to: number) => ({
+      write: false,
+      messages: [
+        'error: dist/ was not written: a single server cannot become a cluster, nor a cluster a single server, in place:',
+        `  StatefulSet messaging/events (dist/shop.k8s.yaml): replicas ${from} -> ${to}`,
+        '    a single server\'s streams are not taken into a cluster, and a cluster\'s are not kept by one of its servers alone.',
+        '    Deploy the new store under another name, move the streams (nats stream backup and restore, or streams that',
+        '    source from the old store), then delete the old store. When the store holds nothing you need: delete it',
+        '    (kubectl delete statefulset events -n messaging, then its claims data-events-*), remove it from dist/ and synthesize again.',
+      ],
+    });
+    expect(decideSynth(files(single), files(small), true)).toEqual(expected(1, 3));
+    expect(decideSynth(files(small), files(single), false)).toEqual(expected(3, 1));
+  });
+
+  test('lets a cluster grow or shrink between 3 and 5', () => {
+    expect(decideSynth(files(synthYaml({ replicas: 5, storage: { size: '10Gi' } })), files(small), false)).toEqual({ write: true, messages: [] });
   });
 
   test('warns about a committed file that is not YAML and still writes', () => {
