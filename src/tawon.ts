@@ -21,18 +21,6 @@ export interface TawonLoadResult {
   readonly streams: Stream[];
 }
 
-/** Thrown by `loadTawonManifests` when any document is invalid; nothing was created. */
-export class TawonManifestError extends Error {
-  /** One line per problem, such as `stream.yaml#1 (Stream mystream): spec.maxbytes "1Gx" is invalid: ...`. */
-  public readonly problems: readonly string[];
-
-  constructor(problems: readonly string[]) {
-    super(['Tawon manifests are invalid:', ...problems.map((p) => `  ${p}`)].join('\n'));
-    this.name = 'TawonManifestError';
-    this.problems = problems;
-  }
-}
-
 // Tawon's names for the limits: counts and bytes are integers (-1 is unlimited, as in JetStream) or,
 // for bytes, quantity strings; durations are Go duration strings, because a bare number has no unit.
 const count = { type: 'integer', minimum: -1 };
@@ -222,14 +210,15 @@ interface PlannedStream {
  * in the parts read, malformed sizes and durations, YAML syntax errors and streams naming a
  * store that none of the documents defines.
  *
- * All documents are checked before anything is created: every problem of every document is
- * thrown in one `TawonManifestError` and `scope` is left untouched. Rules between streams and
- * their store (limits exceeded, duplicate stream names, capacity) are the constructs' own and
- * are reported when the app is synthesized.
+ * All documents are checked before anything is created. When any is invalid, nothing is
+ * declared and every problem of every document is a validation error of `scope`, one line each
+ * (`Tawon manifest streams.yaml#2 (Stream mystream): spec.maxbytes "1Gx" is invalid: ...`), so the
+ * app's synth reports them with all its other errors. Rules between streams and their store
+ * (limits exceeded, duplicate stream names, capacity) are the constructs' own.
  *
  * @param scope where the stores are created
  * @param sources YAML texts; `name` (usually the file name) identifies them in messages
- * @throws TawonManifestError when any document is invalid
+ * @returns the stores and streams declared; none when any document is invalid
  */
 export function loadTawonManifests(scope: Construct, sources: Array<{ name: string; text: string }>): TawonLoadResult {
   // Problems stay grouped by document, in file and document order, for a readable report.
@@ -277,7 +266,10 @@ export function loadTawonManifests(scope: Construct, sources: Array<{ name: stri
     }
   }
   const problems = checked.flatMap((document) => document.problems.map((problem) => `${document.label}: ${problem}`));
-  if (problems.length > 0) throw new TawonManifestError(problems);
+  if (problems.length > 0) {
+    scope.node.addValidation({ validate: () => problems.map((problem) => `Tawon manifest ${problem}`) });
+    return { stores: [], streams: [] };
+  }
 
   const documents = checked.map((document) => document.valid!);
   const planned = planStreams(documents);
@@ -307,7 +299,7 @@ export function loadTawonManifests(scope: Construct, sources: Array<{ name: stri
  * `loadTawonManifests`. The files are read in sorted order, so the result does not depend
  * on the order of `paths`; each path, as given, names its file in messages.
  *
- * @throws TawonManifestError when any document is invalid; the file system's error when a file cannot be read
+ * @throws the file system's error when a file cannot be read
  */
 export function loadTawonManifestFiles(scope: Construct, paths: string[]): TawonLoadResult {
   const sorted = [...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

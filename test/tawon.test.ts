@@ -1,11 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Testing } from 'cdk8s';
+import { Chart, Testing } from 'cdk8s';
 import { TawonChart } from '../charts/tawon-chart';
 import {
-  StreamRetentionPolicy, StreamStore, TawonManifestError, loadTawonManifestFiles, loadTawonManifests,
+  StreamRetentionPolicy, StreamStore, loadTawonManifestFiles, loadTawonManifests,
 } from '../src';
+import { validationErrors } from './support/validation-errors';
 
 const TAWON_DIR = path.join(__dirname, '..', 'charts', 'tawon');
 const REFERENCE_FILES = ['directive.yaml', 'store.yaml', 'stream.yaml'].map((file) => path.join(TAWON_DIR, file));
@@ -30,15 +31,17 @@ metadata:
 spec:
 ${spec}`;
 
-/** Loads into a fresh chart and returns the error it throws. */
-function loadError(sources: Array<{ name: string; text: string }>): { error: Error; chart: ReturnType<typeof Testing.chart> } {
+/** Loads into a fresh chart and returns the problems its synth reports, without the chart path and prefix. */
+function loadProblems(sources: Array<{ name: string; text: string }>): { problems: string[]; chart: ReturnType<typeof Testing.chart> } {
   const chart = Testing.chart();
-  try {
-    loadTawonManifests(chart, sources);
-  } catch (error) {
-    return { error: error as Error, chart };
-  }
-  throw new Error('expected loadTawonManifests to throw');
+  const loaded = loadTawonManifests(chart, sources);
+  expect(loaded).toEqual({ stores: [], streams: [] });
+  const problems = validationErrors(() => Testing.synth(chart)).map((line) => {
+    const prefix = `[${chart.node.path}] Tawon manifest `;
+    expect(line.startsWith(prefix)).toBe(true);
+    return line.slice(prefix.length);
+  });
+  return { problems, chart };
 }
 
 describe('the reference documents of the Tawon docs', () => {
@@ -171,33 +174,32 @@ test('loadTawonManifestFiles reads the files in sorted order', () => {
 
 describe('invalid manifests', () => {
   test('an unknown field is reported with document, kind, name and path', () => {
-    const { error } = loadError([{ name: 'streams.yaml', text: `${STORE}---\n${stream('mystream', '  store: { name: mystreamstore }\n  maxbyte: 1G\n')}` }]);
-    expect(error).toBeInstanceOf(TawonManifestError);
-    expect(error.message).toBe('Tawon manifests are invalid:\n  streams.yaml#2 (Stream mystream): spec.maxbyte "1G" is not a known property');
+    const { problems } = loadProblems([{ name: 'streams.yaml', text: `${STORE}---\n${stream('mystream', '  store: { name: mystreamstore }\n  maxbyte: 1G\n')}` }]);
+    expect(problems).toEqual(['streams.yaml#2 (Stream mystream): spec.maxbyte "1G" is not a known property']);
   });
 
   test('an unknown field in the store defaults (maxmsgs is spelled maxsize there)', () => {
     const text = STORE.replace('maxsize:', 'maxmsgs:');
-    const { error } = loadError([{ name: 'store.yaml', text }]);
-    expect(error.message).toBe('Tawon manifests are invalid:\n  store.yaml#1 (StreamStore mystreamstore): spec.defaults.maxmsgs 1000000 is not a known property');
+    const { problems } = loadProblems([{ name: 'store.yaml', text }]);
+    expect(problems).toEqual(['store.yaml#1 (StreamStore mystreamstore): spec.defaults.maxmsgs 1000000 is not a known property']);
   });
 
   test('a malformed size is quoted with its path', () => {
-    const { error } = loadError([{ name: 'streams.yaml', text: `${STORE}---\n${stream('mystream', '  store: { name: mystreamstore }\n  maxbytes: 1Gx\n')}` }]);
-    expect(error.message).toMatch(/^ {2}streams\.yaml#2 \(Stream mystream\): spec\.maxbytes "1Gx" is invalid: expected a whole number of bytes/m);
+    const { problems } = loadProblems([{ name: 'streams.yaml', text: `${STORE}---\n${stream('mystream', '  store: { name: mystreamstore }\n  maxbytes: 1Gx\n')}` }]);
+    expect(problems).toEqual([expect.stringMatching(/^streams\.yaml#2 \(Stream mystream\): spec\.maxbytes "1Gx" is invalid: expected a whole number of bytes/)]);
   });
 
   test('a malformed duration and a duration without a unit', () => {
-    const { error } = loadError([{ name: 's.yaml', text: `${STORE}---\n${stream('a', '  store: { name: mystreamstore }\n  maxage: 6 hours\n')}---\n${stream('b', '  store: { name: mystreamstore }\n  maxage: 6\n')}` }]);
-    expect((error as TawonManifestError).problems).toEqual([
+    const { problems } = loadProblems([{ name: 's.yaml', text: `${STORE}---\n${stream('a', '  store: { name: mystreamstore }\n  maxage: 6 hours\n')}---\n${stream('b', '  store: { name: mystreamstore }\n  maxage: 6\n')}` }]);
+    expect(problems).toEqual([
       's.yaml#2 (Stream a): spec.maxage "6 hours" is invalid: expected a Go duration such as "240h", "4h35m", "90s" or "100ms"',
       's.yaml#3 (Stream b): spec.maxage 6 must be a duration string such as "6h" or "240h"',
     ]);
   });
 
   test('a stream on a store that no document defines', () => {
-    const { error } = loadError([{ name: 'a.yaml', text: `${STORE}---\n${STORE.replace('name: mystreamstore', 'name: other')}---\n${stream('s', '  store: { name: x }\n')}` }]);
-    expect(error.message).toBe('Tawon manifests are invalid:\n  a.yaml#3 (Stream s): spec.store.name: unknown store "x"; loaded stores: "mystreamstore", "other"');
+    const { problems } = loadProblems([{ name: 'a.yaml', text: `${STORE}---\n${STORE.replace('name: mystreamstore', 'name: other')}---\n${stream('s', '  store: { name: x }\n')}` }]);
+    expect(problems).toEqual(['a.yaml#3 (Stream s): spec.store.name: unknown store "x"; loaded stores: "mystreamstore", "other"']);
   });
 
   test('a Directive stream on an unknown store, with no store loaded at all', () => {
@@ -208,22 +210,22 @@ spec:
   streams:
     - { name: s, store: x }
 `;
-    const { error } = loadError([{ name: 'd.yaml', text }]);
-    expect(error.message).toBe('Tawon manifests are invalid:\n  d.yaml#1 (Directive d): spec.streams[0].store: unknown store "x"; loaded stores: none');
+    const { problems } = loadProblems([{ name: 'd.yaml', text }]);
+    expect(problems).toEqual(['d.yaml#1 (Directive d): spec.streams[0].store: unknown store "x"; loaded stores: none']);
   });
 
   test('an unknown Tawon kind and an unsupported version', () => {
     const text = 'apiVersion: tawon.mantisnet.com/v1alpha1\nkind: StreamSet\nmetadata: { name: x }\n---\napiVersion: tawon.mantisnet.com/v2\nkind: Stream\nmetadata: { name: y }\n';
-    const { error } = loadError([{ name: 'k.yaml', text }]);
-    expect((error as TawonManifestError).problems).toEqual([
+    const { problems } = loadProblems([{ name: 'k.yaml', text }]);
+    expect(problems).toEqual([
       'k.yaml#1 (StreamSet x): kind "StreamSet" is not a Tawon kind the loader reads; known kinds: "StreamStore", "Stream", "Directive"',
       'k.yaml#2 (Stream y): apiVersion "tawon.mantisnet.com/v2" is not supported; the loader reads tawon.mantisnet.com/v1alpha1',
     ]);
   });
 
   test('a YAML syntax error names the file, the document and the line', () => {
-    const { error } = loadError([{ name: 'bad.yaml', text: `${STORE}---\nkind: Stream\nmetadata:\n  name: a\n    b: c\n` }]);
-    expect((error as TawonManifestError).problems).toEqual([
+    const { problems } = loadProblems([{ name: 'bad.yaml', text: `${STORE}---\nkind: Stream\nmetadata:\n  name: a\n    b: c\n` }]);
+    expect(problems).toEqual([
       'bad.yaml#2: YAML syntax error at line 14, column 9: Nested mappings are not allowed in compact mappings',
     ]);
   });
@@ -237,8 +239,8 @@ spec:
   streams:
     - { store: mystreamstore, retentionPolicy: Keep, maxage: 1h }
 `;
-    const { error } = loadError([{ name: 'd.yaml', text }]);
-    expect((error as TawonManifestError).problems).toEqual([
+    const { problems } = loadProblems([{ name: 'd.yaml', text }]);
+    expect(problems).toEqual([
       'd.yaml#2 (Directive d): spec.streams[0].name is required',
       'd.yaml#2 (Directive d): spec.streams[0].retentionPolicy "Keep" must be one of "Delete", "Retain"',
     ]);
@@ -248,33 +250,45 @@ spec:
     const chart = Testing.chart();
     new StreamStore(chart, 'taken');
     const before = chart.node.children.length;
-    expect(() => loadTawonManifests(chart, [{ name: 'a.yaml', text: `${STORE}---\n${STORE}---\n${STORE.replace('mystreamstore', 'taken')}` }]))
-      .toThrow(new TawonManifestError([
-        'a.yaml#2 (StreamStore mystreamstore): metadata.name "mystreamstore" is already the name of the StreamStore a.yaml#1 (StreamStore mystreamstore)',
-        `a.yaml#3 (StreamStore taken): metadata.name "taken" is already the id of a construct in ${chart.node.path}`,
-      ]).message);
+    expect(loadTawonManifests(chart, [{ name: 'a.yaml', text: `${STORE}---\n${STORE}---\n${STORE.replace('mystreamstore', 'taken')}` }]))
+      .toEqual({ stores: [], streams: [] });
     expect(chart.node.children).toHaveLength(before);
+    expect(validationErrors(() => Testing.synth(chart))).toEqual([
+      `[${chart.node.path}] Tawon manifest a.yaml#2 (StreamStore mystreamstore): metadata.name "mystreamstore" is already the name of the StreamStore a.yaml#1 (StreamStore mystreamstore)`,
+      `[${chart.node.path}] Tawon manifest a.yaml#3 (StreamStore taken): metadata.name "taken" is already the id of a construct in ${chart.node.path}`,
+    ]);
   });
 
-  test('every problem of every file is reported in one throw, and nothing is created', () => {
-    const { error, chart } = loadError([
+  test('every problem of every file is reported in one synth, and nothing is created', () => {
+    const { problems, chart } = loadProblems([
       { name: 'store.yaml', text: STORE.replace('maxbytes: 2G', 'maxbytes: 2G\n    maxbyte: 3G') },
       { name: 'streams.yaml', text: `${stream('good', '  store: { name: mystreamstore }\n')}---\n${stream('mystream', '  store: { name: nope }\n  maxbytes: 1Gx\n')}` },
       { name: 'other.yaml', text: 'apiVersion: tawon.mantisnet.com/v1alpha1\nkind: Tap\nmetadata: { name: t }\n' },
     ]);
-    expect(error.message.split('\n')).toEqual([
-      'Tawon manifests are invalid:',
-      '  store.yaml#1 (StreamStore mystreamstore): spec.limits.maxbyte "3G" is not a known property',
-      expect.stringMatching(/^ {2}streams\.yaml#2 \(Stream mystream\): spec\.maxbytes "1Gx" is invalid: /),
-      '  streams.yaml#2 (Stream mystream): spec.store.name: unknown store "nope"; loaded stores: "mystreamstore"',
-      '  other.yaml#1 (Tap t): kind "Tap" is not a Tawon kind the loader reads; known kinds: "StreamStore", "Stream", "Directive"',
+    expect(problems).toEqual([
+      'store.yaml#1 (StreamStore mystreamstore): spec.limits.maxbyte "3G" is not a known property',
+      expect.stringMatching(/^streams\.yaml#2 \(Stream mystream\): spec\.maxbytes "1Gx" is invalid: /),
+      'streams.yaml#2 (Stream mystream): spec.store.name: unknown store "nope"; loaded stores: "mystreamstore"',
+      'other.yaml#1 (Tap t): kind "Tap" is not a Tawon kind the loader reads; known kinds: "StreamStore", "Stream", "Directive"',
     ]);
     expect(chart.node.children).toHaveLength(0);
   });
 
+  test('are reported with the other errors of the whole app in one synth', () => {
+    const app = Testing.app();
+    const tawon = new Chart(app, 'tawon');
+    loadTawonManifests(tawon, [{ name: 'store.yaml', text: STORE.replace('maxsize:', 'maxmsgs:') }]);
+    const other = new Chart(app, 'other');
+    new StreamStore(other, 'events').addStream('bad', { replicas: 2 });
+    expect(validationErrors(() => app.synth())).toEqual([
+      '[tawon] Tawon manifest store.yaml#1 (StreamStore mystreamstore): spec.defaults.maxmsgs 1000000 is not a known property',
+      '[other/events/bad] stream "bad": replicas 2 must be 1, 3 or 5: JetStream replicates by quorum, so even counts add no safety',
+    ]);
+  });
+
   test('a document that is not a mapping, or has no apiVersion', () => {
-    const { error, chart } = loadError([{ name: 'x.yaml', text: '- a\n---\nkind: Stream\nmetadata: { name: s }\n' }]);
-    expect((error as TawonManifestError).problems).toEqual([
+    const { problems, chart } = loadProblems([{ name: 'x.yaml', text: '- a\n---\nkind: Stream\nmetadata: { name: s }\n' }]);
+    expect(problems).toEqual([
       'x.yaml#1: must be a mapping (a Kubernetes object), found a sequence',
       'x.yaml#2 (Stream s): apiVersion is missing',
     ]);
@@ -282,8 +296,8 @@ spec:
   });
 
   test('missing required fields are named, not dumped', () => {
-    const { error } = loadError([{ name: 's.yaml', text: 'apiVersion: tawon.mantisnet.com/v1alpha1\nkind: Stream\nmetadata: { labels: { a: b } }\nspec: { maxmsgs: 1 }\n' }]);
-    expect((error as TawonManifestError).problems).toEqual([
+    const { problems } = loadProblems([{ name: 's.yaml', text: 'apiVersion: tawon.mantisnet.com/v1alpha1\nkind: Stream\nmetadata: { labels: { a: b } }\nspec: { maxmsgs: 1 }\n' }]);
+    expect(problems).toEqual([
       's.yaml#1 (Stream): metadata.name is required',
       's.yaml#1 (Stream): spec.store is required',
     ]);
