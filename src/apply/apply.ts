@@ -1,5 +1,7 @@
 import * as fs from 'fs';
+import type { JetStreamStreamConfig } from '../stream-definition';
 import { parseStreamsDocument, StreamsDocument } from './definitions';
+import { diffStreamConfig, formatFieldValue } from './diff';
 import {
   ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, isServerRejection, readServerStreams,
   streamWriter,
@@ -8,6 +10,7 @@ import {
   OWNERSHIP_STREAM, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites, readOwnership,
   sameOwnership, writeOwnership,
 } from './ownership';
+import { normalizeServerConfig } from './normalize';
 import { Plan, PlanExitCode, PlanItem, buildPlan, hasRefusals, pendingChanges } from './plan';
 import {
   ItemResult, ReportMode, RunResult, TerminationSummary, describeResult, progressLine, summaryTable, terminationMessage,
@@ -196,13 +199,24 @@ async function executePlan(
   return plan.items.map((item) => results.get(item) as ItemResult);
 }
 
-function write(item: PlanItem, writer: StreamWriter): Promise<void> {
+async function write(item: PlanItem, writer: StreamWriter): Promise<void> {
   switch (item.action) {
     case 'delete': return writer.delete(item.name);
-    case 'update': return writer.update(item.config);
-    case 'create': return writer.create(item.config);
+    case 'update': return checkStored(item.config, await writer.update(item.config));
+    case 'create': return checkStored(item.config, await writer.create(item.config));
     default: throw new Error(`no write for a ${item.action} item`);
   }
+}
+
+/**
+ * Fails a write whose stream the server stored otherwise than sent: it dropped a field it does not
+ * know, or changed a value. Left alone, every later run would plan the same update again.
+ */
+function checkStored(sent: JetStreamStreamConfig, stored: Record<string, unknown>): void {
+  const drift = diffStreamConfig(sent, normalizeServerConfig(stored));
+  if (drift.length === 0) return;
+  const fields = drift.map((c) => `${c.field} sent ${formatFieldValue(c.field, c.to)}, stored ${formatFieldValue(c.field, c.from)}`);
+  throw new Error(`the server stored the stream otherwise than sent (it may not know a field): ${fields.join('; ')}`);
 }
 
 /** Runs `work` on every item with at most `concurrency` running at once; `work` must not throw. */

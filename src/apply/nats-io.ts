@@ -115,10 +115,10 @@ function toServerStream(info: StreamInfo): ServerStream {
 
 /** The writes a plan needs; each call is one JetStream API request. */
 export interface StreamWriter {
-  /** Creates the stream `config` describes. */
-  create(config: JetStreamStreamConfig): Promise<void>;
-  /** Replaces the stream's whole configuration with `config`. */
-  update(config: JetStreamStreamConfig): Promise<void>;
+  /** Creates the stream `config` describes; resolves to the configuration the server stored. */
+  create(config: JetStreamStreamConfig): Promise<Record<string, unknown>>;
+  /** Replaces the stream's whole configuration with `config`; resolves to the configuration the server stored. */
+  update(config: JetStreamStreamConfig): Promise<Record<string, unknown>>;
   /** Deletes the stream and its messages. */
   delete(name: string): Promise<void>;
 }
@@ -129,25 +129,26 @@ export interface StreamWriter {
  */
 export function streamWriter(connection: JetStreamConnection): StreamWriter {
   const { nc, jsm, url } = connection;
-  const send = async (request: () => Promise<unknown>) => {
+  const send = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
-      await request();
+      return await request();
     } catch (error) {
       throw nc.isClosed() ? new Error(`lost the connection to ${url}`) : error;
     }
   };
   return {
     // A copy: the client adds keys to the configuration it is given.
-    create: (config) => send(() => jsm.streams.add({ ...config } as unknown as Partial<StreamConfig>)),
+    create: (config) => send(async () => (await jsm.streams.add({ ...config } as unknown as Partial<StreamConfig>)).config as unknown as Record<string, unknown>),
     // Not jsm.streams.update: it merges the given configuration into the server's current one
     // (one more request), so a setting removed from the definition, such as a description,
     // would stay. The API request itself replaces the configuration.
     update: (config) => send(async () => {
       const reply = await nc.request(`$JS.API.STREAM.UPDATE.${config.name}`, codec.encode(config), { timeout: API_TIMEOUT_MS });
-      const answer = codec.decode(reply.data) as { error?: ApiError };
+      const answer = codec.decode(reply.data) as { error?: ApiError; config?: Record<string, unknown> };
       if (answer.error) throw new ServerRejection(answer.error);
+      return answer.config ?? {};
     }),
-    delete: (name) => send(() => jsm.streams.delete(name)),
+    delete: (name) => send(async () => { await jsm.streams.delete(name); }),
   };
 }
 

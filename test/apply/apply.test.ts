@@ -267,6 +267,13 @@ test('reports a failed write with the server\'s error; the other streams still a
   expect(outcomes(removed)).toEqual({ CLASH: 'foreign', FINE: 'unchanged', THEIRS: 'foreign' });
 });
 
+test('fails a write the server stored otherwise than sent, so it never loops on the same update', async () => {
+  // A field nats-server 2.9.10 does not know: it creates the stream and drops the field.
+  const result = await run('apply', [entry('ODD', { future_field: 7 } as Partial<JetStreamStreamConfig>)]);
+  expect(result.exitCode).toBe(ExitCode.ERROR);
+  expect(result.out).toContain('[1/1] failed to create ODD: the server stored the stream otherwise than sent (it may not know a field): future_field sent 7, stored (unset)');
+});
+
 test('a stale ownership revision is a conflict, never an overwrite', async () => {
   const managed = new Map([['A', { retentionPolicy: 'Retain' as const }]]);
   const first = await writeOwnership(nc, STORE, managed, 0, 1);
