@@ -5,7 +5,8 @@
  *   npm run bench:synth -- 10 100  # chosen sizes
  *
  * Goal: 1,000 streams within 2x of the bare chart, and the time per stream flat as N
- * grows (the subject-overlap check is a subject tree, not all pairs).
+ * grows (the subject-overlap check is a subject tree, not all pairs), for literal subjects and
+ * for a `*` in the middle of every stream's subject.
  */
 import { ApiObject, App, Chart, Size } from 'cdk8s';
 import { StreamStore } from '../src';
@@ -14,7 +15,13 @@ import { StreamStore } from '../src';
 const STREAMS_PER_STORE = 1000;
 const RUNS = 3;
 
-function streamsApp(count: number): App {
+/** Each stream's subjects: distinct literal prefixes, or a `*` in the middle that meets every other stream's token there. */
+const SHAPES: Record<string, (i: number) => string[]> = {
+  'literal prefixes': (i) => [`s${i}.>`, `t${i}.events`],
+  'mid-subject wildcards': (i) => [`orders.s${i}.created`, `orders.*.k${i}`],
+};
+
+function streamsApp(count: number, subjects: (i: number) => string[]): App {
   const app = new App({ outdir: '/dev/null' });
   const chart = new Chart(app, 'bench');
   for (let first = 0; first < count; first += STREAMS_PER_STORE) {
@@ -22,7 +29,7 @@ function streamsApp(count: number): App {
       storage: { size: Size.tebibytes(100) },
     });
     for (let i = first; i < Math.min(count, first + STREAMS_PER_STORE); i++) {
-      store.addStream(`stream-${i}`, { subjects: [`s${i}.>`, `t${i}.events`], maxBytes: '1Gi', maxAge: '24h' });
+      store.addStream(`stream-${i}`, { subjects: subjects(i), maxBytes: '1Gi', maxAge: '24h' });
     }
   }
   return app;
@@ -51,15 +58,18 @@ function measure(build: (n: number) => App, count: number): number {
 function main(): void {
   const sizes = process.argv.slice(2).map(Number);
   const counts = sizes.length > 0 ? sizes : [10, 100, 1000, 10000];
-  measure(streamsApp, 10); // warm up the JIT and module caches for both
+  measure((n) => streamsApp(n, SHAPES['literal prefixes']), 10); // warm up the JIT and module caches for both
   measure(bareApp, 10);
-  console.log('streams   bare chart ms   our synth ms   ratio   our us/stream');
-  for (const count of counts) {
-    const bare = measure(bareApp, count);
-    const ours = measure(streamsApp, count);
-    console.log(
-      `${String(count).padStart(7)}   ${bare.toFixed(1).padStart(13)}   ${ours.toFixed(1).padStart(12)}   ${(ours / bare).toFixed(2).padStart(5)}   ${((ours * 1000) / count).toFixed(0).padStart(13)}`,
-    );
+  for (const [shape, subjects] of Object.entries(SHAPES)) {
+    console.log(`subjects: ${shape}`);
+    console.log('streams   bare chart ms   our synth ms   ratio   our us/stream');
+    for (const count of counts) {
+      const bare = measure(bareApp, count);
+      const ours = measure((n) => streamsApp(n, subjects), count);
+      console.log(
+        `${String(count).padStart(7)}   ${bare.toFixed(1).padStart(13)}   ${ours.toFixed(1).padStart(12)}   ${(ours / bare).toFixed(2).padStart(5)}   ${((ours * 1000) / count).toFixed(0).padStart(13)}`,
+      );
+    }
   }
 }
 
