@@ -113,7 +113,7 @@ export function renderNatsConfig(options: NatsConfigOptions): string {
       'cluster {',
       `  name: ${quote(options.cluster.name)}`,
       `  port: ${options.cluster.port}`,
-      // Members start in any order (Parallel pod management): keep retrying routes.
+      // Explicit routes are retried forever; this bounds retries of routes learned from other members.
       '  connect_retries: 120',
       '  routes: [',
       ...options.cluster.routes.map((route) => `    ${quote(route)}`),

@@ -109,7 +109,8 @@ export interface StreamStoreMetrics {
 /** Props of `StreamStore`. */
 export interface StreamStoreProps {
   /**
-   * Name of the store: a DNS label that names its StatefulSet (at most 52 characters) and Services.
+   * Name of the store: a DNS label of at most 48 characters (the apply Job's name adds 14) that names
+   * its StatefulSet, Services, ConfigMaps and apply Job.
    * @default - the construct id
    */
   readonly name?: string;
@@ -875,6 +876,9 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   }
   if (s.replicas > 1 && s.auth.kind !== AuthKind.NONE && s.tls?.routes === undefined && !s.networkPolicy) {
     add('networkPolicy', 'false', 'needs tls.routes in an authenticated cluster: routes carry no credentials, so any pod that reaches the route port would join the cluster and bypass auth');
+  }
+  if (s.tls?.routes !== undefined && s.replicas === 1) {
+    add('tls.routes', showValue(s.tls.routes.secretName), 'needs replicas 3 or 5: a single server has no routes');
   }
   if (s.maxPayloadBytes > MAX_PENDING_BYTES) {
     add('maxPayload', formatBytes(s.maxPayloadBytes), `must be at most ${formatBytes(MAX_PENDING_BYTES)}, the server's max_pending: a larger one stops the server at startup`);

@@ -461,6 +461,11 @@ describe('route security', () => {
       'networkPolicy false needs tls.routes in an authenticated cluster: routes carry no credentials, so any pod that reaches the route port would join the cluster and bypass auth')]);
   });
 
+  test('fails on route TLS for a single server, which has no routes', () => {
+    expect(synthErrors(storeWith({ tls: { routes: { secretName: 'r' } } })))
+      .toEqual([onStore('tls.routes "r" needs replicas 3 or 5: a single server has no routes')]);
+  });
+
   test('accepts it with route TLS, or with the network policy, or without auth, or on a single server', () => {
     expect(synthErrors(storeWith({ replicas: 3, auth: users, applyJob: job, networkPolicy: false, tls: { routes: { secretName: 'r' } } }))).toEqual([]);
     expect(synthErrors(storeWith({ replicas: 3, auth: users, applyJob: job }))).toEqual([]);
