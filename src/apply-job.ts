@@ -5,6 +5,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { PlanExitCode } from './apply/plan';
 import { SecretKeyReference, TLS_FILES } from './auth';
 import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
 import { Problem } from './problems';
@@ -199,7 +200,9 @@ export class ApplyJob extends Construct {
 
 /**
  * Names the rendered Job after a hash of what it applies, and adds what cdk8s-plus-28 cannot
- * express: the pod's seccomp profile, no service links, and the termination message policy.
+ * express: the pod's seccomp profile, no service links, the termination message policy, and a
+ * pod failure policy (refused streams fail the Job at once: a retry would be refused the same way;
+ * a pod evicted by a node drain is retried without counting against the backoff limit).
  */
 export function finishJob(job: any, storeName: string, streamsDocument: string, bundle: string): any {
   const podSpec = '/spec/template/spec';
@@ -207,7 +210,13 @@ export function finishJob(job: any, storeName: string, streamsDocument: string, 
     JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
     JsonPatch.add(`${podSpec}/enableServiceLinks`, false),
     // The program writes a JSON summary there; logs are the fallback when it could not.
-    JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, 'FallbackToLogsOnError'));
+    JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, 'FallbackToLogsOnError'),
+    JsonPatch.add('/spec/podFailurePolicy', {
+      rules: [
+        { action: 'FailJob', onExitCodes: { containerName: 'apply', operator: 'In', values: [PlanExitCode.REFUSED] } },
+        { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      ],
+    }));
   const hash = createHash('sha256')
     .update(JSON.stringify({ ...finished, metadata: { ...finished.metadata, name: undefined } }))
     .update('\0').update(streamsDocument)

@@ -37,6 +37,15 @@ describe('apply Job', () => {
     ]);
   });
 
+  test('fails at once when streams are refused, and retries a pod a node drain evicted without counting it', () => {
+    expect(job(synth()).spec.podFailurePolicy).toEqual({
+      rules: [
+        { action: 'FailJob', onExitCodes: { containerName: 'apply', operator: 'In', values: [3] } },
+        { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      ],
+    });
+  });
+
   test('has a TTL, a backoff limit and a deadline, and no service account token', () => {
     const spec = job(synth()).spec;
     expect([spec.ttlSecondsAfterFinished, spec.backoffLimit, spec.activeDeadlineSeconds]).toEqual([86400, 3, 900]);
