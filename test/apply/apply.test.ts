@@ -144,6 +144,7 @@ test('updates in place with the full configuration; the plan shows the field-lev
 test('refuses a storage type change and keeps the messages; the other streams still apply', async () => {
   await run('apply', [entry('ORDERS'), entry('AUDIT')]);
   await publish('ORDERS.created', 10);
+  expect((await jsm.streams.info('ORDERS')).state.messages).toBe(10);
 
   const result = await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { max_age: HOUR_NS })]);
   expect(result.exitCode).toBe(ExitCode.REFUSED);
