@@ -115,7 +115,7 @@ export class ExistingStreamStore extends StreamHost {
     const maxPayloadBytes = readUnit(problems, 'maxPayload', props.maxPayload, 1024 * 1024, parseSize);
     const job = resolveApplyJob(props.applyJob ?? {},
       (field: string, value: DurationInput | undefined, fallback: number) => readUnit(problems, field, value, fallback, parseDuration));
-    problems.push(...applyJobProblems(job));
+    problems.push(...applyJobProblems(job), ...credentialProblems(props.credentials ?? {}));
     this.propProblems = problems;
     this.name = props.name ?? id;
     this.maxStreams = props.limits?.maxStreams;
@@ -153,4 +153,17 @@ export class ExistingStreamStore extends StreamHost {
   private problems(): Problem[] {
     return [...this.propProblems, ...hostedStreamProblems(this.hostedStreams(), this.renderStreams(), this.maxStreams, undefined)];
   }
+}
+
+/** Credentials the apply Job could not log in with: a user without a password or the reverse, or both a token and a user. */
+function credentialProblems(credentials: ApplyJobCredentials): Problem[] {
+  const problems: Problem[] = [];
+  if ((credentials.user === undefined) !== (credentials.password === undefined)) {
+    const [given, missing] = credentials.user === undefined ? ['password', 'user'] : ['user', 'password'];
+    problems.push({ field: `credentials.${given}`, value: '(set)', rule: `needs credentials.${missing}: the Job logs in with both` });
+  }
+  if (credentials.token !== undefined && (credentials.user !== undefined || credentials.password !== undefined)) {
+    problems.push({ field: 'credentials.token', value: '(set)', rule: 'cannot be combined with a user and password: the server takes one or the other' });
+  }
+  return problems;
 }

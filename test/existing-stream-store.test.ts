@@ -59,6 +59,15 @@ test('fails on a malformed URL and on grants, which need users this app configur
   ]);
 });
 
+test('fails on credentials the Job could not log in with', () => {
+  const errors = (credentials: ExistingStreamStoreProps['credentials']) => validationErrors(() => Testing.synth(build({ credentials }).chart));
+  expect(errors({ user: 'apply' })).toEqual(['[test/shared] store "shared": credentials.user (set) needs credentials.password: the Job logs in with both']);
+  expect(errors({ password: CREDENTIALS.password })).toEqual(['[test/shared] store "shared": credentials.password (set) needs credentials.user: the Job logs in with both']);
+  expect(errors({ ...CREDENTIALS, token: { secretName: 'shared-nats', key: 'token' } }))
+    .toEqual(['[test/shared] store "shared": credentials.token (set) cannot be combined with a user and password: the server takes one or the other']);
+  expect(errors({ token: { secretName: 'shared-nats', key: 'token' } })).toEqual([]);
+});
+
 test('the Job\'s own command applies the streams to a running server with the credentials from the Secret', async () => {
   const objects = Testing.synth(build().chart);
   const storeDir = makeTempDir();
