@@ -295,6 +295,11 @@ const LAME_DUCK_MARGIN_MS = 10_000;
 const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
 /** The store's labels that never change for a store, the only ones its volume claim template carries. */
 const STABLE_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/managed-by'];
+
+/** The labels that never change for a store: its pod selector and its claim template's labels. */
+function stableLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([key]) => STABLE_LABELS.includes(key)));
+}
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 const STORE_PROPS_SCHEMA = {
@@ -480,9 +485,9 @@ export class StreamStore extends StreamHost {
     this.statefulSet = this.createStatefulSet(props, metadata(this.name));
     this.clientService = new kplus.Service(this, 'ClientService', {
       metadata: metadata(this.name),
-      selector: this.statefulSet,
       ports: [{ name: 'client', port: NATS_PORTS.client, targetPort: NATS_PORTS.client }],
     });
+    for (const [key, value] of Object.entries(this.statefulSet.matchLabels)) this.clientService.selectLabel(key, value);
     this.statefulSet.node.addDependency(this.config, this.streamsConfig, this.headlessService, this.clientService);
     this.clientService.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
     this.headlessService.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
@@ -627,6 +632,9 @@ export class StreamStore extends StreamHost {
     const s = this.settings;
     const statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata,
+      // Selected by the store's stable labels, not by the construct path: moving the store in the
+      // tree or renaming its chart must not change a selector Kubernetes never lets change.
+      select: false,
       service: this.headlessService,
       replicas: s.replicas,
       // A cluster's servers must all start to elect a leader; one at a time would deadlock.
@@ -710,6 +718,7 @@ export class StreamStore extends StreamHost {
     // A changed nats.conf must roll the pods: the server reads it only at start.
     statefulSet.podMetadata.addAnnotation('jetstream-cdk8s/config-checksum',
       Lazy.any({ produce: () => sha256(this.natsConfig) }) as unknown as string);
+    statefulSet.select(kplus.LabelSelector.of({ labels: stableLabels(metadata.labels) }));
     patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels, statefulSet.matchLabels));
     return statefulSet;
   }
@@ -742,7 +751,7 @@ export function statefulSetPatches(
 ): JsonPatch[] {
   const podSpec = '/spec/template/spec';
   const add = (path: string, value: unknown) => JsonPatch.add(path, sortKeysDeep(value));
-  const claimLabels = Object.fromEntries(Object.entries(labels).filter(([key]) => STABLE_LABELS.includes(key)));
+  const claimLabels = stableLabels(labels);
   const patches = [
     add('/spec/volumeClaimTemplates', [{
       // Written out so GitOps tools do not see the StatefulSet drift from what the API server stores.

@@ -38,8 +38,8 @@ function changedFields(spec: Record<string, unknown>): Array<[string, unknown, u
 }
 
 /** Synthesizes one store into YAML, as `npm run synth` writes a dist/ file. */
-function synthYaml(props: StreamStoreProps): string {
-  const chart = new Chart(Testing.app(), 'shop', { namespace: 'messaging' });
+function synthYaml(props: StreamStoreProps, chartId = 'shop'): string {
+  const chart = new Chart(Testing.app(), chartId, { namespace: 'messaging' });
   new StreamStore(chart, 'events', props).addStream('orders');
   return Yaml.stringify(...Testing.synth(chart));
 }
@@ -229,6 +229,11 @@ describe('decideSynth', () => {
     });
     expect(decideSynth(files(single), files(small), true)).toEqual(expected(1, 3));
     expect(decideSynth(files(small), files(single), false)).toEqual(expected(3, 1));
+  });
+
+  test('lets a store move to a renamed chart and file: its selector does not come from the construct path', () => {
+    const renamed = new Map([['shop-v2.k8s.yaml', synthYaml({ replicas: 3, storage: { size: '10Gi' } }, 'shop-v2')]]);
+    expect(decideSynth(files(small), renamed, false)).toEqual({ write: true, messages: [] });
   });
 
   test('lets a cluster grow or shrink between 3 and 5', () => {
