@@ -1,9 +1,9 @@
 import { createHash } from 'crypto';
-import { Chart, Size, Testing } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { NatsServerVersion } from '../src/versions';
 import { Stream } from '../src/stream';
-import { StreamStore, StreamStoreProps, VolumeRetention } from '../src/stream-store';
+import { StreamStore, StreamStoreProps, VolumeRetention, patchAfterConversion, resolveStore, statefulSetPatches } from '../src/stream-store';
 
 /** Synthesizes one store with `props`; `build` declares its streams. */
 function synth(props: StreamStoreProps = {}, build: (store: StreamStore, chart: Chart) => void = () => {}): any[] {
@@ -528,5 +528,43 @@ describe('StreamStore', () => {
       });
       expect(store.streams).toEqual([]);
     });
+  });
+});
+
+describe('statefulSetPatches', () => {
+  /** What cdk8s-plus-28 renders for a StatefulSet, reduced to the paths the patches touch. */
+  const rendered = () => ({ spec: { template: { spec: { containers: [{ name: 'nats', volumeMounts: [{ name: 'config', mountPath: '/etc/nats-config' }] }] } } } });
+  const patched = (props: StreamStoreProps) =>
+    JsonPatch.apply(rendered(), ...statefulSetPatches(resolveStore(props, 'events').value, props, { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/version': '2.10.24' }, { app: 'nats' }));
+
+  test('adds the claim template with stable labels only, its retention policy and the data mount', () => {
+    const spec = patched({ storage: { size: '20Gi', storageClassName: 'ssd', retention: { whenScaled: VolumeRetention.DELETE } } }).spec;
+    expect(spec.volumeClaimTemplates).toEqual([{
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { labels: { 'app.kubernetes.io/name': 'nats' }, name: 'data' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } }, storageClassName: 'ssd' },
+    }]);
+    expect(spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Delete' });
+    expect(spec.template.spec.containers[0].volumeMounts).toEqual([
+      { name: 'config', mountPath: '/etc/nats-config' }, { mountPath: '/data', name: 'data' },
+    ]);
+    expect(spec.template.spec.enableServiceLinks).toBe(false);
+    expect(spec.template.spec.affinity).toBeUndefined();
+  });
+
+  test('adds the scheduling fields given, and the spread of a cluster', () => {
+    const pod = patched({ replicas: 3, nodeSelector: { pool: 'nats' }, priorityClassName: 'high', imagePullSecrets: ['registry'] }).spec.template.spec;
+    expect([pod.nodeSelector, pod.priorityClassName, pod.imagePullSecrets]).toEqual([{ pool: 'nats' }, 'high', [{ name: 'registry' }]]);
+    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+      { podAffinityTerm: { labelSelector: { matchLabels: { app: 'nats' } }, topologyKey: 'kubernetes.io/hostname' }, weight: 100 },
+    ]);
+  });
+
+  test('patchAfterConversion applies them to the rendered object, after the typed conversion', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const object = new ApiObject(chart, 'o', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'o' } });
+    patchAfterConversion(object, [JsonPatch.add('/data', { untyped: 'kept' })]);
+    expect(object.toJson()).toMatchObject({ data: { untyped: 'kept' } });
   });
 });
