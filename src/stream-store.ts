@@ -293,14 +293,14 @@ const MIN_LAME_DUCK_DURATION_MS = 30_000;
 const LAME_DUCK_MARGIN_MS = 10_000;
 /** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
 const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
-/** The store's labels that never change for a store, the only ones its volume claim template carries. */
+/** The store's labels that never change: its selector, and the only ones its volume claim template carries. */
 const STABLE_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/managed-by'];
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The labels that never change for a store: its pod selector and its claim template's labels. */
 function stableLabels(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).filter(([key]) => STABLE_LABELS.includes(key)));
 }
-const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 const STORE_PROPS_SCHEMA = {
   type: 'object',
@@ -437,8 +437,7 @@ export class StreamStore extends StreamHost {
   /** The post-deploy Job that applies the streams. */
   public readonly applyJob: ApplyJob;
 
-  /** Users added by stream grants, after the store was built. */
-  /** Users of grants, each with the workload it was made for. */
+  /** Users added by stream grants after the store was built, each with the workload it was made for. */
   private readonly grantedUsers: Array<NatsUser & { readonly workload: Construct }> = [];
   private readonly grantProblems: Problem[] = [];
   private natsContainer!: kplus.Container;
