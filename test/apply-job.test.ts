@@ -1,5 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { ApplyJobHook, StreamOptions, StreamStore, StreamStoreProps } from '../src';
+import { finishJob } from '../src/apply-job';
 import { validationErrors } from './support/validation-errors';
 
 function synth(props: StreamStoreProps = {}, streams: Array<[string, StreamOptions]> = [['orders', {}]]): any[] {
@@ -102,6 +103,14 @@ describe('apply Job', () => {
       ['changed connection settings', { applyJob: { waitTimeout: '1m' } }, [['orders', {}]]],
     ])('changes with %s', (_what, props, streams) => {
       expect(name(props, streams)).not.toBe(name());
+    });
+
+    test('changes with the program, and only with what the Job applies', () => {
+      const rendered = () => ({ metadata: { name: 'events-apply' }, spec: { template: { spec: { securityContext: {}, containers: [{ name: 'apply' }] } } } });
+      const named = (document: string, bundle: string) => finishJob(rendered(), 'events', document, bundle).metadata.name;
+      expect(named('{"streams":[]}', 'program v1')).toBe(named('{"streams":[]}', 'program v1'));
+      expect(named('{"streams":[]}', 'program v2')).not.toBe(named('{"streams":[]}', 'program v1'));
+      expect(named('{"streams":[1]}', 'program v1')).not.toBe(named('{"streams":[]}', 'program v1'));
     });
   });
 
