@@ -64,6 +64,8 @@ export interface ApplyOutcome {
   readonly exitCode: ExitCode;
   /** One result per plan item, sorted by stream name; empty when the run failed before planning. */
   readonly results: readonly ItemResult[];
+  /** Why the run failed as a whole, after its writes (the final ownership record could not be written). */
+  readonly error?: string;
 }
 
 const RESULT_OF_EXIT_CODE: Record<ExitCode, RunResult> = {
@@ -84,7 +86,7 @@ export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<Appl
   let summary: TerminationSummary;
   try {
     outcome = await planAndApply(options, io);
-    summary = terminationSummary(RESULT_OF_EXIT_CODE[outcome.exitCode], outcome.results, mode);
+    summary = { ...terminationSummary(RESULT_OF_EXIT_CODE[outcome.exitCode], outcome.results, mode), error: outcome.error };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     io.err(`error: ${message}`);
@@ -156,13 +158,20 @@ async function applyPlan(
   const results = await executePlan(plan, streamWriter(connection), options.concurrency, report);
 
   const final = ownershipAfterWrites(intended, results);
-  if (!sameOwnership(final, record.managed)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
+  let recordError: string | undefined;
+  try {
+    if (!sameOwnership(final, record.managed)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
+  } catch (error) {
+    // The writes are done: their results still go into the summary and the termination message.
+    recordError = (error as Error).message;
+    io.err(`error: ${recordError}`);
+  }
   if (record !== read) io.out(`ownership record "${store}": ${streamCount(record.managed.size)} managed (revision ${record.revision})`);
 
   for (const line of ['', ...summaryTable(results, 'apply')]) io.out(line);
-  const failed = results.some((r) => r.error !== undefined);
+  const failed = recordError !== undefined || results.some((r) => r.error !== undefined);
   const refused = results.some((r) => r.item.action === 'refused');
-  return { exitCode: failed ? ExitCode.ERROR : refused ? ExitCode.REFUSED : ExitCode.OK, results };
+  return { exitCode: failed ? ExitCode.ERROR : refused ? ExitCode.REFUSED : ExitCode.OK, results, error: recordError };
 }
 
 /** Write phases, in order: deletes free their subjects first, updates then release or take theirs, creates last. */

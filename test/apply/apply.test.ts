@@ -254,6 +254,22 @@ test('writes the termination message', async () => {
   });
 });
 
+test('keeps the results of its writes in the termination message when the final ownership record cannot be written', async () => {
+  await run('apply', [entry('OLD', {}, { retentionPolicy: 'Delete' }), entry('KEEP')]);
+  const terminationLog = path.join(dir, 'termination-log');
+  // The delete is done when its line is printed; the server dies before the record is updated.
+  const result = await run('apply', [entry('KEEP')], { terminationLog }, (line) => {
+    if (line.includes('deleted OLD')) void server.kill();
+  });
+  expect(result.exitCode).toBe(ExitCode.ERROR);
+  expect(result.err.at(-1)).toMatch(/^error: cannot write ownership record "events" in bucket jetstream-cdk8s: /);
+  expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toMatchObject({
+    result: 'failed',
+    counts: { deleted: 1, unchanged: 1 },
+    error: expect.stringMatching(/^cannot write ownership record "events"/),
+  });
+});
+
 test('reports a failed write with the server\'s error; the other streams still apply', async () => {
   await jsm.streams.add({ name: 'THEIRS', subjects: ['shared.>'] });
   const result = await run('apply', [entry('CLASH', { subjects: ['shared.>'] }, { retentionPolicy: 'Delete' }), entry('FINE')]);
