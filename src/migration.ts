@@ -52,10 +52,7 @@ export interface SynthDecision {
  * @returns one change per differing leaf value, claim templates matched by name, in field order
  */
 export function immutableStatefulSetChanges(previous: readonly any[], next: readonly any[]): ImmutableChange[] {
-  const nextByKey = new Map(statefulSets(next).map((s) => [identity(s), s]));
-  return statefulSets(previous).flatMap((old) => {
-    const updated = nextByKey.get(identity(old));
-    if (updated === undefined) return [];
+  return matchedStatefulSets(previous, next).flatMap(([old, updated]) => {
     const { name, namespace } = old.metadata;
     const oldSpec = old.spec ?? {};
     const newSpec = updated.spec ?? {};
@@ -182,12 +179,10 @@ interface ClusterResize {
  * never an update. Pure.
  */
 export function clusterResizes(previous: readonly any[], next: readonly any[]): ClusterResize[] {
-  const nextByKey = new Map(statefulSets(next).map((s) => [identity(s), s]));
-  return statefulSets(previous).flatMap((old) => {
-    const updated = nextByKey.get(identity(old));
+  return matchedStatefulSets(previous, next).flatMap(([old, updated]) => {
     const from: number = old.spec?.replicas ?? 1;
-    const to: number = updated?.spec?.replicas ?? 1;
-    if (updated === undefined || (from === 1) === (to === 1)) return [];
+    const to: number = updated.spec?.replicas ?? 1;
+    if ((from === 1) === (to === 1)) return [];
     const { name, namespace } = old.metadata;
     return [{ name, ...(namespace !== undefined ? { namespace } : {}), from, to }];
   });
@@ -203,6 +198,15 @@ function describeResize(resize: ClusterResize, file: string): string[] {
     '    source from the old store), then delete the old store. When the store holds nothing you need: delete it',
     `    (kubectl delete statefulset ${name}${ns}, then its claims data-${name}-*), remove it from dist/ and synthesize again.`,
   ];
+}
+
+/** Each previous StatefulSet with its next version of the same name and namespace; new and gone ones are left out. */
+function matchedStatefulSets(previous: readonly any[], next: readonly any[]): Array<[any, any]> {
+  const nextByKey = new Map(statefulSets(next).map((s) => [identity(s), s]));
+  return statefulSets(previous).flatMap((old): Array<[any, any]> => {
+    const updated = nextByKey.get(identity(old));
+    return updated === undefined ? [] : [[old, updated]];
+  });
 }
 
 /** The StatefulSets among parsed objects. */

@@ -14,8 +14,8 @@ import {
 // nats.js 2.29 implements jsm.direct but leaves it out of the public JetStreamManager type.
 import type { DirectStreamAPI } from 'nats/lib/jetstream/types';
 import { ExitCode, runApply } from '../src/apply/apply';
-import { APPLY_INBOX_PREFIX } from '../src/apply/names';
-import { OWNERSHIP_BUCKET, writeOwnership } from '../src/apply/ownership';
+import { APPLY_INBOX_PREFIX, OWNERSHIP_BUCKET } from '../src/apply/names';
+import { writeOwnership } from '../src/apply/ownership';
 import {
   AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
   authProblems, natsAuthorization, passwordVariable, streamConsumerPermissions, streamPublisherPermissions,

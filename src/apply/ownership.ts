@@ -5,8 +5,6 @@ import { describeNatsError } from './nats-io';
 import { ManagedStream, Plan } from './plan';
 import type { ItemResult } from './report';
 
-export { OWNERSHIP_BUCKET };
-
 /** The bucket's own stream: never planned, never touched. */
 export const OWNERSHIP_STREAM = `KV_${OWNERSHIP_BUCKET}`;
 
