@@ -1,4 +1,5 @@
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import type Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 
 /** One broken rule: which field, the value it has, and the rule it breaks. */
 export interface Problem {
@@ -24,18 +25,44 @@ export function showValue(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+/** A schema's validator: compiled on its first call, with every error collected. */
+export interface SchemaValidator<T = unknown> {
+  (data: unknown): data is T;
+  /** The errors of the last call; none when it passed. */
+  readonly errors?: ErrorObject[] | null;
+}
 
-/** Compiles a JSON Schema once, at module load, with every error collected. */
-export function compileSchema<T>(schema: object): ValidateFunction<T> {
-  return ajv.compile<T>(schema);
+let shared: Ajv | undefined;
+
+/**
+ * The one ajv, made on first use. Our schemas are constants that the tests compile, and strict mode
+ * refuses unknown keywords and keyword values of the wrong type, so ajv does not also compile the
+ * meta-schema to check them on every load.
+ */
+function ajv(): Ajv {
+  if (shared === undefined) {
+    // Required here, not imported: loading ajv is a tenth of the library's load, paid only once a schema is used.
+    const { default: AjvClass } = require('ajv') as typeof import('ajv');
+    shared = new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true, validateSchema: false });
+  }
+  return shared;
+}
+
+/**
+ * A validator of `schema` that compiles it on its first call, not at module load: an app
+ * compiles only the schemas it uses (most never load a Tawon document or an existing store).
+ */
+export function compileSchema<T>(schema: object): SchemaValidator<T> {
+  let compiled: ValidateFunction<T> | undefined;
+  const validate = (data: unknown): data is T => (compiled ??= ajv().compile<T>(schema))(data);
+  return Object.defineProperty(validate, 'errors', { get: () => compiled?.errors }) as SchemaValidator<T>;
 }
 
 /**
  * Validates `data` against a compiled schema and translates ajv's JSON-pointer errors
  * into prop paths (`/subjects/2` becomes `subjects[2]`), prefixed by `base`.
  */
-export function schemaProblems(validate: ValidateFunction, data: unknown, base = ''): Problem[] {
+export function schemaProblems(validate: SchemaValidator, data: unknown, base = ''): Problem[] {
   if (validate(data)) return [];
   return (validate.errors ?? []).filter(isLeafError).map((error) => {
     const pointer = error.keyword === 'additionalProperties'

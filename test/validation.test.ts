@@ -2,8 +2,9 @@ import { Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import fc from 'fast-check';
 import { Stream } from '../src/stream';
-import { Compression, DiscardPolicy, StorageType, StreamOptions } from '../src/stream-definition';
+import { Compression, DiscardPolicy, STREAM_OPTIONS_SCHEMA, StorageType, StreamOptions } from '../src/stream-definition';
 import { renderStreamsDocument } from '../src/store-rules';
+import { APPLY_JOB_OPTIONS_SCHEMA } from '../src/apply-job';
 import { NatsAuth } from '../src/auth';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
 import { NatsServerVersion } from '../src/versions';
@@ -863,5 +864,32 @@ describe('random stream props', () => {
     // Both outcomes must be common, or the property would say little about one of them.
     expect(outcomes.valid).toBeGreaterThan(20);
     expect(outcomes.invalid).toBeGreaterThan(20);
+  });
+});
+
+describe('schema compilation', () => {
+  test('loading the library compiles no schema; a store and its streams compile the two they use, without the meta-schema', () => {
+    jest.isolateModules(() => {
+      // Modules of this registry: the library loaded afresh, with ajv's prototype watched.
+      const { default: Ajv } = require('ajv');
+      const compile = jest.spyOn(Ajv.prototype, 'compile');
+      const validateSchema = jest.spyOn(Ajv.prototype, 'validateSchema');
+      const lib = require('../src');
+      const cdk8s = require('cdk8s');
+      expect(compile).not.toHaveBeenCalled();
+
+      const store = new lib.StreamStore(new cdk8s.Chart(cdk8s.Testing.app(), 'test'), 'events');
+      store.addStream('a');
+      store.addStream('b');
+      expect(compile).toHaveBeenCalledTimes(2);
+      expect(validateSchema).not.toHaveBeenCalled();
+    });
+  });
+
+  test('the schemas are valid JSON Schemas, which the library no longer checks when it compiles them', () => {
+    const Ajv = jest.requireActual('ajv').default;
+    const metaChecked = new Ajv({ strict: true, allowUnionTypes: true });
+    expect(metaChecked.validateSchema(STREAM_OPTIONS_SCHEMA)).toBe(true);
+    expect(metaChecked.validateSchema(APPLY_JOB_OPTIONS_SCHEMA)).toBe(true);
   });
 });
