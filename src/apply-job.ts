@@ -1,15 +1,15 @@
 import { createHash } from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-program';
 import { PlanExitCode } from './apply/plan';
 import { SecretKeyReference, TLS_FILES } from './auth';
 import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
+import { withoutConstructPathLabel } from './labels';
 import { Problem } from './problems';
 import { LIMIT_PROPERTIES } from './stream-definition';
+import type { StreamsVolume } from './stream-host';
 import { DurationInput, formatDuration } from './units';
 
 /** Deployment tools that can run the apply Job as a hook after they sync. */
@@ -27,6 +27,12 @@ export interface ApplyJobOptions {
    * @default node:20.18.1-alpine
    */
   readonly image?: string;
+  /**
+   * Path of the apply program (`lib/bundle/jetstream-apply.js` of this package) inside `image`, for
+   * teams that publish the program in an image of their own; the chart then ships no program ConfigMap.
+   * @default - the program comes from a ConfigMap shared by the stores of the chart
+   */
+  readonly programPath?: string;
   /**
    * How long the program waits for the server and JetStream before it fails.
    * @default 5m
@@ -74,16 +80,15 @@ export interface ApplyJobSettings {
   readonly storeReplicas: number;
   /** The client URL of the store. */
   readonly natsUrl: string;
-  /** The ConfigMap holding `streams.json`. */
-  readonly streamsConfig: k8s.KubeConfigMap;
-  /** Renders `streams.json`, to hash what the Job applies. */
-  readonly renderStreams: () => string;
+  /** The store's definitions ConfigMaps and their digest, known once the app has validated. */
+  readonly streams: () => StreamsVolume;
   readonly waitTimeoutMs: number;
   readonly concurrency: number;
   readonly ttlAfterFinishedMs: number;
   readonly backoffLimit: number;
   readonly activeDeadlineMs: number;
   readonly image: string;
+  readonly programPath?: string;
   readonly hook?: ApplyJobHook;
   readonly labels: Record<string, string>;
   readonly annotations?: Record<string, string>;
@@ -105,9 +110,6 @@ export const APPLY_JOB_USER = 'jetstream-apply';
 
 /** The official Node image the program runs in; no image of our own to build. */
 export const DEFAULT_APPLY_IMAGE = 'node:20.18.1-alpine';
-/** Where `npm run bundle` writes the apply program, relative to the package root. */
-export const APPLY_BUNDLE = path.join('lib', 'bundle', 'jetstream-apply.js');
-const PROGRAM_DIR = '/opt/jetstream-apply';
 const STREAMS_DIR = '/etc/jetstream-streams';
 const CA_DIR = '/etc/jetstream-ca';
 
@@ -123,27 +125,24 @@ const HOOK_ANNOTATIONS: Record<ApplyJobHook, Record<string, string>> = {
 };
 
 /**
- * The post-deploy Job of a store: runs the bundled apply program, shipped in a ConfigMap
- * next to the stream definitions, in a pinned official Node image.
+ * The post-deploy Job of a store: runs the apply program, from the chart's {@link ApplyProgram}
+ * ConfigMap or from its own image, in a pinned Node image, on the store's definitions ConfigMaps.
  *
- * A Job's pod template cannot change under `kubectl apply`, so the Job's name carries a
- * short hash of everything it applies (definitions, program, image, settings): changed
- * definitions make a new Job, unchanged ones re-apply the same Job as a no-op.
+ * A Job's pod template cannot change under `kubectl apply`, so the Job's name carries a short hash
+ * of its whole spec, which names the program's content-addressed ConfigMap and the digest of the
+ * definitions: changed definitions or a new program make a new Job, unchanged ones re-apply the
+ * same Job as a no-op.
  */
 export class ApplyJob extends Construct {
-  /** The ConfigMap holding the bundled program. */
-  public readonly program: kplus.ConfigMap;
+  /** The program's ConfigMap, shared by the chart's stores; none when the program is in the image. */
+  public readonly program?: ApplyProgram;
   /** The Job. */
   public readonly job: kplus.Job;
 
   constructor(scope: Construct, id: string, settings: ApplyJobSettings) {
     super(scope, id);
-    const bundle = readApplyBundle();
     const metadata = (name: string) => ({ name, labels: settings.labels, annotations: settings.annotations });
-    this.program = new kplus.ConfigMap(this, 'Program', {
-      metadata: metadata(`${settings.storeName}-apply-program`),
-      data: { 'apply.js': bundle },
-    });
+    this.program = settings.programPath === undefined ? ApplyProgram.of(this) : undefined;
     this.job = new kplus.Job(this, 'Job', {
       // The real name, with its hash, is set once every stream is known: see below.
       metadata: { ...metadata(`${settings.storeName}-apply`), annotations: { ...settings.annotations, ...hookAnnotations(settings.hook) } },
@@ -154,15 +153,15 @@ export class ApplyJob extends Construct {
       automountServiceAccountToken: false,
       securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS },
     });
-    this.job.node.addDependency(this.program);
+    if (this.program) this.job.node.addDependency(this.program.configMap);
     this.job.addContainer({
       name: 'apply',
       image: settings.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: ['node', `${PROGRAM_DIR}/apply.js`, 'apply'],
+      command: ['node', settings.programPath ?? `${APPLY_PROGRAM_DIR}/${APPLY_PROGRAM_LOADER}`, 'apply'],
       envVariables: {
         NATS_URL: kplus.EnvValue.fromValue(settings.natsUrl),
-        STREAMS_FILE: kplus.EnvValue.fromValue(`${STREAMS_DIR}/streams.json`),
+        STREAMS_FILE: kplus.EnvValue.fromValue(STREAMS_DIR),
         WAIT_TIMEOUT: kplus.EnvValue.fromValue(`${Math.ceil(settings.waitTimeoutMs / 1000)}s`),
         CONCURRENCY: kplus.EnvValue.fromValue(String(settings.concurrency)),
         OWNER_REPLICAS: kplus.EnvValue.fromValue(String(Math.min(3, settings.storeReplicas))),
@@ -173,8 +172,12 @@ export class ApplyJob extends Construct {
       resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
       securityContext: hardenedContainer(),
       volumeMounts: [
-        { path: PROGRAM_DIR, volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume', this.program, { name: 'program' }), readOnly: true },
-        { path: STREAMS_DIR, volume: kplus.Volume.fromConfigMap(this, 'StreamsVolume', kplus.ConfigMap.fromConfigMapName(this, 'Streams', settings.streamsConfig.name), { name: 'streams' }), readOnly: true },
+        ...(this.program ? [{
+          path: APPLY_PROGRAM_DIR,
+          volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume',
+            kplus.ConfigMap.fromConfigMapName(this, 'Program', this.program.configMap.name), { name: 'program' }),
+          readOnly: true,
+        }] : []),
         ...(settings.credentials.caSecretName ? [{
           path: CA_DIR,
           readOnly: true,
@@ -184,7 +187,7 @@ export class ApplyJob extends Construct {
     });
     const apiObject = ApiObject.of(this.job);
     const render = apiObject.toJson.bind(apiObject);
-    apiObject.toJson = () => finishJob(render(), settings.storeName, settings.renderStreams(), bundle);
+    apiObject.toJson = () => finishJob(render(), settings.storeName, settings.streams());
   }
 
   /** The program's credentials as environment variables, the secrets read from their Secrets. */
@@ -199,16 +202,26 @@ export class ApplyJob extends Construct {
 }
 
 /**
- * Names the rendered Job after a hash of what it applies, and adds what cdk8s-plus-28 cannot
- * express: the pod's seccomp profile, no service links, the termination message policy, and a
- * pod failure policy (refused streams fail the Job at once: a retry would be refused the same way;
- * a pod evicted by a node drain is retried without counting against the backoff limit).
+ * Mounts the definitions, names the rendered Job after a hash of its spec, and adds what
+ * cdk8s-plus-28 cannot express: the pod's seccomp profile, no service links, the termination
+ * message policy, and a pod failure policy (refused streams fail the Job at once: a retry would be
+ * refused the same way; a pod evicted by a node drain is retried without counting against the
+ * backoff limit).
  */
-export function finishJob(job: any, storeName: string, streamsDocument: string, bundle: string): any {
+export function finishJob(job: any, storeName: string, streams: StreamsVolume): any {
   const podSpec = '/spec/template/spec';
+  const pod = job.spec.template.spec;
+  const container = pod.containers[0];
   const finished = JsonPatch.apply(job,
     JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
     JsonPatch.add(`${podSpec}/enableServiceLinks`, false),
+    // The definitions ConfigMaps as one directory, one file each; the digest makes the program refuse any other content.
+    JsonPatch.add(`${podSpec}/volumes`, [...(pod.volumes ?? []), {
+      name: 'streams',
+      projected: { sources: streams.configMaps.map((name) => ({ configMap: { name, items: [{ key: streams.key, path: `${name}.json` }] } })) },
+    }]),
+    JsonPatch.add(`${podSpec}/containers/0/volumeMounts`, [...(container.volumeMounts ?? []), { name: 'streams', mountPath: STREAMS_DIR, readOnly: true }]),
+    JsonPatch.add(`${podSpec}/containers/0/env`, [...(container.env ?? []), { name: 'STREAMS_DIGEST', value: streams.digest }]),
     // The program writes a JSON summary there; logs are the fallback when it could not.
     JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, 'FallbackToLogsOnError'),
     JsonPatch.add('/spec/podFailurePolicy', {
@@ -217,31 +230,12 @@ export function finishJob(job: any, storeName: string, streamsDocument: string, 
         { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
       ],
     }));
+  withoutConstructPathLabel(finished);
   const hash = createHash('sha256')
     .update(JSON.stringify({ ...finished, metadata: { ...finished.metadata, name: undefined } }))
-    .update('\0').update(streamsDocument)
-    .update('\0').update(bundle)
     .digest('hex');
   finished.metadata.name = `${storeName}-apply-${hash.slice(0, 8)}`;
   return finished;
-}
-
-/** Reads the bundled program; `npm run build` writes it. */
-export function readApplyBundle(): string {
-  const file = path.join(packageRoot(__dirname), APPLY_BUNDLE);
-  if (!fs.existsSync(file)) {
-    throw new Error(`the apply program bundle ${file} is missing: run "npm run bundle" (part of "npm run build") first`);
-  }
-  return fs.readFileSync(file, 'utf8');
-}
-
-function packageRoot(from: string): string {
-  let dir = from;
-  for (let depth = 0; depth < 10; depth++) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`no package.json above ${from}`);
 }
 
 function hookAnnotations(hook: ApplyJobHook | undefined): Record<string, string> {
@@ -260,6 +254,7 @@ export const APPLY_JOB_OPTIONS_SCHEMA = {
       properties: { secretName: { type: 'string' }, key: { type: 'string' } },
     },
     image: { type: 'string', minLength: 1 },
+    programPath: { type: 'string', pattern: '^/' },
     waitTimeout: LIMIT_PROPERTIES.maxAge,
     concurrency: { type: 'integer', minimum: 1, maximum: 256 },
     ttlAfterFinished: LIMIT_PROPERTIES.maxAge,
@@ -272,6 +267,7 @@ export const APPLY_JOB_OPTIONS_SCHEMA = {
 /** The apply Job's settings with every default applied. */
 export interface ResolvedApplyJob {
   readonly image: string;
+  readonly programPath?: string;
   readonly waitTimeoutMs: number;
   readonly concurrency: number;
   readonly ttlAfterFinishedMs: number;
@@ -287,6 +283,7 @@ export function resolveApplyJob(
   const waitTimeoutMs = duration('applyJob.waitTimeout', options.waitTimeout, 5 * 60_000);
   return {
     image: options.image ?? DEFAULT_APPLY_IMAGE,
+    programPath: options.programPath,
     waitTimeoutMs,
     concurrency: options.concurrency ?? 32,
     ttlAfterFinishedMs: duration('applyJob.ttlAfterFinished', options.ttlAfterFinished, 24 * 3_600_000),

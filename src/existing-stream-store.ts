@@ -1,4 +1,3 @@
-import { Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
@@ -8,6 +7,7 @@ import {
 import { storeLabels } from './labels';
 import { Problem, compileSchema, formatProblem, schemaProblems, withoutBrokenFields } from './problems';
 import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
+import { streamsPartProblems } from './streams-config';
 import { IStream } from './stream';
 import { LIMIT_PROPERTIES, StreamLimitOptions, StreamPolicy, readUnit, resolveLimits } from './stream-definition';
 import { StreamHost } from './stream-host';
@@ -124,17 +124,13 @@ export class ExistingStreamStore extends StreamHost {
       storeName: this.name, replicas: props.replicas ?? 1, version, maxPayloadBytes, defaults: defaults.value, limits: limits.value,
     };
     const labels = storeLabels(this.name, 'stream-apply', version.version);
-    this.streamsConfig = new k8s.KubeConfigMap(this, 'StreamsConfig', {
-      metadata: { name: `${this.name}-streams`, labels },
-      data: Lazy.any({ produce: () => ({ 'streams.json': this.renderStreams() }) }),
-    });
+    this.streamsConfig = this.createStreamsConfig((name) => ({ name, labels }));
     this.applyJob = new ApplyJob(this, 'ApplyJob', {
       ...job,
       storeName: this.name,
       storeReplicas: props.replicas ?? 1,
       natsUrl: props.url,
-      streamsConfig: this.streamsConfig,
-      renderStreams: () => this.renderStreams(),
+      streams: () => this.streamsVolume(),
       labels,
       credentials: props.credentials ?? {},
     });
@@ -151,7 +147,12 @@ export class ExistingStreamStore extends StreamHost {
   }
 
   private problems(): Problem[] {
-    return [...this.propProblems, ...hostedStreamProblems(this.hostedStreams(), this.renderStreams(), this.maxStreams, undefined)];
+    this.syncStreamsConfigs(this.applyJob.job);
+    return [
+      ...this.propProblems,
+      ...hostedStreamProblems(this.hostedStreams(), this.maxStreams, undefined),
+      ...streamsPartProblems(this.streamsParts()),
+    ];
   }
 }
 

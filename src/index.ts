@@ -10,6 +10,8 @@ export * from './stream';
 export * from './stream-store';
 export * from './grants';
 export * from './existing-stream-store';
+export * from './apply-program';
 export * from './apply-job';
+export * from './streams-config';
 export * from './migration';
 export * from './tawon';

@@ -58,3 +58,16 @@ export function annotationProblems(annotations: Readonly<Record<string, string>>
     return rule ? [{ field: `annotations[${JSON.stringify(key)}]`, value: showValue(key), rule }] : [];
   });
 }
+
+/** The label cdk8s-plus puts on every pod it templates: the construct path, which moves with the store. */
+const CONSTRUCT_PATH_LABEL = 'cdk8s.io/metadata.addr';
+
+/**
+ * A rendered workload without the construct-path label on its pod template, so renaming a chart or
+ * moving a store changes no pod template (which would roll every server) and no Job name.
+ */
+export function withoutConstructPathLabel<T extends { spec?: any }>(workload: T): T {
+  const labels = workload.spec?.template?.metadata?.labels;
+  if (labels) delete labels[CONSTRUCT_PATH_LABEL];
+  return workload;
+}

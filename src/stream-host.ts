@@ -1,16 +1,39 @@
+import { ApiObjectMetadata, Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { HostedStream, renderStreamsDocument } from './store-rules';
+import { streamsDigest } from './apply/definitions';
+import { HostedStream } from './store-rules';
 import { IStream, Stream } from './stream';
 import { StreamOptions, StreamPolicy } from './stream-definition';
+import { StreamsPart, renderStreamsParts } from './streams-config';
 import type { GrantOptions, StreamGrant } from './grants';
 import type { IStreamStore } from './stream-store';
 
-/** What every kind of store does with the streams declared on it: records them and renders their document. */
+/** The key of each definitions ConfigMap holding its part of the streams document. */
+const PART_KEY = 'streams.json';
+
+/** Where the apply Job finds a store's stream definitions: its ConfigMaps, and the digest of what they hold. */
+export interface StreamsVolume {
+  /** The definitions ConfigMaps, sorted by the file each becomes (`<name>.json`). */
+  readonly configMaps: readonly string[];
+  /** The key each ConfigMap holds its part under. */
+  readonly key: string;
+  /** {@link streamsDigest} of the parts, in the order of `configMaps`. */
+  readonly digest: string;
+}
+
+/**
+ * What every kind of store does with the streams declared on it: records them, renders their
+ * document once per set of streams, and keeps one definitions ConfigMap per part of it.
+ */
 export abstract class StreamHost extends Construct implements IStreamStore {
   public abstract readonly name: string;
   public abstract readonly streamPolicy: StreamPolicy;
   private readonly _streams: IStream[] = [];
+  private parts?: StreamsPart[];
+  private readonly partConfigs = new Map<string, k8s.KubeConfigMap>();
+  private partMetadata?: (name: string) => ApiObjectMetadata;
 
   public get streams(): readonly IStream[] {
     return this._streams;
@@ -22,17 +45,77 @@ export abstract class StreamHost extends Construct implements IStreamStore {
 
   public registerStream(stream: IStream): void {
     this._streams.push(stream);
+    this.parts = undefined;
   }
 
   public abstract grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void;
 
-  /** The stream definitions as the post-deploy Job reads them, sorted by name, one stream a line. */
-  protected renderStreams(): string {
-    return renderStreamsDocument(this.name, this.streamPolicy.version, this._streams.map((s) => s.definition));
+  /**
+   * Creates the first definitions ConfigMap, `<store>-streams`, which every store has. The others
+   * exist only once there is more than one part: {@link syncStreamsConfigs} makes them.
+   */
+  protected createStreamsConfig(metadata: (name: string) => ApiObjectMetadata): k8s.KubeConfigMap {
+    this.partMetadata = metadata;
+    return this.partConfig('');
+  }
+
+  /**
+   * Makes or removes definitions ConfigMaps to match the current parts, each applied before
+   * `dependent` (the Job that reads them). Runs when the app validates: cdk8s validates before it
+   * renders, and streams may be added until then.
+   */
+  protected syncStreamsConfigs(dependent: Construct): void {
+    const suffixes = new Set(this.streamsParts().map((p) => p.suffix));
+    for (const suffix of [...this.partConfigs.keys()]) {
+      if (suffixes.has(suffix)) continue;
+      this.node.tryRemoveChild(partId(suffix));
+      this.partConfigs.delete(suffix);
+    }
+    for (const suffix of suffixes) dependent.node.addDependency(this.partConfig(suffix));
+  }
+
+  /** The streams document in parts, rendered once for the streams declared so far. */
+  protected streamsParts(): StreamsPart[] {
+    this.parts ??= renderStreamsParts(this.name, this.streamPolicy.version.version, this._streams.map((s) => s.definition));
+    return this.parts;
+  }
+
+  /** The definitions as the apply Job mounts them. */
+  protected streamsVolume(): StreamsVolume {
+    const parts = this.streamsParts()
+      .map((part) => ({ name: partName(this.name, part.suffix), text: part.text }))
+      .sort((a, b) => (`${a.name}.json` < `${b.name}.json` ? -1 : 1));
+    return { configMaps: parts.map((p) => p.name), key: PART_KEY, digest: streamsDigest(parts.map((p) => p.text)) };
   }
 
   /** The streams as the rules between them see them. */
   protected hostedStreams(): HostedStream[] {
     return this._streams.map((s) => ({ path: s.node.path, definition: s.definition }));
   }
+
+  private partConfig(suffix: string): k8s.KubeConfigMap {
+    const existing = this.partConfigs.get(suffix);
+    if (existing) return existing;
+    if (!this.partMetadata) throw new Error(`${this.node.path}: createStreamsConfig must run before the parts are synced`);
+    const config = new k8s.KubeConfigMap(this, partId(suffix), {
+      metadata: this.partMetadata(partName(this.name, suffix)),
+      data: Lazy.any({ produce: () => ({ [PART_KEY]: this.partText(suffix) }) }),
+    });
+    this.partConfigs.set(suffix, config);
+    return config;
+  }
+
+  private partText(suffix: string): string {
+    const part = this.streamsParts().find((p) => p.suffix === suffix);
+    if (!part) throw new Error(`${this.node.path}: streams were declared after the app was validated`);
+    return part.text;
+  }
+}
+
+function partId(suffix: string): string {
+  return suffix === '' ? 'StreamsConfig' : `StreamsConfig-${suffix}`;
+}
+
+function partName(store: string, suffix: string): string {
+  return suffix === '' ? `${store}-streams` : `${store}-streams-${suffix}`;
 }

@@ -13,11 +13,12 @@ import {
 } from './auth';
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
 import { GrantOptions, StreamGrant } from './grants';
-import { annotationProblems, labelProblems, storeLabels } from './labels';
+import { annotationProblems, labelProblems, storeLabels, withoutConstructPathLabel } from './labels';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
+import { streamsPartProblems } from './streams-config';
 import { IStream, Stream } from './stream';
 import {
   LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
@@ -466,10 +467,7 @@ export class StreamStore extends StreamHost {
       // Rendered at synth: grants made after the store add users.
       data: { 'nats.conf': Lazy.any({ produce: () => this.natsConfig }) as unknown as string },
     });
-    this.streamsConfig = new k8s.KubeConfigMap(this, 'StreamsConfig', {
-      metadata: metadata(`${this.name}-streams`),
-      data: Lazy.any({ produce: () => ({ 'streams.json': this.renderStreams() }) }),
-    });
+    this.streamsConfig = this.createStreamsConfig(metadata);
     this.connectionConfig = new kplus.ConfigMap(this, 'ConnectionConfig', {
       metadata: metadata(`${this.name}-connection`),
       data: connectionInfo(this.settings, Chart.of(this).namespace),
@@ -517,8 +515,7 @@ export class StreamStore extends StreamHost {
       storeName: this.name,
       storeReplicas: this.settings.replicas,
       natsUrl: `nats://${this.name}:${NATS_PORTS.client}`,
-      streamsConfig: this.streamsConfig,
-      renderStreams: () => this.renderStreams(),
+      streams: () => this.streamsVolume(),
       credentials: applyJobCredentials(this.settings, props.applyJob?.password),
       labels: { ...labels, 'app.kubernetes.io/component': 'stream-apply' },
       annotations: props.annotations,
@@ -619,11 +616,13 @@ export class StreamStore extends StreamHost {
   }
 
   private problems(): Problem[] {
+    this.syncStreamsConfigs(this.applyJob.job);
     return [
       ...this.propProblems,
       ...this.grantProblems,
       ...(this.grantedUsers.length > 0 ? authProblems(this.auth()) : []),
-      ...hostedStreamProblems(this.hostedStreams(), this.renderStreams(), this.settings.maxStreams, this.settings),
+      ...hostedStreamProblems(this.hostedStreams(), this.settings.maxStreams, this.settings),
+      ...streamsPartProblems(this.streamsParts()),
     ];
   }
 
@@ -719,6 +718,15 @@ export class StreamStore extends StreamHost {
       Lazy.any({ produce: () => sha256(this.natsConfig) }) as unknown as string);
     statefulSet.select(kplus.LabelSelector.of({ labels: stableLabels(metadata.labels) }));
     patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels, statefulSet.matchLabels));
+    const statefulSetJson = ApiObject.of(statefulSet).toJson.bind(ApiObject.of(statefulSet));
+    ApiObject.of(statefulSet).toJson = () => withoutConstructPathLabel(statefulSetJson());
+    // cdk8s-plus points the StatefulSet's Service at the construct-path label: use the stable selector.
+    const headless = ApiObject.of(this.headlessService);
+    const headlessJson = headless.toJson.bind(headless);
+    headless.toJson = () => {
+      const service = headlessJson();
+      return { ...service, spec: { ...service.spec, selector: statefulSet.matchLabels } };
+    };
     return statefulSet;
   }
 }

@@ -1,6 +1,12 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { gunzipSync } from 'zlib';
 import { Chart, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
 import { ApplyJobHook, StreamOptions, StreamStore, StreamStoreProps } from '../src';
 import { finishJob } from '../src/apply-job';
+import { streamsDigest } from '../src/apply/definitions';
 import { validationErrors } from './support/validation-errors';
 
 function synth(props: StreamStoreProps = {}, streams: Array<[string, StreamOptions]> = [['orders', {}]]): any[] {
@@ -16,15 +22,20 @@ const env = (objects: any[]) => Object.fromEntries(job(objects).spec.template.sp
 const synthErrors = (props: StreamStoreProps) => validationErrors(() => synth(props));
 
 describe('apply Job', () => {
-  test('runs the bundled program from its ConfigMap against the store\'s client Service', () => {
+  test('runs the compressed program from the chart\'s program ConfigMap against the store\'s client Service', () => {
     const objects = synth();
-    const program = objects.find((o) => o.metadata.name === 'events-apply-program');
-    expect(program.data['apply.js'].length).toBeGreaterThan(0);
+    const program = objects.find((o) => o.metadata.name.startsWith('jetstream-apply-'));
+    const compressed = Buffer.from(program.binaryData['jetstream-apply.js.gz'], 'base64');
+    expect(gunzipSync(compressed).toString('utf8')).toBe(fs.readFileSync(path.join(__dirname, '../lib/bundle/jetstream-apply.js'), 'utf8'));
+    expect(program.metadata.name).toBe(`jetstream-apply-${createHash('sha256').update(compressed).digest('hex').slice(0, 10)}`);
+    expect(program.immutable).toBe(true);
+    expect(program.data['run.js']).toContain("zlib.gunzipSync(fs.readFileSync(file + '.gz'))");
     const container = job(objects).spec.template.spec.containers[0];
-    expect(container.command).toEqual(['node', '/opt/jetstream-apply/apply.js', 'apply']);
+    expect(container.command).toEqual(['node', '/opt/jetstream-apply/run.js', 'apply']);
     expect(env(objects)).toEqual({
       NATS_URL: 'nats://events:4222',
-      STREAMS_FILE: '/etc/jetstream-streams/streams.json',
+      STREAMS_FILE: '/etc/jetstream-streams',
+      STREAMS_DIGEST: expect.stringMatching(/^[0-9a-f]{64}$/),
       WAIT_TIMEOUT: '300s',
       CONCURRENCY: '32',
       OWNER_REPLICAS: '1',
@@ -33,9 +44,52 @@ describe('apply Job', () => {
     });
     expect(container.terminationMessagePath).toBeUndefined();
     expect(job(objects).spec.template.spec.volumes).toEqual([
-      { configMap: { name: 'events-apply-program' }, name: 'program' },
-      { configMap: { name: 'events-streams' }, name: 'streams' },
+      { configMap: { name: program.metadata.name }, name: 'program' },
+      {
+        name: 'streams',
+        projected: { sources: [{ configMap: { name: 'events-streams', items: [{ key: 'streams.json', path: 'events-streams.json' }] } }] },
+      },
     ]);
+    // Before the program and definitions it reads, in apply order.
+    const order = objects.map((o) => o.metadata.name);
+    expect(order.indexOf(job(objects).metadata.name)).toBeGreaterThan(order.indexOf(program.metadata.name));
+    expect(order.indexOf(job(objects).metadata.name)).toBeGreaterThan(order.indexOf('events-streams'));
+  });
+
+  test('shares one program ConfigMap among the stores of a chart', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    new StreamStore(chart, 'a');
+    new StreamStore(chart, 'b');
+    const objects = Testing.synth(chart);
+    const programs = objects.filter((o) => o.metadata.name.startsWith('jetstream-apply-'));
+    expect(programs).toHaveLength(1);
+    const mounted = objects.filter((o) => o.kind === 'Job').map((j) => j.spec.template.spec.volumes[0].configMap.name);
+    expect(mounted).toEqual([programs[0].metadata.name, programs[0].metadata.name]);
+  });
+
+  test('runs the program from the image with programPath, shipping no program ConfigMap', () => {
+    const objects = synth({ applyJob: { image: 'registry.example/jetstream-apply:1.0.0', programPath: '/app/jetstream-apply.js' } });
+    expect(objects.filter((o) => o.metadata.name.startsWith('jetstream-apply-'))).toEqual([]);
+    const pod = job(objects).spec.template.spec;
+    expect(pod.containers[0].command).toEqual(['node', '/app/jetstream-apply.js', 'apply']);
+    expect(pod.volumes.map((v: any) => v.name)).toEqual(['streams']);
+  });
+
+  test('fails on a programPath that is not absolute', () => {
+    expect(synthErrors({ applyJob: { programPath: 'app/jetstream-apply.js' } })).toEqual([
+      '[test/events] store "events": applyJob.programPath "app/jetstream-apply.js" must match pattern "^/"',
+    ]);
+  });
+
+  test('mounts every definitions ConfigMap of a large store, and the digest of what they hold', () => {
+    const objects = synth({}, Array.from({ length: 400 }, (_, i): [string, StreamOptions] => [`stream-${i}`, {}]));
+    const parts = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('events-streams'));
+    expect(parts.length).toBeGreaterThan(2);
+    const sources = job(objects).spec.template.spec.volumes.find((v: any) => v.name === 'streams').projected.sources;
+    const files = parts.map((p) => `${p.metadata.name}.json`).sort();
+    expect(sources.map((s: any) => s.configMap.items[0].path)).toEqual(files);
+    const texts = files.map((file) => parts.find((p) => `${p.metadata.name}.json` === file).data['streams.json']);
+    expect(env(objects).STREAMS_DIGEST).toBe(streamsDigest(texts));
   });
 
   test('fails at once when streams are refused, and retries a pod a node drain evicted without counting it', () => {
@@ -105,12 +159,30 @@ describe('apply Job', () => {
       expect(name(props, streams)).not.toBe(name());
     });
 
-    test('changes with the program, and only with what the Job applies', () => {
-      const rendered = () => ({ metadata: { name: 'events-apply' }, spec: { template: { spec: { securityContext: {}, containers: [{ name: 'apply' }] } } } });
-      const named = (document: string, bundle: string) => finishJob(rendered(), 'events', document, bundle).metadata.name;
-      expect(named('{"streams":[]}', 'program v1')).toBe(named('{"streams":[]}', 'program v1'));
-      expect(named('{"streams":[]}', 'program v2')).not.toBe(named('{"streams":[]}', 'program v1'));
-      expect(named('{"streams":[1]}', 'program v1')).not.toBe(named('{"streams":[]}', 'program v1'));
+    test('changes with the program and the definitions, as both are named in its spec', () => {
+      const rendered = (program: string) => ({
+        metadata: { name: 'events-apply' },
+        spec: { template: { spec: { securityContext: {}, volumes: [{ name: 'program', configMap: { name: program } }], containers: [{ name: 'apply', env: [], volumeMounts: [] }] } } },
+      });
+      const streams = (digest: string) => ({ configMaps: ['events-streams'], key: 'streams.json', digest });
+      const named = (program: string, digest: string) => finishJob(rendered(program), 'events', streams(digest)).metadata.name;
+      expect(named('jetstream-apply-1', 'a'.repeat(64))).toBe(named('jetstream-apply-1', 'a'.repeat(64)));
+      expect(named('jetstream-apply-2', 'a'.repeat(64))).not.toBe(named('jetstream-apply-1', 'a'.repeat(64)));
+      expect(named('jetstream-apply-1', 'b'.repeat(64))).not.toBe(named('jetstream-apply-1', 'a'.repeat(64)));
+    });
+
+    test('does not change when the store moves in the construct tree or its chart is renamed', () => {
+      const jobOf = (chartId: string, nested: boolean) => {
+        const chart = new Chart(Testing.app(), chartId);
+        const scope = nested ? new Construct(chart, 'Messaging') : chart;
+        new StreamStore(scope, 'events', { name: 'events' }).addStream('orders');
+        return job(Testing.synth(chart));
+      };
+      const before = jobOf('test', false);
+      const after = jobOf('renamed', true);
+      expect(after.metadata.name).toBe(before.metadata.name);
+      expect(after.spec.template.metadata.labels).toEqual(before.spec.template.metadata.labels);
+      expect(Object.keys(after.spec.template.metadata.labels)).not.toContain('cdk8s.io/metadata.addr');
     });
   });
 

@@ -12,7 +12,8 @@ import { connect } from 'nats';
 import { parse } from 'yaml';
 import { normalizeServerConfig } from '../src/apply/normalize';
 import { diffStreamConfig } from '../src/apply/diff';
-import { kubeletEnvironment } from './support/kubelet';
+import { parseStreamsDocuments } from '../src/apply/definitions';
+import { kubeletEnvironment, materializeConfigMapMounts } from './support/kubelet';
 import { makeTempDir, stopAll } from './support/nats-server';
 import { adminCredentials, fakeSecrets, startStoreFromManifests } from './support/store-from-manifests';
 
@@ -22,21 +23,6 @@ const DIST = path.join(__dirname, '..', 'dist');
 /** The objects of one committed dist/ file. */
 function distObjects(file: string): any[] {
   return fs.readFileSync(path.join(DIST, file), 'utf8').split(/^---$/m).map((doc) => parse(doc)).filter(Boolean);
-}
-
-/** Writes every ConfigMap a pod mounts into a local directory per mount path, as the kubelet does. */
-function materializeMounts(objects: any[], pod: any, root: string): Map<string, string> {
-  const mounts = new Map<string, string>();
-  const container = pod.containers[0];
-  for (const mount of container.volumeMounts) {
-    const volume = pod.volumes.find((v: any) => v.name === mount.name);
-    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap.name);
-    const dir = path.join(root, mount.name);
-    fs.mkdirSync(dir, { recursive: true });
-    for (const [key, value] of Object.entries(configMap.data)) fs.writeFileSync(path.join(dir, key), value as string);
-    mounts.set(mount.mountPath, dir);
-  }
-  return mounts;
 }
 
 /** The Job's command, mount paths mapped to local directories, with the Job's environment and the server URL. */
@@ -62,10 +48,11 @@ describe.each(fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort())('%
     const objects = distObjects(file);
     const job = objects.find((o) => o.kind === 'Job');
     const storeName = job.metadata.labels['app.kubernetes.io/instance'];
-    const declared = JSON.parse(objects.find((o) => o.metadata.name === `${storeName}-streams`).data['streams.json']).streams;
-
     const root = makeTempDir();
-    const mounts = materializeMounts(objects, job.spec.template.spec, root);
+    const mounts = materializeConfigMapMounts(objects, job.spec.template.spec, root);
+    const definitionsDir = mounts.get('/etc/jetstream-streams') as string;
+    const declared = parseStreamsDocuments(fs.readdirSync(definitionsDir).sort()
+      .map((name) => ({ source: name, text: fs.readFileSync(path.join(definitionsDir, name), 'utf8') }))).streams;
     const secrets = fakeSecrets(objects);
     const servers = await startStoreFromManifests(objects, storeName, secrets);
     const url = servers[0].url;
@@ -83,12 +70,12 @@ describe.each(fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort())('%
         const info = await jsm.streams.info(stream.name);
         expect([stream.name, diffStreamConfig(stream, normalizeServerConfig(info.config as any))]).toEqual([stream.name, []]);
       }
-      const created = await Promise.all(declared.map(async (s: any) => (await jsm.streams.info(s.config.name)).created));
+      const created = await Promise.all(declared.map(async (s) => (await jsm.streams.info(s.config.name)).created));
 
       const second = await runJob(job, mounts, url, terminationLog, secrets);
       expect(second.code).toBe(0);
       expect(second.stdout).not.toMatch(/\b(created|updated|deleted)\b/);
-      expect(await Promise.all(declared.map(async (s: any) => (await jsm.streams.info(s.config.name)).created))).toEqual(created);
+      expect(await Promise.all(declared.map(async (s) => (await jsm.streams.info(s.config.name)).created))).toEqual(created);
     } finally {
       await nc.close();
       await Promise.all(servers.map((server) => server.stop()));

@@ -7,6 +7,7 @@ import { validateManifests } from './support/k8s-schema';
 import { kubeletEnvironment } from './support/kubelet';
 import { checkConfig, stopAll } from './support/nats-server';
 import { adminCredentials, fakeSecrets, startStoreFromManifests } from './support/store-from-manifests';
+import { declaredStreams } from './support/streams-document';
 
 /** Every object of the example app, as `npm run synth` renders it. */
 function exampleObjects(): any[] {
@@ -65,18 +66,18 @@ describe.each(configMaps('nats.conf').map((cm) => [cm.metadata.name, cm.data['na
   });
 });
 
-describe.each(configMaps('streams.json').map((cm) => [cm.metadata.name, cm.data['streams.json']]))('%s', (name, streamsJson) => {
+describe.each(objects.filter((o) => o.kind === 'StatefulSet').map((s) => [s.metadata.name]))('%s', (store) => {
   test('a server started from the store\'s nats.conf accepts every declared stream as declared', async () => {
-    const store = JSON.parse(streamsJson).store as string;
+    const name = `${store}-streams`;
     const secrets = fakeSecrets(objects);
     const servers = await startStoreFromManifests(objects, store, secrets);
     const nc = await connect({ servers: servers[0].url, ...adminCredentials(objects, store, secrets) });
     try {
       const jsm = await nc.jetstreamManager();
-      const declared = JSON.parse(streamsJson).streams as Array<{ config: any }>;
+      const declared = declaredStreams(objects, store).streams;
       expect(declared.length).toBeGreaterThan(0);
       for (const { config: stream } of declared) {
-        const info = await jsm.streams.add(stream);
+        const info = await jsm.streams.add(stream as any);
         // The server echoes the configuration it stored: every field we sent must come back unchanged.
         for (const [field, value] of Object.entries(stream)) {
           // The server leaves false booleans out of its answer.

@@ -249,7 +249,8 @@ describe('StreamStore', () => {
   describe('labels and annotations', () => {
     test('puts the extra labels and annotations on every object and the pods', () => {
       const objects = synth({ labels: { team: 'platform' }, annotations: { owner: 'me' } });
-      for (const object of objects) {
+      // The apply program's ConfigMap is the chart's, shared by its stores: none of their labels.
+      for (const object of objects.filter((o) => !o.metadata.name.startsWith('jetstream-apply-'))) {
         expect(object.metadata.labels).toMatchObject({ 'team': 'platform', 'app.kubernetes.io/instance': 'events' });
         expect(object.metadata.annotations).toEqual({ owner: 'me' });
       }
@@ -269,7 +270,13 @@ describe('StreamStore', () => {
     });
 
     test('labels every object with the standard recommended labels, the apply Job as its own component', () => {
-      for (const object of synth()) {
+      const [program, ...objects] = synth().sort((a) => (a.metadata.name.startsWith('jetstream-apply-') ? -1 : 1));
+      expect(program.metadata.labels).toEqual({
+        'app.kubernetes.io/component': 'apply-program',
+        'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
+        'app.kubernetes.io/name': 'jetstream-apply',
+      });
+      for (const object of objects) {
         const component = object.metadata.name.startsWith('events-apply') ? 'stream-apply' : 'stream-store';
         expect(object.metadata.labels).toEqual({
           'app.kubernetes.io/component': component,
@@ -284,10 +291,10 @@ describe('StreamStore', () => {
     test('names the objects after the name prop instead of the construct id', () => {
       const objects = synth({ name: 'backbone' });
       expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-        'ConfigMap/backbone-apply-program',
         'ConfigMap/backbone-config',
         'ConfigMap/backbone-connection',
         'ConfigMap/backbone-streams',
+        expect.stringMatching(/^ConfigMap\/jetstream-apply-[0-9a-f]{10}$/),
         expect.stringMatching(/^Job\/backbone-apply-[0-9a-f]{8}$/),
         'NetworkPolicy/backbone',
         'Service/backbone',
@@ -484,17 +491,29 @@ describe('StreamStore', () => {
       expect(streamsJson(synth()).streams).toEqual([]);
     });
 
-    test('writes valid JSON with one stream a line and a final newline', () => {
+    test('writes JSON sorted by name, one field a line, durations and sizes in units people read, with a final newline', () => {
       const objects = synth({}, (store) => {
-        store.addStream('b');
+        store.addStream('b', { maxAge: '6h', maxBytes: '2Gi' });
         store.addStream('a');
       });
-      const lines = (only(objects, 'ConfigMap', 'events-streams').data['streams.json'] as string).split('\n');
-      expect(lines).toHaveLength(5);
-      expect(lines[0]).toBe('{"store":"events","version":"2.10.24","streams":[');
-      expect(JSON.parse(lines[1].replace(/,$/, '')).config.name).toBe('a');
-      expect(JSON.parse(lines[2]).config.name).toBe('b');
-      expect(lines.slice(3)).toEqual([']}', '']);
+      const text = only(objects, 'ConfigMap', 'events-streams').data['streams.json'] as string;
+      const document = JSON.parse(text);
+      expect(document.streams.map((s: any) => s.config.name)).toEqual(['a', 'b']);
+      expect(document.streams[1].config).toMatchObject({ max_age: '6h', max_bytes: '2GiB', subjects: ['b'] });
+      expect(text).toContain('\n        "max_age": "6h",\n');
+      expect(text).toContain('\n        "subjects": ["b"],\n');
+      expect(document.streams[0].config).toMatchObject({ max_age: 0, max_bytes: -1 });
+      expect(text.endsWith('}\n')).toBe(true);
+    });
+
+    test('a one-field change to one stream changes one line of its ConfigMap', () => {
+      const text = (maxAge: string) => only(synth({}, (store) => {
+        for (let i = 0; i < 20; i++) store.addStream(`s${i}`, { maxAge: i === 7 ? maxAge : '1h' });
+      }), 'ConfigMap', 'events-streams').data['streams.json'] as string;
+      const before = text('6h').split('\n');
+      const after = text('12h').split('\n');
+      expect(after).toHaveLength(before.length);
+      expect(after.filter((line, i) => line !== before[i])).toEqual(['        "max_age": "12h",']);
     });
   });
 

@@ -5,6 +5,7 @@ import {
   StreamRetentionPolicy, UNLIMITED, toJetStreamConfig,
 } from '../src/stream-definition';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
+import { declaredStreams } from './support/streams-document';
 
 const KI = 1024;
 const MI = 1024 * KI;
@@ -284,7 +285,7 @@ describe('toJetStreamConfig', () => {
       subjects: ['orders.>'], replicas: 3, maxMsgs: 1000, maxBytes: '1Gi', maxAge: '240h', maxMsgSize: '1Mi', maxMsgsPerSubject: 10,
     });
     expect(toJetStreamConfig(stream.definition)).toStrictEqual(CONFIG);
-    const json = JSON.parse(Testing.synth(chart).find((o) => o.metadata.name === 'events-streams').data['streams.json']);
-    expect(json.streams).toEqual([{ retentionPolicy: 'Retain', config: CONFIG }]);
+    const document = declaredStreams(Testing.synth(chart), 'events');
+    expect(document.streams).toEqual([{ retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, config: CONFIG }]);
   });
 });

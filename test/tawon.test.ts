@@ -140,7 +140,8 @@ test('documents of other API groups are ignored, empty documents skipped', () =>
     text: `---\n# only a comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n---\n${STORE}---\n`,
   }]);
   expect(result.stores).toHaveLength(1);
-  expect(chart.node.children.map((c) => c.node.id)).toEqual(['mystreamstore']);
+  // The store, and the apply program its Job runs, which belongs to the chart.
+  expect(chart.node.children.map((c) => c.node.id)).toEqual(['mystreamstore', 'JetStreamApplyProgram']);
 });
 
 test('a name the store itself uses for a child gets another construct id but keeps its stream name', () => {

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import type { JetStreamStreamConfig } from '../stream-definition';
-import { parseStreamsDocument, StreamsDocument } from './definitions';
+import { StreamsDocument, StreamsDocumentFile, parseStreamsDocuments, streamsDigest } from './definitions';
 import { diffStreamConfig, formatFieldValue } from './diff';
 import {
   ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, isServerRejection, readServerStreams,
@@ -25,8 +26,10 @@ export interface ApplyOptions {
   readonly command: Command;
   /** NATS server URL, such as `nats://events:4222`. */
   readonly server: string;
-  /** Path of the streams document the synth wrote. */
+  /** Path of the streams document the synth wrote: a file, or a directory of its files. */
   readonly definitions: string;
+  /** The digest of the definitions files the run was made for; unchecked when unset. */
+  readonly definitionsDigest?: string;
   /** How long to wait for the server and its JetStream, in milliseconds. */
   readonly waitMs: number;
   /** Most stream writes in flight at once. */
@@ -98,7 +101,7 @@ export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<Appl
 }
 
 async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
-  const document = readDocument(options.definitions);
+  const document = readDocument(options.definitions, options.definitionsDigest);
   const connection = await connectJetStream(options.server, options.waitMs, io.err, options.auth);
   try {
     io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared; `
@@ -115,14 +118,32 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
   }
 }
 
-function readDocument(file: string): StreamsDocument {
-  let text: string;
+/**
+ * Reads the streams document: one file, or every `.json` file of a directory (the Job mounts a
+ * store's definitions ConfigMaps as one directory), sorted by name. With `digest`, the files must
+ * be the ones the Job was made for: a ConfigMap changed since (by a newer synth) is never applied
+ * by an older Job.
+ */
+function readDocument(location: string, digest: string | undefined): StreamsDocument {
+  let files: StreamsDocumentFile[];
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const names = fs.statSync(location).isDirectory()
+      // Kubernetes' volume bookkeeping entries (`..data`, `..2024_…`) start with two dots.
+      ? fs.readdirSync(location).filter((name) => name.endsWith('.json') && !name.startsWith('..')).sort()
+        .map((name) => path.join(location, name))
+      : [location];
+    files = names.map((file) => ({ source: file, text: fs.readFileSync(file, 'utf8') }));
   } catch (error) {
-    throw new Error(`cannot read streams document ${file}: ${(error as Error).message}`);
+    throw new Error(`cannot read streams document ${location}: ${(error as Error).message}`);
   }
-  return parseStreamsDocument(text, file);
+  if (digest !== undefined) {
+    const actual = streamsDigest(files.map((f) => f.text));
+    if (actual !== digest) {
+      throw new Error(`the streams document in ${location} (digest ${actual.slice(0, 12)}) is not the one this run was made for `
+        + `(${digest.slice(0, 12)}): its ConfigMaps were changed by a newer synth, whose own Job applies them`);
+    }
+  }
+  return parseStreamsDocuments(files);
 }
 
 /** A dry run: prints every item and the summary; pending includes an ownership record that would change. */

@@ -18,7 +18,9 @@ Commands:
 
 Options (each overrides its environment variable):
   --server URL             NATS server URL                        NATS_URL
-  --definitions FILE       streams document (streams.json)        STREAMS_FILE
+  --definitions PATH       streams document: a file, or a         STREAMS_FILE
+                           directory of its .json files
+  --definitions-digest HEX refuse other definitions than these    STREAMS_DIGEST    (default: unchecked)
   --wait DURATION          wait for the server and JetStream      WAIT_TIMEOUT      (default 5m)
   --concurrency N          stream writes in flight at once        CONCURRENCY       (default 32)
   --owner-replicas N       replicas of the ownership bucket       OWNER_REPLICAS    (default 1)
@@ -63,6 +65,7 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
       options: {
         'server': { type: 'string' },
         'definitions': { type: 'string' },
+        'definitions-digest': { type: 'string' },
         'wait': { type: 'string' },
         'concurrency': { type: 'string' },
         'owner-replicas': { type: 'string' },
@@ -91,6 +94,7 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
       command: positionals[0] as Command,
       server: required(setting('server', 'NATS_URL'), '--server or NATS_URL'),
       definitions: required(setting('definitions', 'STREAMS_FILE'), '--definitions or STREAMS_FILE'),
+      definitionsDigest: digest(setting('definitions-digest', 'STREAMS_DIGEST')),
       waitMs: waitMs(setting('wait', 'WAIT_TIMEOUT') ?? { source: 'default', value: DEFAULT_WAIT }),
       concurrency: wholeNumber(setting('concurrency', 'CONCURRENCY'), DEFAULT_CONCURRENCY, MAX_CONCURRENCY),
       ownerReplicas: wholeNumber(setting('owner-replicas', 'OWNER_REPLICAS'), DEFAULT_OWNER_REPLICAS, MAX_REPLICAS),
@@ -116,6 +120,13 @@ interface Setting {
 function required(setting: Setting | undefined, what: string): string {
   if (!setting) throw new UsageError(`${what} is required`);
   return setting.value;
+}
+
+function digest(setting: Setting | undefined): string | undefined {
+  if (setting && !/^[0-9a-f]{64}$/.test(setting.value)) {
+    throw new UsageError(`${setting.source} "${setting.value}" must be a SHA-256 digest: 64 lowercase hex digits`);
+  }
+  return setting?.value;
 }
 
 function waitMs(setting: Setting): number {

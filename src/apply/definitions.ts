@@ -1,8 +1,10 @@
+import { createHash } from 'crypto';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from '../problems';
 import {
   Compression, DiscardPolicy, JetStreamStreamConfig, Retention, StorageType, StreamRetentionPolicy,
 } from '../stream-definition';
 import { streamNameProblem } from '../subjects';
+import { UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';
 
 /** One stream as the synth declared it, with the apply program's per-stream switches resolved. */
 export interface DeclaredStream {
@@ -27,7 +29,10 @@ export interface StreamsDocument {
 }
 
 const count = { type: 'integer', minimum: -1 };
-const nanoseconds = { type: 'integer', minimum: 0 };
+/** Durations are written as Go durations ("72h"); nanoseconds as a number are read too. */
+const duration = { type: ['integer', 'string'], minimum: 0 };
+/** Sizes are written with a unit ("5GiB"), -1 for unlimited; bytes as a number are read too. */
+const size = { type: ['integer', 'string'], minimum: -1 };
 const flag = { type: 'boolean' };
 const enumOf = (values: object) => ({ enum: Object.values(values) });
 
@@ -53,13 +58,13 @@ const CONFIG_SCHEMA = {
     num_replicas: { type: 'integer', minimum: 1, maximum: 5 },
     max_consumers: count,
     max_msgs: count,
-    max_bytes: count,
-    max_age: nanoseconds,
-    max_msg_size: count,
+    max_bytes: size,
+    max_age: duration,
+    max_msg_size: size,
     max_msgs_per_subject: count,
     discard: enumOf(DiscardPolicy),
     discard_new_per_subject: flag,
-    duplicate_window: nanoseconds,
+    duplicate_window: duration,
     deny_delete: flag,
     deny_purge: flag,
     allow_rollup_hdrs: flag,
@@ -104,7 +109,49 @@ interface RawStream {
   retentionPolicy: 'Retain' | 'Delete';
   allowDataLoss?: boolean;
   adopt?: boolean;
-  config: JetStreamStreamConfig;
+  config: Record<string, unknown>;
+}
+
+/** Configuration fields holding a duration: nanoseconds on the API, a Go duration in the document. */
+const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window'];
+/** Configuration fields holding a size: bytes on the API (-1 unlimited), a size with a unit in the document. */
+const SIZE_FIELDS: readonly string[] = ['max_bytes', 'max_msg_size'];
+const NANOS_PER_MS = 1_000_000;
+
+/** One file of a streams document: a store's definitions may be split over several. */
+export interface StreamsDocumentFile {
+  /** Where the text came from (a file path), for error messages. */
+  readonly source: string;
+  readonly text: string;
+}
+
+/**
+ * The configuration as the streams document writes it, for people to read in a review: durations
+ * as Go durations (`"72h"`) and sizes with a unit (`"5GiB"`), unlimited as JetStream writes it (-1,
+ * or 0 for an age); {@link parseStreamsDocuments} reads it back exactly.
+ */
+export function documentConfig(config: JetStreamStreamConfig): Record<string, unknown> {
+  const written: Record<string, unknown> = { ...config };
+  for (const field of DURATION_FIELDS) {
+    const ns = written[field];
+    // 0 is JetStream's "unlimited", not a zero-second age: it stays the number.
+    if (typeof ns === 'number' && ns > 0 && ns % NANOS_PER_MS === 0) written[field] = formatDuration(ns / NANOS_PER_MS);
+  }
+  for (const field of SIZE_FIELDS) {
+    const bytes = written[field];
+    if (typeof bytes === 'number' && bytes >= 0) written[field] = formatBytes(bytes);
+  }
+  return written;
+}
+
+/**
+ * A digest of a store's definitions files, in the order given (the Job gives them sorted by file
+ * name). The Job carries the digest of what it was made for, so a run never applies other files.
+ */
+export function streamsDigest(texts: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const text of texts) hash.update(text).update('\0');
+  return hash.digest('hex');
 }
 
 /**
@@ -116,26 +163,84 @@ interface RawStream {
  * @throws Error `invalid streams document <source>:` followed by one line per problem
  */
 export function parseStreamsDocument(text: string, source: string): StreamsDocument {
+  return parseStreamsDocuments([{ source, text }]);
+}
+
+/**
+ * Reads the files of one store's streams document and joins them: each file is a document of
+ * its own, all of the same store and version, and a stream name appears once in all of them.
+ *
+ * @throws Error `invalid streams document <sources>:` followed by one line per problem, each naming its file when there are several
+ */
+export function parseStreamsDocuments(files: readonly StreamsDocumentFile[]): StreamsDocument {
+  if (files.length === 0) throw new Error('no streams document: the definitions directory holds no .json file');
+  const several = files.length > 1;
+  const lines: string[] = [];
+  const documents: StreamsDocument[] = [];
+  for (const file of files) {
+    const { document, problems } = readDocumentFile(file.text);
+    lines.push(...problems.map((p) => (several ? `${file.source}: ${p}` : p)));
+    if (document) documents.push(document);
+  }
+  const sources = files.map((f) => f.source).join(', ');
+  if (lines.length > 0) throw documentError(sources, lines);
+  const [first] = documents;
+  documents.forEach((document, i) => {
+    if (document.store !== first.store || document.version !== first.version) {
+      lines.push(`${files[i].source}: store ${JSON.stringify(document.store)} version ${document.version} `
+        + `is not the store ${JSON.stringify(first.store)} version ${first.version} of ${files[0].source}`);
+    }
+  });
+  const streams = documents.flatMap((d) => d.streams);
+  const seen = new Set<string>();
+  for (const stream of streams) {
+    if (seen.has(stream.config.name)) lines.push(`stream ${JSON.stringify(stream.config.name)} is declared in more than one file`);
+    seen.add(stream.config.name);
+  }
+  if (lines.length > 0) throw documentError(sources, lines);
+  return { store: first.store, version: first.version, streams };
+}
+
+/** One file's document, or its problems as lines. */
+function readDocumentFile(text: string): { document?: StreamsDocument; problems: string[] } {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw documentError(source, [`(document) is not JSON: ${(error as Error).message}`]);
+    return { problems: [`(document) is not JSON: ${(error as Error).message}`] };
   }
   const problems = [...schemaProblems(validateDocument, data).map(requiredAsField), ...nameProblems(data)];
-  if (problems.length > 0) throw documentError(source, problems.map(formatProblem));
-
+  if (problems.length > 0) return { problems: problems.map(formatProblem) };
   const raw = data as { store: string; version: string; streams: RawStream[] };
-  return {
-    store: raw.store,
-    version: raw.version,
-    streams: raw.streams.map((s) => ({
-      config: s.config,
-      retentionPolicy: s.retentionPolicy,
-      allowDataLoss: s.allowDataLoss ?? false,
-      adopt: s.adopt ?? false,
-    })),
+  const streams = raw.streams.map((s, i) => ({
+    config: apiConfig(s.config, `streams[${i}].config`, problems),
+    retentionPolicy: s.retentionPolicy,
+    allowDataLoss: s.allowDataLoss ?? false,
+    adopt: s.adopt ?? false,
+  }));
+  return problems.length > 0
+    ? { problems: problems.map(formatProblem) }
+    : { document: { store: raw.store, version: raw.version, streams }, problems: [] };
+}
+
+/** The configuration as the JetStream API takes it: written durations and sizes back in nanoseconds and bytes. */
+function apiConfig(written: Record<string, unknown>, base: string, problems: Problem[]): JetStreamStreamConfig {
+  const config: Record<string, unknown> = { ...written };
+  const convert = (fields: readonly string[], parse: (text: string) => number) => {
+    for (const field of fields) {
+      const value = config[field];
+      if (typeof value !== 'string') continue;
+      try {
+        config[field] = parse(value);
+      } catch (error) {
+        const rule = error instanceof UnitError ? error.rule : (error as Error).message;
+        problems.push({ field: `${base}.${field}`, value: showValue(value), rule });
+      }
+    }
   };
+  convert(DURATION_FIELDS, (text) => parseDuration(text) * NANOS_PER_MS);
+  convert(SIZE_FIELDS, parseSize);
+  return config as unknown as JetStreamStreamConfig;
 }
 
 /** ajv reports a missing property on its parent object; name the property itself instead of dumping the parent. */

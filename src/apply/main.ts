@@ -27,9 +27,3 @@ export async function run(argv: readonly string[], env: Readonly<Record<string, 
   }
   return (await runApply(request.options, io)).exitCode;
 }
-
-if (require.main === module) {
-  void run(process.argv, process.env).then((code) => {
-    process.exitCode = code;
-  });
-}

@@ -1,7 +1,6 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildSync } from 'esbuild';
 import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
 import { freePort } from '../support/ports';
 import { declaredConfig } from './fixtures';
@@ -51,9 +50,9 @@ function writeDefinitions(maxAgeHours: number): void {
 
 beforeAll(async () => {
   dir = makeTempDir();
-  bundle = path.join(dir, 'apply.js');
+  // The program as `npm run bundle` (run before the tests) builds it: the bin and the Job's program.
+  bundle = path.join(__dirname, '../../lib/bundle/jetstream-apply.js');
   definitions = path.join(dir, 'streams.json');
-  buildSync({ entryPoints: [path.join(__dirname, '../../src/apply/main.ts')], bundle: true, platform: 'node', minify: true, outfile: bundle, logLevel: 'error' });
   server = await startNatsServer();
 });
 

@@ -1,6 +1,6 @@
-import { parseStreamsDocument } from '../../src/apply/definitions';
+import { parseStreamsDocument, parseStreamsDocuments } from '../../src/apply/definitions';
 import { StreamPolicy, StreamRetentionPolicy, resolveStream } from '../../src/stream-definition';
-import { renderStreamsDocument } from '../../src/store-rules';
+import { renderStreamsParts } from '../../src/streams-config';
 import { NatsServerVersion } from '../../src/versions';
 import { declaredConfig } from './fixtures';
 
@@ -22,12 +22,12 @@ function entry(overrides: Record<string, unknown> = {}, config: Record<string, u
 }
 
 describe('parseStreamsDocument', () => {
-  test('reads what renderStreamsDocument writes, with allowDataLoss and adopt off', () => {
+  test('reads what renderStreamsParts writes, durations and sizes back in nanoseconds and bytes, with allowDataLoss and adopt off', () => {
     const definitions = [
       resolveStream({ subjects: ['orders.>'], metadata: { team: 'shop' } }, 'orders', POLICY).value,
       resolveStream({ retentionPolicy: StreamRetentionPolicy.DELETE, description: 'audit' }, 'audit', POLICY).value,
     ];
-    const text = renderStreamsDocument('events', NatsServerVersion.V2_10_24, definitions);
+    const [{ text }] = renderStreamsParts('events', '2.10.24', definitions);
 
     const document = parseStreamsDocument(text, 'streams.json');
 
@@ -49,6 +49,25 @@ describe('parseStreamsDocument', () => {
     const transform = { src: 'orders.>', dest: 'shop.orders.>' };
     const document = parseStreamsDocument(documentText([entry({}, { subject_transform: transform })]), 'streams.json');
     expect((document.streams[0].config as unknown as Record<string, unknown>).subject_transform).toEqual(transform);
+  });
+
+  test('reads durations and sizes written with units, and as nanoseconds and bytes', () => {
+    const withUnits = parseStreamsDocument(documentText([entry({}, { max_age: '1h30m', duplicate_window: '2m', max_bytes: '5GiB', max_msg_size: '1Mi' })]), 's');
+    expect(withUnits.streams[0].config).toMatchObject({
+      max_age: 5_400_000_000_000, duplicate_window: 120_000_000_000, max_bytes: 5 * 2 ** 30, max_msg_size: 2 ** 20,
+    });
+    const plain = parseStreamsDocument(documentText([entry({}, { max_age: 1500, max_bytes: -1 })]), 's');
+    expect(plain.streams[0].config).toMatchObject({ max_age: 1500, max_bytes: -1 });
+  });
+
+  test('joins the files of one store, and fails on a stream in two of them or files of different stores', () => {
+    const file = (store: string, streams: unknown[]) => ({ source: `${store}-${streams.length}.json`, text: documentText(streams, { store, version: '2.10.24' }) });
+    const joined = parseStreamsDocuments([file('events', [entry()]), file('events', [entry({}, { name: 'audit' }), entry({}, { name: 'jobs' })])]);
+    expect(joined.streams.map((s) => s.config.name)).toEqual(['orders', 'audit', 'jobs']);
+    expect(() => parseStreamsDocuments([file('events', [entry()]), file('events', [entry(), entry({}, { name: 'x' })])])).toThrow(
+      'invalid streams document events-1.json, events-2.json:\n  stream "orders" is declared in more than one file');
+    expect(() => parseStreamsDocuments([file('events', [entry()]), file('other', [entry({}, { name: 'x' })])])).toThrow(
+      'invalid streams document events-1.json, other-1.json:\n  other-1.json: store "other" version 2.10.24 is not the store "events" version 2.10.24 of events-1.json');
   });
 
   test('reads an empty store', () => {
@@ -80,6 +99,10 @@ describe('parseStreamsDocument', () => {
     ['too many replicas', documentText([entry({}, { num_replicas: 7 })]), 'streams[0].config.num_replicas 7 must be <= 5'],
     ['a limit below -1', documentText([entry({}, { max_msgs: -2 })]), 'streams[0].config.max_msgs -2 must be >= -1'],
     ['a negative age', documentText([entry({}, { max_age: -1 })]), 'streams[0].config.max_age -1 must be >= 0'],
+    ['an age that is not a duration', documentText([entry({}, { max_age: '3 days' })]),
+      'streams[0].config.max_age "3 days" expected a Go duration such as "240h", "4h35m", "90s" or "100ms"'],
+    ['a size with an unknown unit', documentText([entry({}, { max_bytes: '5GB!' })]),
+      'streams[0].config.max_bytes "5GB!" expected a whole number of bytes with an optional unit (k, M, G, T, P, Ki, Mi, Gi, Ti, Pi, KB, MB, GB, TB, KiB, MiB, GiB, TiB, B), for example "10Gi" or "1G"'],
     ['a first sequence of 0', documentText([entry({}, { first_seq: 0 })]), 'streams[0].config.first_seq 0 must be >= 1'],
     ['a metadata value that is not a string', documentText([entry({}, { metadata: { tier: 1 } })]),
       'streams[0].config.metadata.tier 1 must be string'],

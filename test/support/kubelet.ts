@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
 /**
  * A container's environment as the kubelet builds it from a synthesized manifest: Secret keys
  * looked up in `secrets` (by `secretName/key`), field references from `fields`, and `$(VAR)`
@@ -25,4 +28,36 @@ export function kubeletEnvironment(
     }
   }
   return result;
+}
+
+/**
+ * Writes every ConfigMap volume a pod's first container mounts into a local directory per mount,
+ * as the kubelet does: `data` as text, `binaryData` decoded, `items` renamed, projected volumes
+ * joined into one directory. Returns each mount path with its local directory.
+ */
+export function materializeConfigMapMounts(objects: readonly any[], pod: any, root: string): Map<string, string> {
+  const mounts = new Map<string, string>();
+  const configMap = (name: string) => {
+    const found = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
+    if (!found) throw new Error(`the pod mounts ConfigMap ${name}, which the manifests do not hold`);
+    return found;
+  };
+  for (const mount of pod.containers[0].volumeMounts) {
+    const volume = pod.volumes.find((v: any) => v.name === mount.name);
+    const sources = volume.configMap ? [volume.configMap] : (volume.projected?.sources ?? []).map((s: any) => s.configMap);
+    if (sources.length === 0) continue;
+    const dir = path.join(root, mount.name);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const source of sources) {
+      const object = configMap(source.name);
+      const files = new Map<string, Buffer>([
+        ...Object.entries(object.data ?? {}).map(([key, value]): [string, Buffer] => [key, Buffer.from(value as string)]),
+        ...Object.entries(object.binaryData ?? {}).map(([key, value]): [string, Buffer] => [key, Buffer.from(value as string, 'base64')]),
+      ]);
+      const items: Array<{ key: string; path: string }> = source.items ?? [...files.keys()].map((key) => ({ key, path: key }));
+      for (const item of items) fs.writeFileSync(path.join(dir, item.path), files.get(item.key) as Buffer);
+    }
+    mounts.set(mount.mountPath, dir);
+  }
+  return mounts;
 }

@@ -1,0 +1,90 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Chart } from 'cdk8s';
+import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
+import { Construct } from 'constructs';
+
+/** Where `npm run bundle` writes the compressed apply program, relative to the package root. */
+export const APPLY_PROGRAM_FILE = path.join('lib', 'bundle', 'jetstream-apply.js.gz');
+/** Where the Job mounts the program's ConfigMap. */
+export const APPLY_PROGRAM_DIR = '/opt/jetstream-apply';
+/** The loader the Job runs; it decompresses the program beside it and runs it. */
+export const APPLY_PROGRAM_LOADER = 'run.js';
+const PROGRAM_KEY = 'jetstream-apply.js.gz';
+const CONSTRUCT_ID = 'JetStreamApplyProgram';
+
+/**
+ * Compressed, the program fits the annotation kubectl's client-side apply copies each object into;
+ * this loader, readable in the manifests, is all that runs it.
+ */
+const LOADER = `// Runs the jetstream-cdk8s apply program, kept gzip-compressed beside this file.
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+const Module = require('module');
+const file = path.join(__dirname, 'jetstream-apply.js');
+const program = new Module(file, module);
+program.filename = file;
+program.paths = Module._nodeModulePaths(__dirname);
+program._compile(zlib.gunzipSync(fs.readFileSync(file + '.gz')).toString('utf8'), file);
+`;
+
+/**
+ * The apply program as the post-deploy Jobs of a chart's stores run it: one immutable ConfigMap
+ * named after its content (`jetstream-apply-<hash>`), shared by every store of the chart. A stream
+ * change never touches it; a library upgrade that changes the program makes a new one, and the
+ * Jobs, whose names hash their whole spec, follow.
+ */
+export class ApplyProgram extends Construct {
+  /** The chart's program, made by the first store that needs it. */
+  public static of(scope: Construct): ApplyProgram {
+    const chart = Chart.of(scope);
+    return (chart.node.tryFindChild(CONSTRUCT_ID) as ApplyProgram | undefined) ?? new ApplyProgram(chart, CONSTRUCT_ID);
+  }
+
+  /** The ConfigMap holding the program and its loader. */
+  public readonly configMap: k8s.KubeConfigMap;
+
+  private constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const program = readApplyProgram();
+    this.configMap = new k8s.KubeConfigMap(this, 'ConfigMap', {
+      metadata: {
+        name: `jetstream-apply-${program.digest.slice(0, 10)}`,
+        labels: {
+          'app.kubernetes.io/name': 'jetstream-apply',
+          'app.kubernetes.io/component': 'apply-program',
+          'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
+        },
+      },
+      immutable: true,
+      data: { [APPLY_PROGRAM_LOADER]: LOADER },
+      binaryData: { [PROGRAM_KEY]: program.base64 },
+    });
+  }
+}
+
+/** The compressed program, read once a process. */
+let cached: { base64: string; digest: string } | undefined;
+
+/** Reads the compressed program `npm run bundle` (part of `npm run build`) writes. */
+export function readApplyProgram(): { base64: string; digest: string } {
+  if (cached) return cached;
+  const file = path.join(packageRoot(__dirname), APPLY_PROGRAM_FILE);
+  if (!fs.existsSync(file)) {
+    throw new Error(`the apply program ${file} is missing: run "npm run bundle" (part of "npm run build") first`);
+  }
+  const bytes = fs.readFileSync(file);
+  cached = { base64: bytes.toString('base64'), digest: createHash('sha256').update(bytes).digest('hex') };
+  return cached;
+}
+
+function packageRoot(from: string): string {
+  let dir = from;
+  for (let depth = 0; depth < 10; depth++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`no package.json above ${from}`);
+}

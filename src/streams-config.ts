@@ -1,0 +1,108 @@
+import { createHash } from 'crypto';
+import { documentConfig } from './apply/definitions';
+import { Problem } from './problems';
+import { StreamDefinition, toJetStreamConfig } from './stream-definition';
+import { formatBytes } from './units';
+
+/**
+ * One ConfigMap's share of a store's streams document: a complete document of its own, holding
+ * the streams from its first one up to the next part's.
+ */
+export interface StreamsPart {
+  /** `''` for the first part (ConfigMap `<store>-streams`), else a hash of its first stream's name. */
+  readonly suffix: string;
+  /** Names of its streams, sorted. */
+  readonly streams: readonly string[];
+  /** The document text, `streams.json` of its ConfigMap. */
+  readonly text: string;
+}
+
+/**
+ * Most bytes of definitions in one ConfigMap. kubectl's client-side apply copies the object, JSON
+ * escaped, into an annotation, and the API server allows 256 KiB for all of an object's annotations.
+ */
+export const MAX_PART_BYTES = 96 * 1024;
+/** A part ends only once it holds this much, so a small store has one ConfigMap. */
+const MIN_PART_BYTES = 48 * 1024;
+/** One stream in 16, by a hash of its name, may start a part. */
+const BOUNDARY_ONE_IN = 16;
+
+/**
+ * Renders a store's streams document, split into parts of at most {@link MAX_PART_BYTES}. Pure.
+ *
+ * Streams are sorted by name and written one field a line, with durations and sizes in units people
+ * read (`"max_age": "72h"`), so a one-field change is a one-line diff. Where a part ends depends only
+ * on the names around it (a part ends before a stream whose name hashes to a boundary, once the part
+ * is large enough), so adding or removing a stream changes its own part, not every part after it.
+ */
+export function renderStreamsParts(store: string, version: string, definitions: readonly StreamDefinition[]): StreamsPart[] {
+  const entries = [...definitions]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((d) => ({ name: d.name, text: renderEntry(d) }));
+  const groups: Array<typeof entries> = [[]];
+  let bytes = 0;
+  for (const entry of entries) {
+    const current = groups[groups.length - 1];
+    const entryBytes = Buffer.byteLength(entry.text) + 2;
+    if (current.length > 0 && ((bytes >= MIN_PART_BYTES && isBoundary(entry.name)) || bytes + entryBytes > MAX_PART_BYTES)) {
+      groups.push([]);
+      bytes = 0;
+    }
+    groups[groups.length - 1].push(entry);
+    bytes += entryBytes;
+  }
+  const header = `{\n  "store": ${JSON.stringify(store)},\n  "version": ${JSON.stringify(version)},\n  "streams": [`;
+  return groups.map((group, i) => ({
+    suffix: i === 0 ? '' : nameHash(group[0].name).slice(0, 10),
+    streams: group.map((e) => e.name),
+    text: group.length === 0 ? `${header}]\n}\n` : `${header}\n${group.map((e) => e.text).join(',\n')}\n  ]\n}\n`,
+  }));
+}
+
+/** A stream whose definition alone is larger than a part may be: no ConfigMap of ours can apply it. */
+export function streamsPartProblems(parts: readonly StreamsPart[]): Problem[] {
+  return parts.filter((p) => p.streams.length === 1 && Buffer.byteLength(p.text) > MAX_PART_BYTES).map((p) => ({
+    field: 'streams',
+    value: JSON.stringify(p.streams[0]),
+    rule: `renders ${formatBytes(Buffer.byteLength(p.text))} of definition, more than the ${formatBytes(MAX_PART_BYTES)} one ConfigMap `
+      + 'of definitions may hold (kubectl apply keeps a copy of each object in an annotation of at most 256KiB)',
+  }));
+}
+
+function renderEntry(d: StreamDefinition): string {
+  return prettyJson({
+    retentionPolicy: d.retentionPolicy,
+    // Written only when set, so the usual stream stays short.
+    ...(d.allowDataLoss ? { allowDataLoss: true } : {}),
+    ...(d.adopt ? { adopt: true } : {}),
+    config: documentConfig(toJetStreamConfig(d)),
+  }, '    ');
+}
+
+/**
+ * JSON with one property a line, as a reviewer reads it: objects spread over lines, lists of plain
+ * values on one line (`["orders.>", "refunds.>"]`).
+ */
+export function prettyJson(value: unknown, indent = ''): string {
+  if (Array.isArray(value)) {
+    if (value.every((item) => item === null || typeof item !== 'object')) return `[${value.map((item) => JSON.stringify(item)).join(', ')}]`;
+    const inner = `${indent}  `;
+    return `${indent}[\n${value.map((item) => `${inner}${prettyJson(item, inner).trimStart()}`).join(',\n')}\n${indent}]`;
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return `${indent}{}`;
+    const inner = `${indent}  `;
+    const lines = entries.map(([key, v]) => `${inner}${JSON.stringify(key)}: ${prettyJson(v, inner).trimStart()}`);
+    return `${indent}{\n${lines.join(',\n')}\n${indent}}`;
+  }
+  return `${indent}${JSON.stringify(value)}`;
+}
+
+function nameHash(name: string): string {
+  return createHash('sha256').update(name).digest('hex');
+}
+
+function isBoundary(name: string): boolean {
+  return parseInt(nameHash(name).slice(0, 4), 16) % BOUNDARY_ONE_IN === 0;
+}
