@@ -1,5 +1,5 @@
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
-import { reservedSubjectProblem, streamNameProblem, subjectProblem } from './subjects';
+import { checkSubjects, reservedSubjectProblem, streamNameProblem } from './subjects';
 import { DurationInput, SizeInput, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
 
@@ -432,8 +432,10 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
 
   const seen = new Set<string>();
   const capture = { noAck: def.noAck, replicas: def.replicas, noAckRules: policy.version.atLeast(NOACK_RULES_VERSION) };
+  const checked = checkSubjects(def.subjects);
   def.subjects.forEach((subject, i) => {
-    const problem = subjectProblem(subject) ?? (seen.has(subject) ? 'is listed twice' : reservedSubjectProblem(subject, capture));
+    const c = checked[i];
+    const problem = 'problem' in c ? c.problem : seen.has(subject) ? 'is listed twice' : reservedSubjectProblem(subject, capture, c.tokens);
     if (problem) add(`subjects[${i}]`, showValue(subject), problem);
     seen.add(subject);
   });

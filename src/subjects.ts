@@ -39,24 +39,51 @@ const WHITESPACE = /[\s\p{White_Space}]/u;
  * Rules: non-empty, no whitespace, `.`-separated non-empty tokens, `*` and `>` only as whole tokens, `>` only last.
  */
 export function subjectProblem(subject: string): string | undefined {
+  const checked = checkSubject(subject);
+  return 'problem' in checked ? checked.problem : undefined;
+}
+
+/** A subject split into its tokens, or why it is not a valid subject. */
+export type CheckedSubject = { readonly tokens: readonly string[] } | { readonly problem: string };
+
+/** Checks `subject` with the rules of {@link subjectProblem}, and splits it when it keeps them. */
+export function checkSubject(subject: string): CheckedSubject {
   if (subject.length === 0) {
-    return 'must not be empty';
+    return { problem: 'must not be empty' };
   }
   if (WHITESPACE.test(subject)) {
-    return 'must not contain whitespace';
+    return { problem: 'must not contain whitespace' };
   }
   const tokens = subject.split('.');
   if (tokens.includes('')) {
-    return 'has an empty token';
+    return { problem: 'has an empty token' };
   }
   if (tokens.some((token) => token !== '*' && token.includes('*'))) {
-    return '"*" must be a whole token';
+    return { problem: '"*" must be a whole token' };
   }
   if (tokens.some((token) => token !== '>' && token.includes('>'))) {
-    return '">" must be a whole token';
+    return { problem: '">" must be a whole token' };
   }
   const fullWildcard = tokens.indexOf('>');
-  return fullWildcard !== -1 && fullWildcard < tokens.length - 1 ? '">" must be the last token' : undefined;
+  return fullWildcard !== -1 && fullWildcard < tokens.length - 1 ? { problem: '">" must be the last token' } : { tokens };
+}
+
+/** What {@link checkSubjects} found for a list, and the elements it found it for. */
+const checkedLists = new WeakMap<readonly string[], { readonly subjects: readonly string[]; readonly checked: readonly CheckedSubject[] }>();
+
+/**
+ * {@link checkSubject} of every subject of a list, once per list: the answer is kept for the array
+ * (not a copy) while its elements stay the same, so a stream's own rules and its store's overlap
+ * rule, which read the same definition's subjects, check each subject once between them.
+ */
+export function checkSubjects(subjects: readonly string[]): readonly CheckedSubject[] {
+  const known = checkedLists.get(subjects);
+  if (known !== undefined && known.subjects.length === subjects.length && known.subjects.every((s, i) => s === subjects[i])) {
+    return known.checked;
+  }
+  const checked = subjects.map(checkSubject);
+  checkedLists.set(subjects, { subjects: [...subjects], checked });
+  return checked;
 }
 
 /**
@@ -65,8 +92,10 @@ export function subjectProblem(subject: string): string | undefined {
  * @throws Error when either argument is not a valid subject.
  */
 export function subjectsOverlap(a: string, b: string): boolean {
-  const left = tokenize(a);
-  const right = tokenize(b);
+  return tokensOverlap(tokenize(a), tokenize(b));
+}
+
+function tokensOverlap(left: readonly string[], right: readonly string[]): boolean {
   for (let i = 0; ; i++) {
     // ">" needs at least one token from the other side, and then matches whatever follows.
     if (left[i] === '>') {
@@ -92,8 +121,10 @@ export interface SubjectOverlap<T> {
 
 /** Tells whether every subject `subject` matches is also matched by `pattern` (both valid subjects). */
 export function subjectIsSubset(subject: string, pattern: string): boolean {
-  const inner = tokenize(subject);
-  const outer = tokenize(pattern);
+  return tokensWithin(tokenize(subject), tokenize(pattern));
+}
+
+function tokensWithin(inner: readonly string[], outer: readonly string[]): boolean {
   for (let i = 0; i < outer.length; i++) {
     if (outer[i] === '>') return i < inner.length;
     if (i === inner.length || inner[i] === '>') return false;
@@ -103,12 +134,13 @@ export function subjectIsSubset(subject: string, pattern: string): boolean {
 }
 
 /** Subjects the server itself answers, and the part of each a stream may capture anyway. */
-const SERVER_NAMESPACES: ReadonlyArray<{ namespace: string; exempt?: string; api: string }> = [
+const SERVER_NAMESPACES = [
   { namespace: '$JS.>', exempt: '$JS.EVENT.>', api: 'JetStream API' },
   { namespace: '$JSC.>', api: 'JetStream API' },
   { namespace: '$NRG.>', api: 'JetStream API' },
   { namespace: '$SYS.>', exempt: '$SYS.ACCOUNT.>', api: 'system API' },
-];
+].map((n) => ({ ...n, tokens: n.namespace.split('.'), exemptTokens: n.exempt?.split('.') }));
+const JETSTREAM_API_TOKENS = ['$JS', 'API', '>'];
 
 /** The stream settings the server's rules on reserved subjects depend on. */
 export interface SubjectCapture {
@@ -126,18 +158,21 @@ export interface SubjectCapture {
  * Returns why the server refuses a stream with `capture` settings on the valid subject
  * `subject`, or `undefined` when it accepts it. The newer rules exist because a stream that acks
  * answers every request it captures, the server's own included.
+ *
+ * @param tokens the subject's tokens, when the caller has checked it already ({@link checkSubject})
+ * @throws Error when `subject` is not a valid subject and no tokens are given
  */
-export function reservedSubjectProblem(subject: string, capture: SubjectCapture): string | undefined {
+export function reservedSubjectProblem(subject: string, capture: SubjectCapture, tokens: readonly string[] = tokenize(subject)): string | undefined {
   if (!capture.noAckRules) {
-    return subjectIsSubset(subject, '$JS.API.>') ? 'is inside the JetStream API "$JS.API.>", which the server refuses to capture' : undefined;
+    return tokensWithin(tokens, JETSTREAM_API_TOKENS) ? 'is inside the JetStream API "$JS.API.>", which the server refuses to capture' : undefined;
   }
   if (subject === '>') {
     if (!capture.noAck) return 'captures every subject, so it needs noAck: a stream that acks would answer every request, the server\'s own included';
     return capture.replicas === 1 ? undefined : 'captures every subject, so it needs replicas 1';
   }
   if (capture.noAck) return undefined;
-  const reserved = SERVER_NAMESPACES.find(({ namespace, exempt }) =>
-    subjectsOverlap(subject, namespace) && !(exempt !== undefined && subjectIsSubset(subject, exempt)));
+  const reserved = SERVER_NAMESPACES.find((n) =>
+    tokensOverlap(tokens, n.tokens) && !(n.exemptTokens !== undefined && tokensWithin(tokens, n.exemptTokens)));
   return reserved === undefined
     ? undefined
     : `overlaps the ${reserved.api} "${reserved.namespace}", so it needs noAck: a stream that acks would answer those requests in the server's place`;
@@ -145,7 +180,7 @@ export function reservedSubjectProblem(subject: string, capture: SubjectCapture)
 
 interface Entry<T> {
   readonly subject: string;
-  readonly tokens: string[];
+  readonly tokens: readonly string[];
   readonly owner: T;
   readonly index: number;
 }
@@ -176,10 +211,11 @@ export class SubjectTree<T> {
   /**
    * Adds `subject` on behalf of `owner`; the same subject may be added any number of times.
    *
-   * @throws Error when `subject` is not a valid subject.
+   * @param tokens the subject's tokens, when the caller has checked it already ({@link checkSubject})
+   * @throws Error when `subject` is not a valid subject and no tokens are given.
    */
-  insert(subject: string, owner: T): void {
-    const entry: Entry<T> = { subject, tokens: tokenize(subject), owner, index: this.entries.length };
+  insert(subject: string, owner: T, tokens: readonly string[] = tokenize(subject)): void {
+    const entry: Entry<T> = { subject, tokens, owner, index: this.entries.length };
     this.entries.push(entry);
     let node = this.root;
     for (const token of entry.tokens) {
@@ -216,12 +252,12 @@ export class SubjectTree<T> {
   }
 }
 
-function tokenize(subject: string): string[] {
-  const problem = subjectProblem(subject);
-  if (problem !== undefined) {
-    throw new Error(`invalid subject ${JSON.stringify(subject)}: ${problem}`);
+function tokenize(subject: string): readonly string[] {
+  const checked = checkSubject(subject);
+  if ('problem' in checked) {
+    throw new Error(`invalid subject ${JSON.stringify(subject)}: ${checked.problem}`);
   }
-  return subject.split('.');
+  return checked.tokens;
 }
 
 function newNode<T>(): TrieNode<T> {
@@ -242,7 +278,7 @@ function childrenOf<T>(node: TrieNode<T>): Array<TrieNode<T>> {
 }
 
 /** Pushes into `found` every entry at or below `node` that overlaps `query` from token `depth` on. */
-function collectMatches<T>(node: TrieNode<T>, query: string[], depth: number, found: Array<Entry<T>>): void {
+function collectMatches<T>(node: TrieNode<T>, query: readonly string[], depth: number, found: Array<Entry<T>>): void {
   if (depth === query.length) {
     pushAll(found, node.ends);
     return;

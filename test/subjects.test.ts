@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { reservedSubjectProblem, streamNameProblem, subjectIsSubset, subjectProblem, subjectsOverlap, SubjectTree } from '../src/subjects';
+import {
+  checkSubject, checkSubjects, reservedSubjectProblem, streamNameProblem, subjectIsSubset, subjectProblem, subjectsOverlap, SubjectTree,
+} from '../src/subjects';
 
 describe('streamNameProblem', () => {
   test.each<[string]>([
@@ -84,6 +86,37 @@ describe('subjectProblem', () => {
   });
 });
 
+describe('checkSubject', () => {
+  test.each<[string, ReturnType<typeof checkSubject>]>([
+    ['orders.*.created', { tokens: ['orders', '*', 'created'] }],
+    ['>', { tokens: ['>'] }],
+    ['a..b', { problem: 'has an empty token' }],
+    ['a.>.b', { problem: '">" must be the last token' }],
+  ])('%p: %j, as subjectProblem says', (subject, expected) => {
+    expect(checkSubject(subject)).toEqual(expected);
+    expect(subjectProblem(subject)).toBe('problem' in expected ? expected.problem : undefined);
+  });
+});
+
+describe('checkSubjects', () => {
+  test('checks every subject of a list, and the same unchanged list only once', () => {
+    const subjects = ['orders.>', 'a b'];
+    const first = checkSubjects(subjects);
+    expect(first).toEqual([{ tokens: ['orders', '>'] }, { problem: 'must not contain whitespace' }]);
+    expect(checkSubjects(subjects)).toBe(first);
+    expect(checkSubjects([...subjects])).not.toBe(first);
+  });
+
+  test('checks a list again once its elements changed', () => {
+    const subjects = ['orders.>'];
+    checkSubjects(subjects);
+    subjects[0] = 'orders..x';
+    expect(checkSubjects(subjects)).toEqual([{ problem: 'has an empty token' }]);
+    subjects.push('b');
+    expect(checkSubjects(subjects)).toEqual([{ problem: 'has an empty token' }, { tokens: ['b'] }]);
+  });
+});
+
 describe('subjectIsSubset', () => {
   test.each<[string, string, boolean]>([
     ['a.b', 'a.b', true],
@@ -123,6 +156,11 @@ describe('reservedSubjectProblem', () => {
     ['$SYS.>', older, undefined],
   ])('%p with %j: %p', (subject, capture, expected) => {
     expect(reservedSubjectProblem(subject, capture)).toBe(expected);
+    expect(reservedSubjectProblem(subject, capture, subject.split('.'))).toBe(expected);
+  });
+
+  test('rejects an invalid subject given without its tokens', () => {
+    expect(() => reservedSubjectProblem('a..b', newer)).toThrow('invalid subject "a..b": has an empty token');
   });
 });
 
@@ -253,6 +291,13 @@ describe('SubjectTree', () => {
     tree.insert('a.b.>', 'X');
     tree.insert('b.c', 'X');
     expect(pairs(tree).filter((pair) => pair.startsWith('a.>|'))).toEqual(['a.>|a.b', 'a.>|a.*.c', 'a.>|a.b.>']);
+  });
+
+  test('takes the tokens of a subject the caller has checked', () => {
+    const tree = new SubjectTree<string>();
+    tree.insert('a.*', 'S1', ['a', '*']);
+    tree.insert('a.b', 'S2', ['a', 'b']);
+    expect(tree.findOverlaps().map(({ a, b }) => `${a.owner}:${a.subject}|${b.owner}:${b.subject}`)).toEqual(['S1:a.*|S2:a.b']);
   });
 
   test('rejects invalid subjects', () => {

@@ -3,8 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import fc from 'fast-check';
 import { Stream } from '../src/stream';
 import { Compression, DiscardPolicy, STREAM_OPTIONS_SCHEMA, StorageType, StreamOptions } from '../src/stream-definition';
-import { MAX_PART_BYTES, renderStreamsParts } from '../src/streams-config';
-import { formatBytes } from '../src/units';
+import { renderStreamsDocument } from '../src/store-rules';
 import { APPLY_JOB_OPTIONS_SCHEMA } from '../src/apply-job';
 import { NatsAuth } from '../src/auth';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
@@ -701,28 +700,15 @@ describe('prop shapes', () => {
 });
 
 describe('the streams document', () => {
-  test('fails when one stream\'s definition is larger than one definitions ConfigMap may hold', () => {
-    const chart = newChart();
-    const store = new StreamStore(chart, 'events');
-    const subjects = Array.from({ length: 3500 }, (_, i) => `orders.region-${String(i).padStart(4, '0')}.created.>`);
-    store.addStream('orders', { subjects });
-    const part = renderStreamsParts('events', '2.10.24', store.streams.map((s) => s.definition))[0];
-    expect(Buffer.byteLength(part.text)).toBeGreaterThan(MAX_PART_BYTES);
-    expect(synthErrors(chart)).toEqual([
-      onStore(`streams "orders" renders ${formatBytes(Buffer.byteLength(part.text))} of definition, more than the 96KiB one ConfigMap `
-        + 'of definitions may hold (kubectl apply keeps a copy of each object in an annotation of at most 256KiB)'),
-    ]);
-  });
-
-  test('spreads the definitions of many streams over ConfigMaps that each fit client-side apply', () => {
+  test('fails when the stream definitions do not fit in a ConfigMap', () => {
     const chart = newChart();
     const store = new StreamStore(chart, 'events');
     for (let i = 0; i < 250; i++) store.addStream(`s${i}`, { description: 'x'.repeat(4000) });
-    const parts = Testing.synth(chart).filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('events-streams'));
-    expect(parts.length).toBeGreaterThan(10);
-    for (const part of parts) expect(Buffer.byteLength(part.data['streams.json'])).toBeLessThanOrEqual(MAX_PART_BYTES);
-    expect(parts.flatMap((p) => JSON.parse(p.data['streams.json']).streams.map((s: any) => s.config.name)).sort())
-      .toEqual(store.streams.map((s) => s.name).sort());
+    const bytes = Buffer.byteLength(renderStreamsDocument('events', store.settings.version, store.streams.map((s) => s.definition)));
+    expect(bytes).toBeGreaterThan(1000 * 1024);
+    expect(synthErrors(chart)).toEqual([
+      onStore(`streams (250 streams) render ${bytes}B of definitions, more than a ConfigMap holds (1000KiB): spread the streams over more stores`),
+    ]);
   });
 
   test('accepts many small stream definitions', () => {
@@ -905,5 +891,34 @@ describe('schema compilation', () => {
     const metaChecked = new Ajv({ strict: true, allowUnionTypes: true });
     expect(metaChecked.validateSchema(STREAM_OPTIONS_SCHEMA)).toBe(true);
     expect(metaChecked.validateSchema(APPLY_JOB_OPTIONS_SCHEMA)).toBe(true);
+  });
+});
+
+describe('subject checks', () => {
+  /** How many times synth checked `subject`: each check runs one whitespace test on the whole subject. */
+  function checksPerSubject(build: (app: App) => void, subjects: string[]): number[] {
+    const test = jest.spyOn(RegExp.prototype, 'test');
+    try {
+      const app = Testing.app();
+      build(app);
+      app.synthYaml();
+      const whitespaceTests = test.mock.contexts.map((regex, i) => [regex, test.mock.calls[i][0]] as const)
+        .filter(([regex]) => regex.source.includes('White_Space'));
+      return subjects.map((subject) => whitespaceTests.filter(([, tested]) => tested === subject).length);
+    } finally {
+      test.mockRestore();
+    }
+  }
+
+  test('checks each subject once per synth, reserved subjects and overlaps included, however many charts render', () => {
+    // Valid, so that each chart renders, and each one checked against every reserved namespace.
+    const subjects = ['orders.>', 'billing.*.created', 'audit.*', 'payments.eu'];
+    const checks = checksPerSubject((app) => {
+      const store = new StreamStore(new Chart(app, 'one'), 'events');
+      store.addStream('orders', { subjects: subjects.slice(0, 2) });
+      store.addStream('audit', { subjects: subjects.slice(2) });
+      new Chart(app, 'two');
+    }, subjects);
+    expect(checks).toEqual([1, 1, 1, 1]);
   });
 });
