@@ -1,8 +1,7 @@
 import { Problem } from './problems';
-import { ResolvedLimits, StorageType, StreamDefinition, UNLIMITED, toJetStreamConfig } from './stream-definition';
+import { ResolvedLimits, StorageType, StreamDefinition, UNLIMITED } from './stream-definition';
 import { SubjectTree, checkSubjects } from './subjects';
 import { formatBytes, formatDuration } from './units';
-import { NatsServerVersion } from './versions';
 
 /** A stream as the store's cross-stream rules see it. */
 export interface HostedStream {
@@ -19,8 +18,6 @@ export interface StoreCapacity {
   readonly maxMemoryStoreBytes: number;
 }
 
-/** The API server refuses a ConfigMap whose data exceeds 1MiB; keep room for metadata. */
-const MAX_CONFIG_MAP_BYTES = 1000 * 1024;
 /** How many streams a capacity message names before it summarizes the rest. */
 const LISTED_STREAMS = 10;
 /** How many subject overlaps are reported: n streams on one wildcard make n^2/2 of them. */
@@ -132,24 +129,16 @@ function storageProblem(
 
 /**
  * Every rule between the streams of one store: unique names, no overlapping subjects, the
- * capacity when it is known, the definitions fitting their ConfigMap and the stream count limit.
+ * capacity when it is known, and the stream count limit.
  */
 export function hostedStreamProblems(
-  hosted: readonly HostedStream[], streamsDocument: string, maxStreams: number | undefined, capacity: StoreCapacity | undefined,
+  hosted: readonly HostedStream[], maxStreams: number | undefined, capacity: StoreCapacity | undefined,
 ): Problem[] {
   const problems = [
     ...duplicateNameProblems(hosted),
     ...overlapProblems(hosted),
     ...(capacity ? capacityProblems(hosted, capacity) : []),
   ];
-  const documentBytes = Buffer.byteLength(streamsDocument);
-  if (documentBytes > MAX_CONFIG_MAP_BYTES) {
-    problems.push({
-      field: 'streams',
-      value: `(${hosted.length} streams)`,
-      rule: `render ${formatBytes(documentBytes)} of definitions, more than a ConfigMap holds (${formatBytes(MAX_CONFIG_MAP_BYTES)}): spread the streams over more stores`,
-    });
-  }
   if (maxStreams !== undefined && hosted.length > maxStreams) {
     problems.push({ field: 'limits.maxStreams', value: String(maxStreams), rule: `is exceeded: the store hosts ${hosted.length} streams` });
   }
@@ -175,22 +164,3 @@ export function defaultsAboveLimitsProblems(defaults: ResolvedLimits, limits: Re
   }
   return problems;
 }
-
-/**
- * Renders the streams document the post-deploy Job reads: valid JSON with one stream per
- * line, sorted by name, so a review diff shows exactly the streams that changed.
- */
-export function renderStreamsDocument(store: string, version: NatsServerVersion, definitions: readonly StreamDefinition[]): string {
-  const lines = [...definitions]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((d) => JSON.stringify({
-      retentionPolicy: d.retentionPolicy,
-      // Written only when set, so the usual stream's line stays short.
-      ...(d.allowDataLoss ? { allowDataLoss: true } : {}),
-      ...(d.adopt ? { adopt: true } : {}),
-      config: toJetStreamConfig(d),
-    }));
-  const header = JSON.stringify({ store, version: version.version }).slice(0, -1);
-  return `${header},"streams":[\n${lines.join(',\n')}${lines.length ? '\n' : ''}]}\n`;
-}
-

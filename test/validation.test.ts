@@ -3,7 +3,8 @@ import * as kplus from 'cdk8s-plus-28';
 import fc from 'fast-check';
 import { Stream } from '../src/stream';
 import { Compression, DiscardPolicy, STREAM_OPTIONS_SCHEMA, StorageType, StreamOptions } from '../src/stream-definition';
-import { renderStreamsDocument } from '../src/store-rules';
+import { MAX_PART_BYTES, renderStreamsParts } from '../src/streams-config';
+import { formatBytes } from '../src/units';
 import { APPLY_JOB_OPTIONS_SCHEMA } from '../src/apply-job';
 import { NatsAuth } from '../src/auth';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
@@ -700,15 +701,28 @@ describe('prop shapes', () => {
 });
 
 describe('the streams document', () => {
-  test('fails when the stream definitions do not fit in a ConfigMap', () => {
+  test('fails when one stream\'s definition is larger than one definitions ConfigMap may hold', () => {
+    const chart = newChart();
+    const store = new StreamStore(chart, 'events');
+    const subjects = Array.from({ length: 3500 }, (_, i) => `orders.region-${String(i).padStart(4, '0')}.created.>`);
+    store.addStream('orders', { subjects });
+    const part = renderStreamsParts('events', '2.10.24', store.streams.map((s) => s.definition))[0];
+    expect(Buffer.byteLength(part.text)).toBeGreaterThan(MAX_PART_BYTES);
+    expect(synthErrors(chart)).toEqual([
+      onStore(`streams "orders" renders ${formatBytes(Buffer.byteLength(part.text))} of definition, more than the 96KiB one ConfigMap `
+        + 'of definitions may hold (kubectl apply keeps a copy of each object in an annotation of at most 256KiB)'),
+    ]);
+  });
+
+  test('spreads the definitions of many streams over ConfigMaps that each fit client-side apply', () => {
     const chart = newChart();
     const store = new StreamStore(chart, 'events');
     for (let i = 0; i < 250; i++) store.addStream(`s${i}`, { description: 'x'.repeat(4000) });
-    const bytes = Buffer.byteLength(renderStreamsDocument('events', store.settings.version, store.streams.map((s) => s.definition)));
-    expect(bytes).toBeGreaterThan(1000 * 1024);
-    expect(synthErrors(chart)).toEqual([
-      onStore(`streams (250 streams) render ${bytes}B of definitions, more than a ConfigMap holds (1000KiB): spread the streams over more stores`),
-    ]);
+    const parts = Testing.synth(chart).filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('events-streams'));
+    expect(parts.length).toBeGreaterThan(10);
+    for (const part of parts) expect(Buffer.byteLength(part.data['streams.json'])).toBeLessThanOrEqual(MAX_PART_BYTES);
+    expect(parts.flatMap((p) => JSON.parse(p.data['streams.json']).streams.map((s: any) => s.config.name)).sort())
+      .toEqual(store.streams.map((s) => s.name).sort());
   });
 
   test('accepts many small stream definitions', () => {
