@@ -14,4 +14,6 @@ export * from './apply-program';
 export * from './apply-job';
 export * from './streams-config';
 export * from './migration';
+export * from './migration-guard';
+export * from './previous-manifests';
 export * from './tawon';

@@ -1,5 +1,4 @@
 import { isDeepStrictEqual } from 'util';
-import { parseAllDocuments } from 'yaml';
 import { parseSize } from './units';
 
 /**
@@ -11,14 +10,14 @@ const MUTABLE_SPEC_FIELDS: ReadonlySet<string> = new Set([
   'replicas', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds', 'ordinals',
 ]);
 
-/** The `npm run synth` flag with which a user says a refused change is a planned migration. */
-export const MIGRATING_FLAG = '--migrating';
-/** The environment variable that does the same as {@link MIGRATING_FLAG} when set to `1`. */
+/** The environment variable, set to `1`, with which a user says a refused change is a planned migration. */
 export const MIGRATING_VARIABLE = 'JETSTREAM_CDK8S_MIGRATING';
+/** The app's command-line flag that does the same as {@link MIGRATING_VARIABLE}. */
+export const MIGRATING_FLAG = '--migrating';
 
 /** One difference between two versions of a StatefulSet that Kubernetes refuses to apply. */
 export interface ImmutableChange {
-  /** The file, under dist/, both versions are in; set by {@link decideSynth}. */
+  /** The file the new version is written to; set by {@link guardStatefulSet}. */
   readonly file?: string;
   /** `metadata.name` of the StatefulSet. */
   readonly name: string;
@@ -36,11 +35,10 @@ export interface ImmutableChange {
   readonly replicas: number;
 }
 
-/** What `npm run synth` does with a new synthesis: write dist/ or not, and what to tell the user. */
-export interface SynthDecision {
-  readonly write: boolean;
-  /** Lines for stderr: the refused changes and their migration steps; empty when there are none. */
-  readonly messages: string[];
+/** What the migration guard says of one new StatefulSet: errors stop the synth, warnings do not. */
+export interface GuardVerdict {
+  readonly errors: string[];
+  readonly warnings: string[];
 }
 
 /**
@@ -102,66 +100,41 @@ export function migrationSteps(changes: readonly ImmutableChange[]): string[] {
       const patch = JSON.stringify({ spec: { resources: { requests: { storage: c.to } } } });
       return `kubectl patch pvc ${c.path[2]}-${name}-${i}${ns} -p '${patch}'`;
     })),
-    `kubectl apply -f dist/${file ?? ''}`,
+    `kubectl apply -f ${file ?? 'dist/'}`,
     ...(grown.length > 0 ? [`kubectl rollout restart statefulset ${name}${ns}`] : []),
   ];
 }
 
 /**
- * Decides whether `npm run synth` may replace dist/: not when a StatefulSet changes in a way
- * Kubernetes refuses, unless the user says they are migrating. Pure: the caller reads the files.
+ * The migration guard for one StatefulSet about to be written: a change Kubernetes refuses on the
+ * running StatefulSet of the same name and namespace in `previous` is an error with its migration
+ * steps, or, when the user says they are migrating, a warning with the same steps. A single server
+ * becoming a cluster, or back, is an error even then. Pure: the caller reads the previous objects.
  *
- * @param previousFiles the committed dist/ files, by file name, as YAML text
- * @param nextFiles the new synthesis, by file name, as YAML text
- * @param migrating the user passed `--migrating` or set `JETSTREAM_CDK8S_MIGRATING=1`
- * @throws Error when a new file is not valid YAML (an unreadable committed file is only a warning)
+ * @param previous the objects of the previous synthesis, any kind, from any file (a renamed chart moves its store)
+ * @param next the new StatefulSet
+ * @param file the file, as the user names it, that `next` is written to
+ * @param migrating the user set `JETSTREAM_CDK8S_MIGRATING=1` (or passed `--migrating`)
  */
-export function decideSynth(
-  previousFiles: ReadonlyMap<string, string>, nextFiles: ReadonlyMap<string, string>, migrating: boolean,
-): SynthDecision {
-  const messages: string[] = [];
-  // Every committed StatefulSet, whatever its file: a renamed chart moves its store to another file.
-  const previous: any[] = [];
-  for (const [file, text] of [...previousFiles].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    try {
-      previous.push(...parseObjects(text));
-    } catch (error) {
-      // A broken committed file is not what runs in the cluster either: say so rather than block the fix.
-      const reason = (error as Error).message.split('\n')[0];
-      messages.push(`warning: dist/${file} is not valid YAML (${reason}); its StatefulSets were not compared`);
-    }
-  }
-  const changes: ImmutableChange[] = [];
-  const resizes: string[] = [];
-  for (const file of [...nextFiles.keys()].sort()) {
-    const next = parseObjects(nextFiles.get(file) as string);
-    changes.push(...immutableStatefulSetChanges(previous, next).map((change) => ({ ...change, file })));
-    resizes.push(...clusterResizes(previous, next).flatMap((resize) => describeResize(resize, file)));
-  }
+export function guardStatefulSet(previous: readonly any[], next: any, file: string, migrating: boolean): GuardVerdict {
+  const resizes = clusterResizes(previous, [next]);
   if (resizes.length > 0) {
-    // Not even with --migrating: the steps below would strand the streams on the old disks.
-    return {
-      write: false,
-      messages: [...messages, 'error: dist/ was not written: a single server cannot become a cluster, nor a cluster a single server, in place:', ...resizes],
-    };
+    // Not even when migrating: the steps below would strand the streams on the old disks.
+    return { errors: resizes.map((resize) => describeResize(resize, file).join('\n')), warnings: [] };
   }
-  if (changes.length === 0) return { write: true, messages };
-  const details = groupByStatefulSet(changes).flatMap(describeMigration);
+  const changes = immutableStatefulSetChanges(previous, [next]).map((change) => ({ ...change, file }));
+  if (changes.length === 0) return { errors: [], warnings: [] };
+  const details = describeMigration(changes);
   if (migrating) {
-    return {
-      write: true,
-      messages: [...messages, 'warning: dist/ was written with StatefulSet changes Kubernetes refuses; migrate each one with its steps:', ...details],
-    };
+    return { errors: [], warnings: [['warning: written with StatefulSet changes Kubernetes refuses; migrate with these steps:', ...details].join('\n')] };
   }
   return {
-    write: false,
-    messages: [
-      ...messages,
-      'error: dist/ was not written: Kubernetes refuses these StatefulSet changes (only replicas, template, updateStrategy,',
+    errors: [[
+      'Kubernetes refuses these changes to the running StatefulSet (only replicas, template, updateStrategy,',
       'persistentVolumeClaimRetentionPolicy, minReadySeconds and ordinals of a StatefulSet spec may change):',
       ...details,
-      `To migrate with these steps, write dist/ with: npm run synth -- ${MIGRATING_FLAG}   (or ${MIGRATING_VARIABLE}=1)`,
-    ],
+      `  To migrate with these steps, synthesize with ${MIGRATING_VARIABLE}=1 (npm run synth here, cdk8s synth in your app).`,
+    ].join('\n')], warnings: [],
   };
 }
 
@@ -192,11 +165,12 @@ function describeResize(resize: ClusterResize, file: string): string[] {
   const { name, namespace, from, to } = resize;
   const ns = namespace !== undefined ? ` -n ${namespace}` : '';
   return [
-    `  StatefulSet ${namespace !== undefined ? `${namespace}/` : ''}${name} (dist/${file}): replicas ${from} -> ${to}`,
+    'a single server cannot become a cluster, nor a cluster a single server, in place:',
+    `  StatefulSet ${namespace !== undefined ? `${namespace}/` : ''}${name} (${file}): replicas ${from} -> ${to}`,
     '    a single server\'s streams are not taken into a cluster, and a cluster\'s are not kept by one of its servers alone.',
     '    Deploy the new store under another name, move the streams (nats stream backup and restore, or streams that',
     '    source from the old store), then delete the old store. When the store holds nothing you need: delete it',
-    `    (kubectl delete statefulset ${name}${ns}, then its claims data-${name}-*), remove it from dist/ and synthesize again.`,
+    `    (kubectl delete statefulset ${name}${ns}, then its claims data-${name}-*), then apply ${file}.`,
   ];
 }
 
@@ -285,20 +259,11 @@ function bytes(quantity: unknown): number | undefined {
   }
 }
 
-function groupByStatefulSet(changes: readonly ImmutableChange[]): ImmutableChange[][] {
-  const groups = new Map<string, ImmutableChange[]>();
-  for (const change of changes) {
-    const key = `${change.file}\0${change.namespace ?? ''}\0${change.name}`;
-    groups.set(key, [...(groups.get(key) ?? []), change]);
-  }
-  return [...groups.values()];
-}
-
 /** One StatefulSet's refused changes (`old -> new`) and its migration steps, as indented lines. */
 function describeMigration(changes: readonly ImmutableChange[]): string[] {
   const { file, name, namespace } = changes[0];
   return [
-    `  StatefulSet ${namespace !== undefined ? `${namespace}/` : ''}${name} (dist/${file}):`,
+    `  StatefulSet ${namespace !== undefined ? `${namespace}/` : ''}${name} (${file}):`,
     ...changes.map((c) => `    ${c.field}: ${show(c.from)} -> ${show(c.to)}`),
     '    migration steps:',
     ...migrationSteps(changes).map((step) => `      ${step}`),
@@ -307,12 +272,4 @@ function describeMigration(changes: readonly ImmutableChange[]): string[] {
 
 function show(value: unknown): string {
   return value === undefined ? '(unset)' : JSON.stringify(value);
-}
-
-/** The objects of a multi-document YAML text. */
-function parseObjects(text: string): any[] {
-  return parseAllDocuments(text).map((document) => {
-    if (document.errors.length > 0) throw document.errors[0];
-    return document.toJS();
-  }).filter((object) => object !== null && object !== undefined);
 }

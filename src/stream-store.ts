@@ -14,6 +14,7 @@ import {
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
 import { GrantOptions, StreamGrant } from './grants';
 import { annotationProblems, labelProblems, storeLabels, withoutConstructPathLabel } from './labels';
+import { migrationGuardErrors } from './migration-guard';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
@@ -443,6 +444,8 @@ export class StreamStore extends StreamHost {
   private readonly grantProblems: Problem[] = [];
   private natsContainer!: kplus.Container;
   private readonly propProblems: Problem[];
+  /** The rules between the streams, for the number of streams they were checked with (streams are only ever added). */
+  private streamRules?: { readonly streams: number; readonly problems: Problem[] };
 
   constructor(scope: Construct, id: string, props: StreamStoreProps = {}) {
     super(scope, id);
@@ -524,6 +527,8 @@ export class StreamStore extends StreamHost {
     this.applyJob.node.addDependency(this.statefulSet, this.clientService, this.streamsConfig);
 
     this.node.addValidation({ validate: () => this.problems().map((p) => `store "${this.name}": ${formatProblem(p)}`) });
+    // Kubernetes refuses most StatefulSet changes: compared with what the previous synthesis wrote.
+    this.node.addValidation({ validate: () => migrationGuardErrors(ApiObject.of(this.statefulSet)).map((e) => `store "${this.name}": ${e}`) });
   }
 
   /**
@@ -621,9 +626,18 @@ export class StreamStore extends StreamHost {
       ...this.propProblems,
       ...this.grantProblems,
       ...(this.grantedUsers.length > 0 ? authProblems(this.auth()) : []),
-      ...hostedStreamProblems(this.hostedStreams(), this.settings.maxStreams, this.settings),
+      ...this.streamRuleProblems(),
       ...streamsPartProblems(this.streamsParts()),
     ];
+  }
+
+  /** cdk8s validates the whole app once more for each chart it renders: the streams are checked once per set of them. */
+  private streamRuleProblems(): Problem[] {
+    if (this.streamRules?.streams !== this.streams.length) {
+      const problems = hostedStreamProblems(this.hostedStreams(), this.settings.maxStreams, this.settings);
+      this.streamRules = { streams: this.streams.length, problems };
+    }
+    return this.streamRules.problems;
   }
 
   private createStatefulSet(props: StreamStoreProps, metadata: { name: string; labels: Record<string, string> }): kplus.StatefulSet {

@@ -1,5 +1,10 @@
-import { Chart, Testing, Yaml } from 'cdk8s';
-import { ImmutableChange, decideSynth, immutableStatefulSetChanges, migrationSteps } from '../src/migration';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Chart, Testing, Yaml } from 'cdk8s';
+import { ImmutableChange, guardStatefulSet, immutableStatefulSetChanges, migrationSteps } from '../src/migration';
+import { readPreviousManifests } from '../src/previous-manifests';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
 
 /** A StatefulSet as a store renders it, trimmed to the fields these tests touch. */
@@ -37,11 +42,11 @@ function changedFields(spec: Record<string, unknown>): Array<[string, unknown, u
   return immutableStatefulSetChanges([statefulSet()], [statefulSet({ spec })]).map((c) => [c.field, c.from, c.to]);
 }
 
-/** Synthesizes one store into YAML, as `npm run synth` writes a dist/ file. */
-function synthYaml(props: StreamStoreProps, chartId = 'shop'): string {
+/** Synthesizes one store, as a synth writes its file. */
+function synthObjects(props: StreamStoreProps, chartId = 'shop'): any[] {
   const chart = new Chart(Testing.app(), chartId, { namespace: 'messaging' });
   new StreamStore(chart, 'events', props).addStream('orders');
-  return Yaml.stringify(...Testing.synth(chart));
+  return Testing.synth(chart);
 }
 
 describe('immutableStatefulSetChanges', () => {
@@ -112,7 +117,7 @@ describe('immutableStatefulSetChanges', () => {
 describe('migrationSteps', () => {
   const changes = (spec: Record<string, unknown>, previous: Record<string, unknown> = {}, namespace = 'messaging'): ImmutableChange[] =>
     immutableStatefulSetChanges([statefulSet({ namespace, spec: previous })], [statefulSet({ namespace, spec })])
-      .map((c) => ({ ...c, file: 'shop.k8s.yaml' }));
+      .map((c) => ({ ...c, file: 'dist/shop.k8s.yaml' }));
 
   test('grows each volume claim before the apply, then restarts the pods so the filesystems grow', () => {
     expect(migrationSteps(changes({ volumeClaimTemplates: [claimTemplate('data', { resources: { requests: { storage: '20Gi' } } })] }))).toEqual([
@@ -162,22 +167,20 @@ describe('migrationSteps', () => {
   });
 });
 
-describe('decideSynth', () => {
-  const small = synthYaml({ replicas: 3, storage: { size: '10Gi' } });
-  const files = (text: string) => new Map([['shop.k8s.yaml', text]]);
+describe('guardStatefulSet', () => {
+  const FILE = 'dist/shop.k8s.yaml';
+  const small = synthObjects({ replicas: 3, storage: { size: '10Gi' } });
+  const next = (props: StreamStoreProps, chartId = 'shop') => synthObjects(props, chartId).find((o) => o.kind === 'StatefulSet');
 
-  test('writes without a word when nothing Kubernetes refuses changes', () => {
-    const larger = synthYaml({ replicas: 5, storage: { size: '10Gi' }, maxPayload: '2Mi' });
-    expect(decideSynth(files(small), files(larger), false)).toEqual({ write: true, messages: [] });
-    expect(decideSynth(new Map(), files(small), false)).toEqual({ write: true, messages: [] });
+  test('says nothing when nothing Kubernetes refuses changes, or on a first synthesis', () => {
+    expect(guardStatefulSet(small, next({ replicas: 5, storage: { size: '10Gi' }, maxPayload: '2Mi' }), FILE, false)).toEqual({ errors: [], warnings: [] });
+    expect(guardStatefulSet([], next({ replicas: 3 }), FILE, false)).toEqual({ errors: [], warnings: [] });
   });
 
-  test('fails a grown volume with the field and the migration steps, and leaves dist/ alone', () => {
-    const decision = decideSynth(files(small), files(synthYaml({ replicas: 3, storage: { size: '20Gi' } })), false);
-    expect(decision).toEqual({
-      write: false,
-      messages: [
-        'error: dist/ was not written: Kubernetes refuses these StatefulSet changes (only replicas, template, updateStrategy,',
+  test('fails a grown volume with the field and the migration steps', () => {
+    expect(guardStatefulSet(small, next({ replicas: 3, storage: { size: '20Gi' } }), FILE, false)).toEqual({
+      errors: [[
+        'Kubernetes refuses these changes to the running StatefulSet (only replicas, template, updateStrategy,',
         'persistentVolumeClaimRetentionPolicy, minReadySeconds and ordinals of a StatefulSet spec may change):',
         '  StatefulSet messaging/events (dist/shop.k8s.yaml):',
         '    spec.volumeClaimTemplates[data].spec.resources.requests.storage: "10Gi" -> "20Gi"',
@@ -186,63 +189,97 @@ describe('decideSynth', () => {
         ...[0, 1, 2].map((i) => `      kubectl patch pvc data-events-${i} -n messaging -p '{"spec":{"resources":{"requests":{"storage":"20Gi"}}}}'`),
         '      kubectl apply -f dist/shop.k8s.yaml',
         '      kubectl rollout restart statefulset events -n messaging',
-        'To migrate with these steps, write dist/ with: npm run synth -- --migrating   (or JETSTREAM_CDK8S_MIGRATING=1)',
-      ],
+        '  To migrate with these steps, synthesize with JETSTREAM_CDK8S_MIGRATING=1 (npm run synth here, cdk8s synth in your app).',
+      ].join('\n')],
+      warnings: [],
     });
   });
 
-  test('writes with a warning and the same steps when the user is migrating', () => {
-    const decision = decideSynth(files(small), files(synthYaml({ replicas: 3, storage: { size: '10Gi', storageClassName: 'fast' } })), true);
-    expect(decision).toEqual({
-      write: true,
-      messages: [
-        'warning: dist/ was written with StatefulSet changes Kubernetes refuses; migrate each one with its steps:',
+  test('warns with the same steps when the user is migrating', () => {
+    expect(guardStatefulSet(small, next({ replicas: 3, storage: { size: '10Gi', storageClassName: 'fast' } }), FILE, true)).toEqual({
+      errors: [],
+      warnings: [[
+        'warning: written with StatefulSet changes Kubernetes refuses; migrate with these steps:',
         '  StatefulSet messaging/events (dist/shop.k8s.yaml):',
         '    spec.volumeClaimTemplates[data].spec.storageClassName: (unset) -> "fast"',
         '    migration steps:',
         '      kubectl delete statefulset events -n messaging --cascade=orphan',
         '      kubectl apply -f dist/shop.k8s.yaml',
-      ],
+      ].join('\n')],
     });
   });
 
-  test('compares a StatefulSet that moved to another file, as a renamed chart moves it', () => {
-    const moved = new Map([['other.k8s.yaml', synthYaml({ replicas: 3, storage: { size: '20Gi' } })]]);
-    const decision = decideSynth(files(small), moved, false);
-    expect(decision.write).toBe(false);
-    expect(decision.messages).toContain('  StatefulSet messaging/events (dist/other.k8s.yaml):');
-    expect(decision.messages).toContain('      kubectl apply -f dist/other.k8s.yaml');
-  });
-
   test('refuses a single server becoming a cluster, or a cluster a single server, even when migrating', () => {
-    const single = synthYaml({ replicas: 1 });
+    const single = synthObjects({ replicas: 1 });
     const expected = (from: number, to: number) => ({
-      write: false,
-      messages: [
-        'error: dist/ was not written: a single server cannot become a cluster, nor a cluster a single server, in place:',
+      errors: [[
+        'a single server cannot become a cluster, nor a cluster a single server, in place:',
         `  StatefulSet messaging/events (dist/shop.k8s.yaml): replicas ${from} -> ${to}`,
         '    a single server\'s streams are not taken into a cluster, and a cluster\'s are not kept by one of its servers alone.',
         '    Deploy the new store under another name, move the streams (nats stream backup and restore, or streams that',
         '    source from the old store), then delete the old store. When the store holds nothing you need: delete it',
-        '    (kubectl delete statefulset events -n messaging, then its claims data-events-*), remove it from dist/ and synthesize again.',
-      ],
+        '    (kubectl delete statefulset events -n messaging, then its claims data-events-*), then apply dist/shop.k8s.yaml.',
+      ].join('\n')],
+      warnings: [],
     });
-    expect(decideSynth(files(single), files(small), true)).toEqual(expected(1, 3));
-    expect(decideSynth(files(small), files(single), false)).toEqual(expected(3, 1));
+    expect(guardStatefulSet(single, next({ replicas: 3, storage: { size: '10Gi' } }), FILE, true)).toEqual(expected(1, 3));
+    expect(guardStatefulSet(small, next({ replicas: 1 }), FILE, false)).toEqual(expected(3, 1));
   });
 
-  test('lets a store move to a renamed chart and file: its selector does not come from the construct path', () => {
-    const renamed = new Map([['shop-v2.k8s.yaml', synthYaml({ replicas: 3, storage: { size: '10Gi' } }, 'shop-v2')]]);
-    expect(decideSynth(files(small), renamed, false)).toEqual({ write: true, messages: [] });
+  test('lets a store move to a renamed chart: its selector does not come from the construct path', () => {
+    expect(guardStatefulSet(small, next({ replicas: 3, storage: { size: '10Gi' } }, 'shop-v2'), 'dist/shop-v2.k8s.yaml', false))
+      .toEqual({ errors: [], warnings: [] });
+  });
+});
+
+describe('the guard under synth', () => {
+  const git = (dir: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir, encoding: 'utf8' });
+  /** An app directory with `dist/` committed from a first synthesis of `props`. */
+  function committedApp(props: StreamStoreProps): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jetstream-guard-'));
+    git(dir, 'init', '-q');
+    app(dir, props).synth();
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'first');
+    return dir;
+  }
+  function app(dir: string, props: StreamStoreProps): App {
+    const result = new App({ outdir: path.join(dir, 'dist') });
+    new StreamStore(new Chart(result, 'shop', { namespace: 'messaging' }), 'events', props);
+    return result;
+  }
+
+  test('refuses, as a validation error of the store, a change against the output committed at git HEAD', () => {
+    const dir = committedApp({ storage: { size: '10Gi', storageClassName: 'ssd' } });
+    fs.rmSync(path.join(dir, 'dist'), { recursive: true });
+    expect(() => app(dir, { storage: { size: '10Gi', storageClassName: 'fast' } }).synth())
+      .toThrow(/store "events": Kubernetes refuses these changes[\s\S]*storageClassName: "ssd" -> "fast"[\s\S]*--cascade=orphan/);
+    // cdk8s makes the directory before it validates, and writes nothing into it.
+    expect(fs.readdirSync(path.join(dir, 'dist'))).toEqual([]);
   });
 
-  test('lets a cluster grow or shrink between 3 and 5', () => {
-    expect(decideSynth(files(synthYaml({ replicas: 5, storage: { size: '10Gi' } })), files(small), false)).toEqual({ write: true, messages: [] });
+  test('reads the previous manifests from JETSTREAM_CDK8S_PREVIOUS, a List as kubectl get writes it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jetstream-guard-'));
+    const running = synthObjects({ storage: { size: '10Gi', storageClassName: 'ssd' } }).find((o) => o.kind === 'StatefulSet');
+    const file = path.join(dir, 'live.yaml');
+    fs.writeFileSync(file, Yaml.stringify({ apiVersion: 'v1', kind: 'List', items: [running] }));
+    expect(readPreviousManifests(path.join(dir, 'dist'), { JETSTREAM_CDK8S_PREVIOUS: file }).objects).toEqual([running]);
   });
 
-  test('warns about a committed file that is not YAML and still writes', () => {
-    const decision = decideSynth(files('kind: StatefulSet\n  metadata: {\n<<<<<<< HEAD\n'), files(small), false);
-    expect(decision.write).toBe(true);
-    expect(decision.messages).toEqual([expect.stringMatching(/^warning: dist\/shop\.k8s\.yaml is not valid YAML \(.+\); its StatefulSets were not compared$/)]);
+  test('finds no previous manifests outside a repository, or before its first commit', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jetstream-guard-'));
+    expect(readPreviousManifests(path.join(dir, 'dist'), {})).toMatchObject({ objects: [], source: expect.stringMatching(/^none: .* is in no git repository$/) });
+    git(dir, 'init', '-q');
+    expect(readPreviousManifests(path.join(dir, 'dist'), {})).toMatchObject({ objects: [], source: 'none: git HEAD does not exist' });
+  });
+
+  test('warns about a committed file that is not YAML, and compares the others', () => {
+    const dir = committedApp({});
+    fs.writeFileSync(path.join(dir, 'dist', 'broken.k8s.yaml'), 'kind: StatefulSet\n  metadata: {\n<<<<<<< HEAD\n');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-qm', 'broken');
+    const previous = readPreviousManifests(path.join(dir, 'dist'), { JETSTREAM_CDK8S_PREVIOUS_REF: 'HEAD' });
+    expect(previous.objects.filter((o) => o.kind === 'StatefulSet')).toHaveLength(1);
+    expect(previous.warnings).toEqual([expect.stringMatching(/^warning: dist\/broken\.k8s\.yaml \(git HEAD:dist\/\) is not valid YAML \(.+\); its StatefulSets were not compared$/)]);
   });
 });
