@@ -1,6 +1,7 @@
 import { App, Chart, Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import fc from 'fast-check';
+import * as storeRules from '../src/store-rules';
 import { Stream } from '../src/stream';
 import { Compression, DiscardPolicy, STREAM_OPTIONS_SCHEMA, StorageType, StreamOptions } from '../src/stream-definition';
 import { MAX_PART_BYTES, renderStreamsParts } from '../src/streams-config';
@@ -934,5 +935,26 @@ describe('subject checks', () => {
       new Chart(app, 'two');
     }, subjects);
     expect(checks).toEqual([1, 1, 1, 1]);
+  });
+
+  test('checks the rules between a store\'s streams once per synth, however many charts render, and again for a stream added since', () => {
+    const rules = jest.spyOn(storeRules, 'hostedStreamProblems');
+    try {
+      const app = Testing.app();
+      const store = new StreamStore(new Chart(app, 'one'), 'events');
+      store.addStream('orders', { subjects: ['orders.>'] });
+      new Chart(app, 'two');
+      new Chart(app, 'three');
+      app.synthYaml();
+      expect(rules).toHaveBeenCalledTimes(1);
+
+      store.addStream('late', { subjects: ['orders.late'] });
+      expect(validationErrors(() => app.synthYaml())).toEqual([
+        '[one/events] store "events": stream "orders" subjects[0] "orders.>" overlaps stream "late" subjects[0] "orders.late" (one/events/late): JetStream refuses overlapping subjects on one server',
+      ]);
+      expect(rules).toHaveBeenCalledTimes(2);
+    } finally {
+      rules.mockRestore();
+    }
   });
 });
