@@ -70,7 +70,7 @@ export function streamsPartProblems(parts: readonly StreamsPart[]): Problem[] {
 }
 
 function renderEntry(d: StreamDefinition): string {
-  return prettyJson({
+  return '    ' + prettyJson({
     retentionPolicy: d.retentionPolicy,
     // Written only when set, so the usual stream stays short.
     ...(d.allowDataLoss ? { allowDataLoss: true } : {}),
@@ -81,22 +81,21 @@ function renderEntry(d: StreamDefinition): string {
 
 /**
  * JSON with one property a line, as a reviewer reads it: objects spread over lines, lists of plain
- * values on one line (`["orders.>", "refunds.>"]`).
+ * values on one line (`["orders.>", "refunds.>"]`). The first line carries no indent, the others `indent`.
  */
 export function prettyJson(value: unknown, indent = ''): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const inner = `${indent}  `;
   if (Array.isArray(value)) {
     if (value.every((item) => item === null || typeof item !== 'object')) return `[${value.map((item) => JSON.stringify(item)).join(', ')}]`;
-    const inner = `${indent}  `;
-    return `${indent}[\n${value.map((item) => `${inner}${prettyJson(item, inner).trimStart()}`).join(',\n')}\n${indent}]`;
+    return `[\n${value.map((item) => inner + prettyJson(item, inner)).join(',\n')}\n${indent}]`;
   }
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) return `${indent}{}`;
-    const inner = `${indent}  `;
-    const lines = entries.map(([key, v]) => `${inner}${JSON.stringify(key)}: ${prettyJson(v, inner).trimStart()}`);
-    return `${indent}{\n${lines.join(',\n')}\n${indent}}`;
+  const lines: string[] = [];
+  for (const key of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field !== undefined) lines.push(`${inner}${JSON.stringify(key)}: ${prettyJson(field, inner)}`);
   }
-  return `${indent}${JSON.stringify(value)}`;
+  return lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n${indent}}`;
 }
 
 function nameHash(name: string): string {

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { ApiObject, Chart, JsonPatch, Size, Testing } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, Size, Testing, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { NatsServerVersion } from '../src/versions';
 import { Stream } from '../src/stream';
@@ -504,6 +504,20 @@ describe('StreamStore', () => {
       expect(text).toContain('\n        "subjects": ["b"],\n');
       expect(document.streams[0].config).toMatchObject({ max_age: 0, max_bytes: -1 });
       expect(text.endsWith('}\n')).toBe(true);
+    });
+
+    test('a one-field change to one stream changes three short lines of the YAML: the field, the Job name and the definitions digest', () => {
+      const yaml = (maxAge: string) => Yaml.stringify(...synth({}, (store) => {
+        for (let i = 0; i < 20; i++) store.addStream(`s${i}`, { maxAge: i === 7 ? maxAge : '1h' });
+      })).split('\n');
+      const before = yaml('6h');
+      const after = yaml('12h');
+      expect(after).toHaveLength(before.length);
+      expect(after.filter((line, i) => line !== before[i])).toEqual([
+        '            "max_age": "12h",',
+        expect.stringMatching(/^ {2}name: events-apply-[0-9a-f]{8}$/),
+        expect.stringMatching(/^ {14}value: [0-9a-f]{64}$/),
+      ]);
     });
 
     test('a one-field change to one stream changes one line of its ConfigMap', () => {
