@@ -828,11 +828,19 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
     readUnit(problems, field, input, fallback, parseSize);
   const duration = (field: string, input: DurationInput | undefined, fallback: number): number =>
     readUnit(problems, field, input, fallback, parseDuration);
+  // A size of 0 is reported, then treated as unset like any broken prop, so the streams are checked with the default.
+  const positive = (field: string, input: SizeInput | undefined, fallback: number, why: string): number => {
+    const bytes = size(field, input, fallback);
+    if (bytes !== 0) return bytes;
+    problems.push({ field, value: formatBytes(0), rule: `must be more than 0: ${why}` });
+    return fallback;
+  };
 
   const name = props.name ?? id;
   const version = props.version ?? NatsServerVersion.V2_10_24;
   const replicas = props.replicas ?? 1;
-  const volumeBytes = size('storage.size', props.storage?.size, parseSize(DEFAULT_VOLUME_SIZE));
+  const volumeBytes = positive('storage.size', props.storage?.size, parseSize(DEFAULT_VOLUME_SIZE),
+    'Kubernetes takes the StatefulSet, then refuses each volume claim of 0 bytes, so no server starts');
   const headroomPercent = props.storage?.headroomPercent ?? 10;
   const usableVolume = Math.floor((volumeBytes * (100 - headroomPercent)) / 100);
   const memoryLimit = (props.resources ? props.resources.memory?.limit : DEFAULT_MEMORY);
@@ -853,7 +861,8 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
     headroomPercent,
     maxFileStoreBytes: size('maxFileStore', props.maxFileStore, floorToMebibytes(usableVolume)),
     maxMemoryStoreBytes: size('maxMemoryStore', props.maxMemoryStore, floorToMebibytes((memoryLimitBytes ?? 0) / 2)),
-    maxPayloadBytes: size('maxPayload', props.maxPayload, DEFAULT_MAX_PAYLOAD),
+    maxPayloadBytes: positive('maxPayload', props.maxPayload, DEFAULT_MAX_PAYLOAD,
+      `nats-server reads max_payload 0 as its default, ${formatBytes(DEFAULT_MAX_PAYLOAD)}`),
     memoryLimitBytes,
     defaults: defaults.value,
     limits: limits.value,

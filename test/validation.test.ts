@@ -486,6 +486,32 @@ describe('max payload', () => {
   test('accepts 64MiB', () => {
     expect(synthErrors(storeWith({ maxPayload: '64Mi' }))).toEqual([]);
   });
+
+  test.each<[string, StreamStoreProps['maxPayload']]>([['"0"', '0'], ['0', 0], ['"0Mi"', '0Mi']])('fails on %s, which nats-server reads as its default', (_what, maxPayload) => {
+    expect(synthErrors(storeWith({ maxPayload })))
+      .toEqual([onStore('maxPayload 0B must be more than 0: nats-server reads max_payload 0 as its default, 1MiB')]);
+  });
+
+  test('checks the streams with the default after a max payload of 0', () => {
+    expect(synthErrors(storeWith({ maxPayload: '0' }, ['s', { maxMsgSize: '1Mi' }])))
+      .toEqual([onStore('maxPayload 0B must be more than 0: nats-server reads max_payload 0 as its default, 1MiB')]);
+  });
+});
+
+describe('volume size', () => {
+  test.each<[string, NonNullable<StreamStoreProps['storage']>['size']]>([['"0"', '0'], ['0', 0], ['"0Gi"', '0Gi']])('fails on %s', (_what, size) => {
+    expect(synthErrors(storeWith({ storage: { size } }))).toEqual([onStore(
+      'storage.size 0B must be more than 0: Kubernetes takes the StatefulSet, then refuses each volume claim of 0 bytes, so no server starts')]);
+  });
+
+  test('checks the streams with the default after a volume of 0', () => {
+    expect(synthErrors(storeWith({ storage: { size: '0' } }, ['s', { maxBytes: '1Gi' }]))).toEqual([onStore(
+      'storage.size 0B must be more than 0: Kubernetes takes the StatefulSet, then refuses each volume claim of 0 bytes, so no server starts')]);
+  });
+
+  test('accepts one byte', () => {
+    expect(synthErrors(storeWith({ storage: { size: 1 } }))).toEqual([]);
+  });
 });
 
 describe('lame duck', () => {
