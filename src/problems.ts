@@ -43,7 +43,8 @@ function ajv(): Ajv {
   if (shared === undefined) {
     // Required here, not imported: loading ajv is a tenth of the library's load, paid only once a schema is used.
     const { default: AjvClass } = require('ajv') as typeof import('ajv');
-    shared = new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true, validateSchema: false });
+    // verbose: an error carries its schema, whose description says what a failed anyOf allows.
+    shared = new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true, validateSchema: false, verbose: true });
   }
   return shared;
 }
@@ -111,7 +112,10 @@ function isLeafError(error: ErrorObject): boolean {
 
 function describeError(error: ErrorObject): string {
   if (error.keyword === 'enum') return `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  if (error.keyword === 'anyOf') return 'must be a number, a string such as "10Gi" or "240h", or a cdk8s Size or Duration';
+  if (error.keyword === 'anyOf') {
+    const allowed = error.parentSchema?.description;
+    return typeof allowed === 'string' ? `must be ${allowed}` : 'must be a number, a string such as "10Gi" or "240h", or a cdk8s Size or Duration';
+  }
   return error.message ?? 'is invalid';
 }
 

@@ -279,8 +279,20 @@ const MIN_WINDOW_MS = 100;
 /** JetStream's default duplicate window. */
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
-const sizeShape = { anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string' }, { type: 'object' }] };
-const durationShape = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'object' }] };
+// Each description is what an error says the prop must be, with the value it has.
+const sizeShape = {
+  description: 'a size: a whole number of bytes (-1 for unlimited), a quantity string such as "10Gi" or a cdk8s Size',
+  anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string' }, { type: 'object' }],
+};
+/** JSON Schema of a size that cannot be unlimited, such as a volume or the max payload. */
+export const SIZE_SHAPE = {
+  description: 'a size: a whole number of bytes, a quantity string such as "10Gi" or a cdk8s Size',
+  anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'object' }],
+};
+const durationShape = {
+  description: 'a non-negative duration: a whole number of milliseconds, a Go duration string such as "240h" or a cdk8s Duration',
+  anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'object' }],
+};
 const countShape = { type: 'integer', minimum: -1 };
 const enumOf = (values: object) => ({ enum: Object.values(values) });
 

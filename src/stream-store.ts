@@ -22,7 +22,7 @@ import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules
 import { streamsPartProblems } from './streams-config';
 import { IStream, Stream } from './stream';
 import {
-  LIMIT_PROPERTIES, ResolvedLimits, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
+  LIMIT_PROPERTIES, ResolvedLimits, SIZE_SHAPE, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
 } from './stream-definition';
 import { StreamHost } from './stream-host';
 import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
@@ -315,7 +315,7 @@ const STORE_PROPS_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        size: LIMIT_PROPERTIES.maxBytes,
+        size: SIZE_SHAPE,
         storageClassName: { type: 'string' },
         accessModes: { type: 'array', items: { type: 'string' }, minItems: 1 },
         headroomPercent: { type: 'number', minimum: 0, maximum: 90 },
@@ -329,9 +329,9 @@ const STORE_PROPS_SCHEMA = {
         },
       },
     },
-    maxFileStore: LIMIT_PROPERTIES.maxBytes,
-    maxMemoryStore: LIMIT_PROPERTIES.maxBytes,
-    maxPayload: LIMIT_PROPERTIES.maxBytes,
+    maxFileStore: SIZE_SHAPE,
+    maxMemoryStore: SIZE_SHAPE,
+    maxPayload: SIZE_SHAPE,
     defaults: { type: 'object', additionalProperties: false, properties: LIMIT_PROPERTIES },
     limits: {
       type: 'object',

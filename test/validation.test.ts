@@ -687,9 +687,27 @@ describe('prop shapes', () => {
     expect(streamErrors({ subjects: [] })).toEqual([onStream('subjects [] must NOT have fewer than 1 items')]);
   });
 
-  test('fails on a size of the wrong shape', () => {
-    expect(streamErrors({ maxBytes: 1.5 })).toEqual([
-      onStream('maxBytes 1.5 must be a number, a string such as "10Gi" or "240h", or a cdk8s Size or Duration'),
+  const LIMIT_SIZE = 'must be a size: a whole number of bytes (-1 for unlimited), a quantity string such as "10Gi" or a cdk8s Size';
+  const STORE_SIZE = 'must be a size: a whole number of bytes, a quantity string such as "10Gi" or a cdk8s Size';
+  const DURATION = 'must be a non-negative duration: a whole number of milliseconds, a Go duration string such as "240h" or a cdk8s Duration';
+
+  test.each<[string, StreamOptions, string]>([
+    ['a fractional size', { maxBytes: 1.5 }, `maxBytes 1.5 ${LIMIT_SIZE}`],
+    ['a size below -1', { maxMsgSize: -2 }, `maxMsgSize -2 ${LIMIT_SIZE}`],
+    ['a boolean size', { maxBytes: true as any }, `maxBytes true ${LIMIT_SIZE}`],
+    ['a negative max age', { maxAge: -5 }, `maxAge -5 ${DURATION}`],
+    ['a negative duplicate window', { duplicateWindow: -1 }, `duplicateWindow -1 ${DURATION}`],
+    ['a fractional duration', { maxAge: 0.5 }, `maxAge 0.5 ${DURATION}`],
+  ])('fails on %s, saying what is allowed', (_what, options, message) => {
+    expect(streamErrors(options)).toEqual([onStream(message)]);
+  });
+
+  test('fails on store sizes and durations of the wrong shape, saying what is allowed', () => {
+    expect(synthErrors(storeWith({ storage: { size: -1 }, maxPayload: 1.5, lameDuckDuration: -30_000, defaults: { maxAge: -1 } }))).toEqual([
+      onStore(`storage.size -1 ${STORE_SIZE}`),
+      onStore(`maxPayload 1.5 ${STORE_SIZE}`),
+      onStore(`defaults.maxAge -1 ${DURATION}`),
+      onStore(`lameDuckDuration -30000 ${DURATION}`),
     ]);
   });
 
