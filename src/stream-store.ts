@@ -111,7 +111,7 @@ export interface StreamStoreMetrics {
 /** Props of `StreamStore`. */
 export interface StreamStoreProps {
   /**
-   * Name of the store: a DNS label of at most 48 characters (the apply Job's name adds 14) that names
+   * Name of the store: a DNS label of at most 48 characters (the apply Job's name adds 15) that names
    * its StatefulSet, Services, ConfigMaps and apply Job.
    * @default - the construct id
    */
@@ -293,8 +293,14 @@ const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
 const MIN_LAME_DUCK_DURATION_MS = 30_000;
 /** The least the termination grace period must exceed lame-duck mode by; the default adds twice that. */
 const LAME_DUCK_MARGIN_MS = 10_000;
-/** Kubernetes name limits: a StatefulSet's pods get a 10-character revision hash label added. */
-const NAME_LIMITS = { statefulSet: 52, label: 63 } as const;
+/** Kubernetes' longest label value. */
+const LABEL_VALUE_LIMIT = 63;
+/**
+ * The longest store name: the longest name made from it, the apply Job's `<store>-apply-<8 hex>`, is also
+ * a label of the Job's pods. The other names fit: the StatefulSet's (at most 52: its pods' revision label
+ * adds 11 characters to it) and the headless Service's `<store>-headless` (a DNS label).
+ */
+const MAX_NAME_LENGTH = LABEL_VALUE_LIMIT - '-apply-'.length - 8;
 /** The store's labels that never change: its selector, and the only ones its volume claim template carries. */
 const STABLE_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/managed-by'];
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -898,17 +904,10 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   if (!DNS_LABEL.test(s.name)) {
     add('name', showValue(s.name), 'must be a DNS label: lower-case letters, digits and "-", starting with a letter');
   }
-  const names: Array<[string, string, number]> = [
-    ['StatefulSet', s.name, NAME_LIMITS.statefulSet],
-    ['Service', s.name, NAME_LIMITS.label],
-    ['headless Service', `${s.name}-headless`, NAME_LIMITS.label],
-    ['label app.kubernetes.io/instance', s.name, NAME_LIMITS.label],
-    ['apply Job', `${s.name}-apply-xxxxxxxx`, NAME_LIMITS.label],
-  ];
-  for (const [what, derived, limit] of names) {
-    if (derived.length > limit) {
-      add('name', showValue(s.name), `gives the ${what} name "${derived}" of ${derived.length} characters; at most ${limit} are allowed and names are never truncated`);
-    }
+  if (s.name.length > MAX_NAME_LENGTH) {
+    add('name', showValue(s.name), `must be at most ${MAX_NAME_LENGTH} characters (it has ${s.name.length}): the longest name made from it, `
+      + `the apply Job's "<store>-apply-<8 hex>", is also a label of the Job's pods, and a label value has at most ${LABEL_VALUE_LIMIT} characters; `
+      + 'names are never truncated');
   }
   if (![1, 3, 5].includes(s.replicas)) {
     add('replicas', String(s.replicas), 'must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety');

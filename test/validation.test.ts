@@ -635,27 +635,12 @@ describe('store names', () => {
     ]);
   });
 
-  test('fails on a name too long for the apply Job', () => {
-    const name = 'a'.repeat(49);
+  test.each<[number]>([[49], [53], [55], [70]])('fails on a name of %p characters, once, naming the limit and why', (length) => {
+    const name = 'a'.repeat(length);
     expect(synthErrors(storeWith({ name }))).toEqual([
-      `[test/events] store "${name}": name "${name}" gives the apply Job name "${name}-apply-xxxxxxxx" of 64 characters; at most 63 are allowed and names are never truncated`,
-    ]);
-  });
-
-  test('fails on a name too long for the StatefulSet', () => {
-    const name = 'a'.repeat(53);
-    expect(synthErrors(storeWith({ name }))).toEqual([
-      `[test/events] store "${name}": name "${name}" gives the StatefulSet name "${name}" of 53 characters; at most 52 are allowed and names are never truncated`,
-      `[test/events] store "${name}": name "${name}" gives the apply Job name "${name}-apply-xxxxxxxx" of 68 characters; at most 63 are allowed and names are never truncated`,
-    ]);
-  });
-
-  test('fails on a name too long for the StatefulSet and the headless Service', () => {
-    const name = 'b'.repeat(55);
-    expect(synthErrors(storeWith({ name }))).toEqual([
-      `[test/events] store "${name}": name "${name}" gives the StatefulSet name "${name}" of 55 characters; at most 52 are allowed and names are never truncated`,
-      `[test/events] store "${name}": name "${name}" gives the headless Service name "${name}-headless" of 64 characters; at most 63 are allowed and names are never truncated`,
-      `[test/events] store "${name}": name "${name}" gives the apply Job name "${name}-apply-xxxxxxxx" of 70 characters; at most 63 are allowed and names are never truncated`,
+      `[test/events] store "${name}": name "${name}" must be at most 48 characters (it has ${length}): the longest name made from it, `
+        + 'the apply Job\'s "<store>-apply-<8 hex>", is also a label of the Job\'s pods, and a label value has at most 63 characters; '
+        + 'names are never truncated',
     ]);
   });
 
