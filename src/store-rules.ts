@@ -1,7 +1,7 @@
 import { Problem } from './problems';
 import { ResolvedLimits, StorageType, StreamDefinition, UNLIMITED } from './stream-definition';
 import { SubjectTree, checkSubjects } from './subjects';
-import { formatBytes, formatDuration } from './units';
+import { formatBytes, formatBytesReadable, formatBytesReadablePair, formatDuration } from './units';
 
 /** A stream as the store's cross-stream rules see it. */
 export interface HostedStream {
@@ -99,11 +99,14 @@ export function capacityProblems(streams: readonly HostedStream[], capacity: Sto
 function oversizedStreamProblems(streams: readonly HostedStream[], storage: StorageType, perServer: number, field: string): Problem[] {
   return streams
     .filter((s) => s.definition.storage === storage && s.definition.maxBytes > perServer)
-    .map((s) => ({
-      field: `stream "${s.definition.name}" maxBytes`,
-      value: formatBytes(s.definition.maxBytes),
-      rule: `exceeds ${field} ${formatBytes(perServer)}: each replica of a stream is stored whole on one server`,
-    }));
+    .map((s) => {
+      const [maxBytes, limit] = formatBytesReadablePair(s.definition.maxBytes, perServer);
+      return {
+        field: `stream "${s.definition.name}" maxBytes`,
+        value: maxBytes,
+        rule: `exceeds ${field} ${limit}: each replica of a stream is stored whole on one server`,
+      };
+    });
 }
 
 function storageProblem(
@@ -120,10 +123,13 @@ function storageProblem(
     .slice(0, LISTED_STREAMS)
     .map((s) => `"${s.name}" ${formatBytes(s.bytes)} x${s.replicas}`);
   const more = reserving.length > LISTED_STREAMS ? ` and ${reserving.length - LISTED_STREAMS} more` : '';
+  // The sums in units a person reads; exact where rounding would make them look alike, the per-server size with them.
+  const [reserved, total] = formatBytesReadablePair(needed, available);
+  const each = total === formatBytesReadable(available) ? formatBytesReadable(perServer) : formatBytes(perServer);
   return {
     field,
-    value: `${formatBytes(perServer)} x${servers} server(s) = ${formatBytes(available)}`,
-    rule: `is too small: the ${storage} streams reserve ${formatBytes(needed)} (maxBytes x replicas: ${largest.join(', ')}${more})`,
+    value: `${each} x${servers} server(s) = ${total}`,
+    rule: `is too small: the ${storage} streams reserve ${reserved} (maxBytes x replicas: ${largest.join(', ')}${more})`,
   };
 }
 

@@ -25,7 +25,7 @@ import {
   LIMIT_PROPERTIES, ResolvedLimits, SIZE_SHAPE, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
 } from './stream-definition';
 import { StreamHost } from './stream-host';
-import { DurationInput, SizeInput, formatBytes, formatDuration, parseDuration, parseSize } from './units';
+import { DurationInput, SizeInput, formatBytes, formatBytesReadablePair, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion } from './versions';
 
 /** What happens to a store's volumes when the StatefulSet is deleted or scaled down. */
@@ -922,8 +922,8 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
     add('maxPayload', formatBytes(s.maxPayloadBytes), `must be at most ${formatBytes(MAX_PENDING_BYTES)}, the server's max_pending: a larger one stops the server at startup`);
   }
   if (s.maxFileStoreBytes > usableVolume) {
-    add('maxFileStore', formatBytes(s.maxFileStoreBytes),
-      `exceeds the volume ${formatBytes(s.volumeBytes)} minus its ${s.headroomPercent}% headroom (${formatBytes(usableVolume)})`);
+    const [maxFileStore, usable] = formatBytesReadablePair(s.maxFileStoreBytes, usableVolume);
+    add('maxFileStore', maxFileStore, `exceeds the volume ${formatBytes(s.volumeBytes)} minus its ${s.headroomPercent}% headroom (${usable})`);
   }
   if (s.memoryLimitBytes === undefined && props.maxMemoryStore === undefined) {
     add('maxMemoryStore', '(unset)', 'must be set when the container has no memory limit');

@@ -143,6 +143,53 @@ export function formatBytes(bytes: number): string {
   return unit === undefined ? `${bytes}B` : `${bytes / unit[1]}${unit[0]}`;
 }
 
+/** Binary units for rounded sizes, largest first; TiB is the largest formatBytes writes. */
+const ROUNDED_UNITS: ReadonlyArray<[string, number]> = [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]];
+
+/**
+ * Formats a byte count for people: exactly (`"1536MiB"`, `"5TiB"`) when {@link formatBytes} needs at most four
+ * digits, else rounded to one decimal in the largest binary unit (`"5.0TiB"` for 5244416MiB). Exact forms
+ * have no decimal point, so one marks a rounded value. Sums above `Number.MAX_SAFE_INTEGER` are rounded too.
+ *
+ * @throws UnitError when `bytes` is not a non-negative whole number.
+ */
+export function formatBytesReadable(bytes: number): string {
+  checkWholeBytes(bytes);
+  if (Number.isSafeInteger(bytes)) {
+    const exact = formatBytes(bytes);
+    if (/^\d{1,4}[A-Za-z]+$/.test(exact)) return exact;
+  }
+  return roundedBytes(bytes);
+}
+
+/**
+ * Formats two byte counts a message compares: readable, unless rounding would make them look alike (5TiB
+ * and 5TiB plus 1MiB are both about 5.0TiB), then both exact, so the difference shows.
+ *
+ * @throws UnitError when either is not a non-negative whole number.
+ */
+export function formatBytesReadablePair(a: number, b: number): [string, string] {
+  checkWholeBytes(a);
+  checkWholeBytes(b);
+  const alike = roundedBytes(a) === roundedBytes(b) && Number.isSafeInteger(a) && Number.isSafeInteger(b);
+  return alike ? [formatBytes(a), formatBytes(b)] : [formatBytesReadable(a), formatBytesReadable(b)];
+}
+
+function roundedBytes(bytes: number): string {
+  const index = ROUNDED_UNITS.findIndex(([, factor]) => bytes >= factor);
+  if (index === -1) return `${bytes}B`;
+  const [unit, factor] = ROUNDED_UNITS[index];
+  const shown = (bytes / factor).toFixed(1);
+  // 1023.96GiB rounds to 1024.0GiB: one unit up reads better.
+  return shown === '1024.0' && index > 0 ? `1.0${ROUNDED_UNITS[index - 1][0]}` : `${shown}${unit}`;
+}
+
+function checkWholeBytes(bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < 0) {
+    throw new UnitError('size', String(bytes), 'expected a non-negative whole number of bytes');
+  }
+}
+
 /**
  * Formats milliseconds as an exact Go duration string such as `"4h35m"`, `"1.5s"` or `"100ms"`.
  *

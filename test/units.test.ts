@@ -1,6 +1,6 @@
 import { Duration, Size } from 'cdk8s';
 import fc from 'fast-check';
-import { formatBytes, formatDuration, parseDuration, parseSize, UnitError } from '../src/units';
+import { formatBytes, formatBytesReadable, formatBytesReadablePair, formatDuration, parseDuration, parseSize, UnitError } from '../src/units';
 
 const KI = 1024;
 const MI = KI * 1024;
@@ -230,6 +230,41 @@ describe('formatBytes', () => {
 
   test.each<[number]>([[-1], [0.5], [NaN]])('rejects %p', (bytes) => {
     expect(() => formatBytes(bytes)).toThrow(`invalid size ${bytes}: expected a non-negative safe integer number of bytes`);
+  });
+});
+
+describe('formatBytesReadable', () => {
+  test.each<[number, string]>([
+    [0, '0B'],
+    [1536, '1536B'],
+    [1536 * MI, '1536MiB'],
+    [9999 * GI, '9999GiB'],
+    [5 * TI, '5TiB'],
+    [1e12, '1TB'],
+    [5244416 * MI, '5.0TiB'],
+    [943718 * MI, '921.6GiB'],
+    [10000 * KI, '9.8MiB'],
+    [1048575 * MI, '1.0TiB'],
+    [9663676416 + 1, '9.0GiB'],
+    [PI, '1024TiB'],
+    [3 * Number.MAX_SAFE_INTEGER, '24576.0TiB'],
+  ])('%p is %p: exact when that is four digits at most, else one decimal in the largest binary unit', (bytes, text) => {
+    expect(formatBytesReadable(bytes)).toBe(text);
+  });
+
+  test.each<[number]>([[-1], [0.5], [NaN], [Infinity]])('rejects %p', (bytes) => {
+    expect(() => formatBytesReadable(bytes)).toThrow(`invalid size ${bytes}: expected a non-negative whole number of bytes`);
+  });
+});
+
+describe('formatBytesReadablePair', () => {
+  test.each<[number, number, [string, string]]>([
+    [5244416 * MI, 90 * GI, ['5.0TiB', '90GiB']],
+    [5 * TI + MI, 5 * TI, ['5242881MiB', '5TiB']],
+    [943718 * MI + 1, 943718 * MI, ['989560045569B', '943718MiB']],
+    [3 * Number.MAX_SAFE_INTEGER, 2 * Number.MAX_SAFE_INTEGER, ['24576.0TiB', '16384.0TiB']],
+  ])('%p and %p are %p: readable, or both exact where rounding would make them look alike', (a, b, texts) => {
+    expect(formatBytesReadablePair(a, b)).toEqual(texts);
   });
 });
 

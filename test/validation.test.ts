@@ -379,6 +379,27 @@ describe('capacity', () => {
     ]);
   });
 
+  test('prints sums and derived sizes in a unit a person reads, rounded values with one decimal', () => {
+    const terabyte = ['a', 'b', 'c', 'd', 'e'].map((name): [string, StreamOptions] => [name, { maxBytes: '1Ti' }]);
+    expect(synthErrors(storeWith({ storage: { size: '4Ti' } }, ...terabyte, ['f', { maxBytes: '1.5Gi' }]))).toEqual([onStore(
+      'maxFileStore 3.6TiB x1 server(s) = 3.6TiB is too small: the file streams reserve 5.0TiB (maxBytes x replicas: '
+        + '"a" 1TiB x1, "b" 1TiB x1, "c" 1TiB x1, "d" 1TiB x1, "e" 1TiB x1, "f" 1536MiB x1)')]);
+    expect(synthErrors(storeWith({ storage: { size: '1Ti' } }, ['big', { maxBytes: '1Ti' }]))).toEqual([
+      onStore('stream "big" maxBytes 1TiB exceeds maxFileStore 921.6GiB: each replica of a stream is stored whole on one server'),
+      onStore('maxFileStore 921.6GiB x1 server(s) = 921.6GiB is too small: the file streams reserve 1TiB (maxBytes x replicas: "big" 1TiB x1)'),
+    ]);
+  });
+
+  test('prints exact sizes where rounding would hide the difference', () => {
+    expect(synthErrors(storeWith({ storage: { size: '10Ti', headroomPercent: 0 } }, ['a', { maxBytes: '10Ti' }], ['b', { maxBytes: '1Mi' }])))
+      .toEqual([onStore(
+        'maxFileStore 10TiB x1 server(s) = 10TiB is too small: the file streams reserve 10485761MiB (maxBytes x replicas: "a" 10TiB x1, "b" 1MiB x1)')]);
+    expect(synthErrors(storeWith({ storage: { size: '1Ti' } }, ['a', { maxBytes: 943718 * 2 ** 20 + 1 }]))).toEqual([
+      onStore('stream "a" maxBytes 989560045569B exceeds maxFileStore 943718MiB: each replica of a stream is stored whole on one server'),
+      onStore('maxFileStore 943718MiB x1 server(s) = 943718MiB is too small: the file streams reserve 989560045569B (maxBytes x replicas: "a" 989560045569B x1)'),
+    ]);
+  });
+
   test('accepts file streams that fill the store exactly', () => {
     expect(synthErrors(storeWith({ replicas: 3 },
       ['a', { maxBytes: '3Gi', replicas: 3 }],
@@ -406,6 +427,8 @@ describe('capacity', () => {
       .toEqual([onStore('maxFileStore 10GiB exceeds the volume 10GiB minus its 10% headroom (9GiB)')]);
     expect(synthErrors(storeWith({ maxFileStore: '9Gi', storage: { size: '10Gi', headroomPercent: 20 } })))
       .toEqual([onStore('maxFileStore 9GiB exceeds the volume 10GiB minus its 20% headroom (8GiB)')]);
+    expect(synthErrors(storeWith({ maxFileStore: '1Ti', storage: { size: '1Ti' } })))
+      .toEqual([onStore('maxFileStore 1TiB exceeds the volume 1TiB minus its 10% headroom (921.6GiB)')]);
   });
 
   test('accepts a maxFileStore equal to the volume minus its headroom', () => {
