@@ -22,6 +22,9 @@ export function showValue(value: unknown): string {
   if (typeof value === 'object' && value !== null && typeof (value as any).toMilliseconds === 'function') {
     return `Duration(${(value as any).toMilliseconds()}ms)`;
   }
+  if (typeof value === 'object' && value !== null && typeof (value as any).asString === 'function') {
+    return `Size(${(value as any).asString()})`;
+  }
   return JSON.stringify(value) ?? String(value);
 }
 

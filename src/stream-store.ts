@@ -22,7 +22,7 @@ import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules
 import { streamsPartProblems } from './streams-config';
 import { IStream, Stream } from './stream';
 import {
-  LIMIT_PROPERTIES, ResolvedLimits, SIZE_SHAPE, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits,
+  LIMIT_PROPERTIES, ResolvedLimits, SIZE_SHAPE, StreamLimitOptions, StreamOptions, StreamPolicy, readUnit, resolveLimits, unitRule,
 } from './stream-definition';
 import { StreamHost } from './stream-host';
 import { DurationInput, SizeInput, formatBytes, formatBytesReadablePair, formatDuration, parseDuration, parseSize } from './units';
@@ -850,7 +850,13 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
   const headroomPercent = props.storage?.headroomPercent ?? 10;
   const usableVolume = Math.floor((volumeBytes * (100 - headroomPercent)) / 100);
   const memoryLimit = (props.resources ? props.resources.memory?.limit : DEFAULT_MEMORY);
-  const memoryLimitBytes = memoryLimit ? parseSize(memoryLimit) : undefined;
+  // Reported, not thrown: a throw here would stop the app before it declares its streams, hiding their problems.
+  let memoryLimitBytes: number | undefined;
+  try {
+    memoryLimitBytes = memoryLimit === undefined ? undefined : parseSize(memoryLimit);
+  } catch (error) {
+    problems.push({ field: 'resources.memory.limit', value: showValue(memoryLimit), rule: unitRule(error) });
+  }
   const lameDuckDurationMs = duration('lameDuckDuration', props.lameDuckDuration, 30_000);
   const lameDuckGracePeriodMs = duration('lameDuckGracePeriod', props.lameDuckGracePeriod, 10_000);
   const minimumGraceMs = lameDuckDurationMs + lameDuckGracePeriodMs + LAME_DUCK_MARGIN_MS;
@@ -862,7 +868,8 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
     name,
     version,
     image: props.image ?? version.image,
-    replicas,
+    // Fewer than one server is reported, then treated as unset: the streams' rules and the capacity count servers.
+    replicas: replicas >= 1 ? replicas : 1,
     volumeBytes,
     headroomPercent,
     maxFileStoreBytes: size('maxFileStore', props.maxFileStore, floorToMebibytes(usableVolume)),
@@ -909,8 +916,9 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
       + `the apply Job's "<store>-apply-<8 hex>", is also a label of the Job's pods, and a label value has at most ${LABEL_VALUE_LIMIT} characters; `
       + 'names are never truncated');
   }
-  if (![1, 3, 5].includes(s.replicas)) {
-    add('replicas', String(s.replicas), 'must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety');
+  const replicas = props.replicas ?? 1;
+  if (![1, 3, 5].includes(replicas)) {
+    add('replicas', String(replicas), 'must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety');
   }
   if (s.replicas > 1 && s.auth.kind !== AuthKind.NONE && s.tls?.routes === undefined && !s.networkPolicy) {
     add('networkPolicy', 'false', 'needs tls.routes in an authenticated cluster: routes carry no credentials, so any pod that reaches the route port would join the cluster and bypass auth');
@@ -925,7 +933,7 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
     const [maxFileStore, usable] = formatBytesReadablePair(s.maxFileStoreBytes, usableVolume);
     add('maxFileStore', maxFileStore, `exceeds the volume ${formatBytes(s.volumeBytes)} minus its ${s.headroomPercent}% headroom (${usable})`);
   }
-  if (s.memoryLimitBytes === undefined && props.maxMemoryStore === undefined) {
+  if (props.resources !== undefined && props.resources.memory?.limit === undefined && props.maxMemoryStore === undefined) {
     add('maxMemoryStore', '(unset)', 'must be set when the container has no memory limit');
   } else if (s.memoryLimitBytes !== undefined && s.maxMemoryStoreBytes > s.memoryLimitBytes) {
     add('maxMemoryStore', formatBytes(s.maxMemoryStoreBytes), `exceeds the container memory limit ${formatBytes(s.memoryLimitBytes)}`);

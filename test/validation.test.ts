@@ -8,7 +8,7 @@ import { MAX_PART_BYTES, renderStreamsParts } from '../src/streams-config';
 import { formatBytes } from '../src/units';
 import { APPLY_JOB_OPTIONS_SCHEMA } from '../src/apply-job';
 import { NatsAuth } from '../src/auth';
-import { StreamStore, StreamStoreProps } from '../src/stream-store';
+import { StreamStore, StreamStoreProps, resolveStore } from '../src/stream-store';
 import { NatsServerVersion } from '../src/versions';
 import { validationErrors } from './support/validation-errors';
 
@@ -801,6 +801,36 @@ describe('reporting', () => {
       '[test/Other] store "Other": name "Other" must be a DNS label: lower-case letters, digits and "-", starting with a letter',
       '[test/Other] store "Other": maxFileStore 20GiB exceeds the volume 10GiB minus its 10% headroom (9GiB)',
     ]);
+  });
+
+  test('fails with a store prop problem and every stream problem in one synth', () => {
+    const chart = storeWith({ maxMemoryStore: '2Gi' },
+      ['orders', { subjects: ['orders..created'], maxAge: -5 }],
+      ['payments', { subjects: ['payments.>'], replicas: 3 }]);
+    expect(synthErrors(chart)).toEqual([
+      onStore('maxMemoryStore 2GiB exceeds the container memory limit 1GiB'),
+      onStream('maxAge -5 must be a non-negative duration: a whole number of milliseconds, a Go duration string such as "240h" or a cdk8s Duration', 'orders'),
+      onStream('subjects[0] "orders..created" has an empty token', 'orders'),
+      onStream('replicas 3 exceeds the 1 server(s) of store "events"', 'payments'),
+    ]);
+  });
+
+  test.each<[string, StreamStoreProps, string]>([
+    ['a negative server count', { replicas: -1 },
+      'replicas -1 must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety'],
+    ['no servers', { replicas: 0 },
+      'replicas 0 must be 1, or 3 or 5 for a cluster: JetStream needs a quorum, so even sizes add no safety'],
+  ])('fails with %s and the streams\' problems in one synth, the streams checked as if it were unset', (_what, props, storeError) => {
+    const chart = storeWith(props, ['orders', { subjects: ['orders..created'], maxBytes: '1Gi' }]);
+    expect(synthErrors(chart)).toEqual([onStore(storeError), onStream('subjects[0] "orders..created" has an empty token', 'orders')]);
+  });
+
+  test('reports an unreadable memory limit instead of throwing before the app declares its streams', () => {
+    const resolution = resolveStore({ resources: { memory: { limit: Size.gibibytes(0.3) } }, maxMemoryStore: '100Mi' }, 'events');
+    expect(resolution.problems).toEqual([
+      { field: 'resources.memory.limit', value: 'Size(0.3Gi)', rule: 'is invalid: must come to a whole number of bytes' },
+    ]);
+    expect(resolution.value.memoryLimitBytes).toBeUndefined();
   });
 
   test('fails on an unreadable field and still checks the rest of the stream', () => {
