@@ -1,7 +1,7 @@
-import { Chart, ChartProps, Size } from 'cdk8s';
+import { ApiObject, Chart, ChartProps, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { NatsAuth, StreamStore } from '../src';
+import { NatsAuth, StreamStore, renderStoredForm } from '../src';
 
 /**
  * A highly available, authenticated store: three servers spread over nodes and zones, users
@@ -30,5 +30,8 @@ export class HaChart extends Chart {
     const auditor = new kplus.Deployment(this, 'orders-auditor', { containers: [{ name: 'auditor', image: 'example.com/shop/orders-auditor:1.0.0' }] });
     orders.grantPublish(api, { user: 'orders-api', password: password('orders-api') });
     orders.grantConsume(auditor, { user: 'orders-auditor', password: password('orders-auditor') });
+    // cdk8s-plus writes some values otherwise than the API server stores them: render them as stored,
+    // so a second kubectl apply changes nothing.
+    for (const workload of [api, auditor]) renderStoredForm(ApiObject.of(workload));
   }
 }

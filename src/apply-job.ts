@@ -7,6 +7,7 @@ import { PlanExitCode } from './apply/plan';
 import { SecretKeyReference, TLS_FILES } from './auth';
 import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
 import { withoutConstructPathLabel } from './labels';
+import { storedForm } from './stored-form';
 import { Problem } from './problems';
 import { LIMIT_PROPERTIES } from './stream-definition';
 import type { StreamsVolume } from './stream-host';
@@ -230,12 +231,12 @@ export function finishJob(job: any, storeName: string, streams: StreamsVolume): 
         { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
       ],
     }));
-  withoutConstructPathLabel(finished);
+  const stored = storedForm(withoutConstructPathLabel(finished));
   const hash = createHash('sha256')
-    .update(JSON.stringify({ ...finished, metadata: { ...finished.metadata, name: undefined } }))
+    .update(JSON.stringify({ ...stored, metadata: { ...stored.metadata, name: undefined } }))
     .digest('hex');
-  finished.metadata.name = `${storeName}-apply-${hash.slice(0, 8)}`;
-  return finished;
+  stored.metadata.name = `${storeName}-apply-${hash.slice(0, 8)}`;
+  return stored;
 }
 
 function hookAnnotations(hook: ApplyJobHook | undefined): Record<string, string> {

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'util';
+import { storedForm } from './stored-form';
 import { parseSize } from './units';
 
 /**
@@ -52,8 +53,13 @@ export interface GuardVerdict {
 export function immutableStatefulSetChanges(previous: readonly any[], next: readonly any[]): ImmutableChange[] {
   return matchedStatefulSets(previous, next).flatMap(([old, updated]) => {
     const { name, namespace } = old.metadata;
-    const oldSpec = old.spec ?? {};
-    const newSpec = updated.spec ?? {};
+    // As the API server compares them: its defaults filled in, quantities by value, whatever
+    // version wrote them (a template's null creation time is no value).
+    const oldSpec = storedForm(old).spec ?? {};
+    const newSpec = storedForm(updated).spec ?? {};
+    for (const claim of [...(oldSpec.volumeClaimTemplates ?? []), ...(newSpec.volumeClaimTemplates ?? [])]) {
+      if (claim?.metadata?.creationTimestamp === null) delete claim.metadata.creationTimestamp;
+    }
     const fields = [...new Set([...Object.keys(oldSpec), ...Object.keys(newSpec)])]
       .filter((field) => !MUTABLE_SPEC_FIELDS.has(field))
       .sort();

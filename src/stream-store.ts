@@ -19,6 +19,7 @@ import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
+import { renderStoredForm, storedForm, targetKubernetes } from './stored-form';
 import { streamsPartProblems } from './streams-config';
 import { IStream, Stream } from './stream';
 import {
@@ -494,6 +495,7 @@ export class StreamStore extends StreamHost {
       ports: [{ name: 'client', port: NATS_PORTS.client, targetPort: NATS_PORTS.client }],
     });
     for (const [key, value] of Object.entries(this.statefulSet.matchLabels)) this.clientService.selectLabel(key, value);
+    renderStoredForm(ApiObject.of(this.clientService));
     this.statefulSet.node.addDependency(this.config, this.streamsConfig, this.headlessService, this.clientService);
     this.clientService.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
     this.headlessService.node.addDependency(this.config, this.streamsConfig, this.connectionConfig);
@@ -739,13 +741,13 @@ export class StreamStore extends StreamHost {
     statefulSet.select(kplus.LabelSelector.of({ labels: stableLabels(metadata.labels) }));
     patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels, statefulSet.matchLabels));
     const statefulSetJson = ApiObject.of(statefulSet).toJson.bind(ApiObject.of(statefulSet));
-    ApiObject.of(statefulSet).toJson = () => withoutConstructPathLabel(statefulSetJson());
+    ApiObject.of(statefulSet).toJson = () => storedForm(withoutConstructPathLabel(statefulSetJson()), targetKubernetes(this));
     // cdk8s-plus points the StatefulSet's Service at the construct-path label: use the stable selector.
     const headless = ApiObject.of(this.headlessService);
     const headlessJson = headless.toJson.bind(headless);
     headless.toJson = () => {
       const service = headlessJson();
-      return { ...service, spec: { ...service.spec, selector: statefulSet.matchLabels } };
+      return storedForm({ ...service, spec: { ...service.spec, selector: statefulSet.matchLabels } }, targetKubernetes(this));
     };
     return statefulSet;
   }
