@@ -28,6 +28,11 @@ function statefulSet(overrides: { name?: string; namespace?: string; spec?: Reco
   };
 }
 
+/** A claim template as the API server stores it: volumeMode and status defaulted. */
+function stored(template: any): any {
+  return { ...template, spec: { ...template.spec, volumeMode: 'Filesystem' }, status: { phase: 'Pending' } };
+}
+
 function claimTemplate(name: string, spec: Record<string, unknown> = {}): any {
   return {
     apiVersion: 'v1',
@@ -64,7 +69,8 @@ describe('immutableStatefulSetChanges', () => {
     ['a changed claim template label', { volumeClaimTemplates: [{ ...claimTemplate('data'), metadata: { name: 'data', labels: { 'app.kubernetes.io/version': '2.10.25' } } }] },
       [['spec.volumeClaimTemplates[data].metadata.labels["app.kubernetes.io/version"]', '2.10.24', '2.10.25']]],
     ['an added claim template, by name', { volumeClaimTemplates: [claimTemplate('data'), claimTemplate('cache')] },
-      [['spec.volumeClaimTemplates[cache]', undefined, claimTemplate('cache')]]],
+      // Compared as the API server stores them, its defaults filled in.
+      [['spec.volumeClaimTemplates[cache]', undefined, stored(claimTemplate('cache'))]]],
     ['a set field the spec did not set before', { revisionHistoryLimit: 5 }, [['spec.revisionHistoryLimit', undefined, 5]]],
     ['two changed fields, in field order', { serviceName: 'x', podManagementPolicy: 'OrderedReady' },
       [['spec.podManagementPolicy', 'Parallel', 'OrderedReady'], ['spec.serviceName', 'events-headless', 'x']]],
@@ -87,7 +93,7 @@ describe('immutableStatefulSetChanges', () => {
     const [data, cache] = [claimTemplate('data'), claimTemplate('cache')];
     const changes = immutableStatefulSetChanges(
       [statefulSet({ spec: { volumeClaimTemplates: [data, cache] } })], [statefulSet({ spec: { volumeClaimTemplates: [cache, data] } })]);
-    expect(changes.map((c) => [c.field, c.from, c.to])).toEqual([['spec.volumeClaimTemplates', [data, cache], [cache, data]]]);
+    expect(changes.map((c) => [c.field, c.from, c.to])).toEqual([['spec.volumeClaimTemplates', [data, cache].map(stored), [cache, data].map(stored)]]);
   });
 
   test('does not report a new or a removed StatefulSet, nor other kinds', () => {

@@ -86,7 +86,9 @@ describe('StreamStore', () => {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
         metadata: { name: 'data', labels: expect.objectContaining({ 'app.kubernetes.io/instance': 'events' }) },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, volumeMode: 'Filesystem' },
+        // As the API server stores the template, so a second kubectl apply finds nothing to change.
+        status: { phase: 'Pending' },
       }]);
     });
 
@@ -102,6 +104,7 @@ describe('StreamStore', () => {
         accessModes: ['ReadWriteOncePod'],
         resources: { requests: { storage: '100Gi' } },
         storageClassName: 'ssd-csi',
+        volumeMode: 'Filesystem',
       });
     });
 
@@ -187,7 +190,8 @@ describe('StreamStore', () => {
 
     test('requests 500m CPU and 1Gi memory with a 1Gi memory limit, and sets GOMEMLIMIT below it', () => {
       const nats = natsContainer(synth());
-      expect(nats.resources).toEqual({ limits: { memory: '1024Mi' }, requests: { cpu: '500m', memory: '1024Mi' } });
+      // Written as the API server stores quantities: 1Gi, not 1024Mi.
+      expect(nats.resources).toEqual({ limits: { memory: '1Gi' }, requests: { cpu: '500m', memory: '1Gi' } });
       expect(nats.env).toContainEqual({ name: 'GOMEMLIMIT', value: '921MiB' });
     });
 

@@ -83,7 +83,7 @@ describe('the reference documents of the Tawon docs', () => {
   test('synthesize the volume claim template and its retention policy', () => {
     const statefulSet = Testing.synth(chart).find((o) => o.kind === 'StatefulSet');
     expect(statefulSet.spec.volumeClaimTemplates[0].spec).toEqual({
-      accessModes: ['ReadWriteOnce'], storageClassName: 'ssd-csi', resources: { requests: { storage: '10Gi' } },
+      accessModes: ['ReadWriteOnce'], storageClassName: 'ssd-csi', resources: { requests: { storage: '10Gi' } }, volumeMode: 'Filesystem',
     });
     expect(statefulSet.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
   });
