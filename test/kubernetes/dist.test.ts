@@ -3,16 +3,14 @@ import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import * as os from 'os';
 import { buildApp } from '../../charts/app';
-import { KUBERNETES_VERSIONS, KubernetesHandle, startKubernetes } from '../support/kubernetes';
+import {
+  KUBERNETES_VERSIONS, KubernetesHandle, diffSummary, kubectlReference, outputLines, startKubernetes,
+} from '../support/kubernetes';
 
 const DIST = path.join(__dirname, '..', '..', 'dist');
 /** How long the controllers get to create a file's pods and claims. */
 const CONTROLLERS_WAIT_MS = 60_000;
 const POLL_MS = 500;
-/** Changed lines shown per object when a diff is not empty: the program ConfigMap alone is thousands of lines. */
-const DIFF_LINES_SHOWN = 12;
-/** Longest diff line shown. */
-const DIFF_LINE_CHARS = 160;
 
 /** A dist/ file, its objects, and the namespace each object lands in. */
 interface DistFile {
@@ -46,37 +44,8 @@ function loadDistFile(dir: string, name: string): DistFile {
   };
 }
 
-/** How kubectl names an object in its output: `statefulset.apps/events`, `configmap/events-config`. */
-function reference(object: any): string {
-  const group = String(object.apiVersion).includes('/') ? `.${String(object.apiVersion).split('/')[0]}` : '';
-  return `${String(object.kind).toLowerCase()}${group}/${object.metadata.name}`;
-}
 
-/** kubectl apply's output lines, sorted, for comparing with what every object should report. */
-function outputLines(stdout: string): string[] {
-  return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '').sort();
-}
 
-/** kubectl diff's output cut down to each changed object (as kubectl names it) and its first changed lines, shortened. */
-function diffSummary(stdout: string): string[] {
-  const summary: string[] = [];
-  let changed = 0;
-  const flushHidden = () => {
-    if (changed > DIFF_LINES_SHOWN) summary.push(`  ... ${changed - DIFF_LINES_SHOWN} more changed lines`);
-  };
-  for (const line of stdout.split('\n')) {
-    const header = /^diff -u -N \S*\/(\S+) /.exec(line);
-    if (header) {
-      flushHidden();
-      summary.push(`${header[1]}:`);
-      changed = 0;
-    } else if (/^[-+]/.test(line) && !/^(---|\+\+\+) /.test(line) && ++changed <= DIFF_LINES_SHOWN) {
-      summary.push(`  ${line.length > DIFF_LINE_CHARS ? `${line.slice(0, DIFF_LINE_CHARS)}...` : line}`);
-    }
-  }
-  flushHidden();
-  return summary;
-}
 
 /** The pods and claims a StatefulSet's controller creates without a kubelet, and the pod a Job's creates. */
 function expectedChildren(object: any): { pods: string[]; claims: string[]; jobPods: string[] } {
@@ -124,7 +93,7 @@ describe.each(KUBERNETES_VERSIONS)('the example app on Kubernetes %s', (version)
 
   describe.each(distFiles)('%s', (name) => {
     const dist = loadDistFile(dir, name);
-    const everyObject = (outcome: string) => dist.objects.map((o) => `${reference(o)} ${outcome}`).sort();
+    const everyObject = (outcome: string) => dist.objects.map((o) => `${kubectlReference(o)} ${outcome}`).sort();
 
     beforeAll(async () => {
       for (const namespace of dist.namespaces) {

@@ -6,7 +6,9 @@ import * as zlib from 'zlib';
 import { App, Chart, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-28';
 import { APPLY_PROGRAM_FILE, KUBERNETES_VERSION_CONTEXT, parseSize, StreamStore } from '../../src';
-import { KUBERNETES_VERSIONS, KubernetesHandle, startKubernetes } from '../support/kubernetes';
+import {
+  KUBERNETES_VERSIONS, KubernetesHandle, diffSummary, kubectlReference, kubectlResource, outputLines, startKubernetes,
+} from '../support/kubernetes';
 
 const REPO = path.join(__dirname, '..', '..');
 /** Streams of the large store: the count the README promises both kinds of apply take. */
@@ -15,9 +17,6 @@ const LARGE_STREAMS = 10_000;
 const ANNOTATIONS_LIMIT_BYTES = 256 * 1024;
 /** One kubectl run over the large store's 8 MB of YAML. */
 const LARGE_KUBECTL_MS = 120_000;
-/** Changed lines shown per object when a diff is not empty: the program ConfigMap alone is thousands of lines. */
-const DIFF_LINES_SHOWN = 12;
-const DIFF_LINE_CHARS = 160;
 /** Missing stream names shown when the definitions ConfigMaps lack some. */
 const MISSING_NAMES_SHOWN = 10;
 
@@ -28,42 +27,9 @@ interface Synthesized {
   readonly ms: number;
 }
 
-/** How kubectl names an object in its output: `statefulset.apps/events`, `configmap/events-config`. */
-function reference(object: any): string {
-  return `${resourceOf(object)}/${object.metadata.name}`;
-}
 
-/** The resource kubectl get takes for an object's kind: `configmap`, `statefulset.apps`. */
-function resourceOf(object: any): string {
-  const group = String(object.apiVersion).includes('/') ? `.${String(object.apiVersion).split('/')[0]}` : '';
-  return `${String(object.kind).toLowerCase()}${group}`;
-}
 
-/** kubectl apply's output lines, sorted. */
-function outputLines(stdout: string): string[] {
-  return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '').sort();
-}
 
-/** kubectl diff's output cut down to each changed object and its first changed lines, shortened. */
-function diffSummary(stdout: string): string[] {
-  const summary: string[] = [];
-  let changed = 0;
-  const flushHidden = () => {
-    if (changed > DIFF_LINES_SHOWN) summary.push(`  ... ${changed - DIFF_LINES_SHOWN} more changed lines`);
-  };
-  for (const line of stdout.split('\n')) {
-    const header = /^diff -u -N \S*\/(\S+) /.exec(line);
-    if (header) {
-      flushHidden();
-      summary.push(`${header[1]}:`);
-      changed = 0;
-    } else if (/^[-+]/.test(line) && !/^(---|\+\+\+) /.test(line) && ++changed <= DIFF_LINES_SHOWN) {
-      summary.push(`  ${line.length > DIFF_LINE_CHARS ? `${line.slice(0, DIFF_LINE_CHARS)}...` : line}`);
-    }
-  }
-  flushHidden();
-  return summary;
-}
 
 /** Plain JSON, as kubectl reads the YAML: no class prototypes, no undefined fields. */
 function plain<T>(value: T): T {
@@ -92,10 +58,10 @@ function natsContainer(statefulSet: any): any {
 
 /** What a second kubectl apply should say of each object of `after` applied over `before`. */
 function expectedOutcomes(before: readonly any[], after: readonly any[]): string[] {
-  const previous = new Map(before.map((o) => [reference(o), JSON.stringify(o)]));
+  const previous = new Map(before.map((o) => [kubectlReference(o), JSON.stringify(o)]));
   return after.map((o) => {
-    const was = previous.get(reference(o));
-    return `${reference(o)} ${was === undefined ? 'created' : was === JSON.stringify(o) ? 'unchanged' : 'configured'}`;
+    const was = previous.get(kubectlReference(o));
+    return `${kubectlReference(o)} ${was === undefined ? 'created' : was === JSON.stringify(o) ? 'unchanged' : 'configured'}`;
   }).sort();
 }
 
@@ -227,14 +193,14 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
 
   /** The server's copy of every kind of object in `objects`, by kubectl's name for it. */
   async function serverObjects(namespace: string, objects: readonly any[], timeoutMs?: number): Promise<Map<string, any>> {
-    const resources = [...new Set(objects.map(resourceOf))].sort().join(',');
+    const resources = [...new Set(objects.map(kubectlResource))].sort().join(',');
     const listed = JSON.parse((await kube.kubectl(['get', resources, '-n', namespace, '-o', 'json'], { timeoutMs })).stdout);
-    return new Map(listed.items.map((item: any) => [reference(item), item]));
+    return new Map(listed.items.map((item: any) => [kubectlReference(item), item]));
   }
 
   /** Objects of `objects` whose server copy changed between two snapshots, with both resourceVersions. */
   function changedBetween(objects: readonly any[], before: Map<string, any>, after: Map<string, any>): string[] {
-    return objects.map(reference).filter((ref) => before.get(ref)?.metadata.resourceVersion !== after.get(ref)?.metadata.resourceVersion)
+    return objects.map(kubectlReference).filter((ref) => before.get(ref)?.metadata.resourceVersion !== after.get(ref)?.metadata.resourceVersion)
       .map((ref) => `${ref} metadata.resourceVersion ${before.get(ref)?.metadata.resourceVersion} -> ${after.get(ref)?.metadata.resourceVersion}`);
   }
 
@@ -254,14 +220,14 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
       const namespace = await newNamespace('large-client');
       const large = synthesize('big', namespace, buildLarge);
       timings.push(`synth of ${LARGE_STREAMS} streams ${large.ms} ms (${large.objects.length} objects, ${fs.statSync(large.file).size} bytes of YAML)`);
-      const every = (outcome: string) => large.objects.map((o) => `${reference(o)} ${outcome}`).sort();
+      const every = (outcome: string) => large.objects.map((o) => `${kubectlReference(o)} ${outcome}`).sort();
       const observed: Record<string, unknown> = {};
       const expected: Record<string, unknown> = {};
 
       expected['objects whose JSON (client-side apply\'s annotation) reaches 256KiB'] = [];
       observed['objects whose JSON (client-side apply\'s annotation) reaches 256KiB'] = large.objects
         .filter((o) => Buffer.byteLength(JSON.stringify(o)) >= ANNOTATIONS_LIMIT_BYTES)
-        .map((o) => `${reference(o)}: ${Buffer.byteLength(JSON.stringify(o))} bytes`);
+        .map((o) => `${kubectlReference(o)}: ${Buffer.byteLength(JSON.stringify(o))} bytes`);
 
       expected['kubectl apply'] = { code: 0, stderr: '', output: every('created') };
       observed['kubectl apply'] = await timed(`${LARGE_STREAMS} streams: kubectl apply`, () => apply('client-side', large.file, LARGE_KUBECTL_MS));
@@ -274,7 +240,7 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
         count: missing.length, first: missing.slice(0, MISSING_NAMES_SHOWN),
       };
       expected['objects on the server without the last-applied annotation or above 256KiB of it'] = [];
-      observed['objects on the server without the last-applied annotation or above 256KiB of it'] = large.objects.map(reference).filter((ref) => {
+      observed['objects on the server without the last-applied annotation or above 256KiB of it'] = large.objects.map(kubectlReference).filter((ref) => {
         const annotation = first.get(ref)?.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
         return typeof annotation !== 'string' || Buffer.byteLength(annotation) >= ANNOTATIONS_LIMIT_BYTES;
       });
@@ -300,7 +266,7 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
     test('server-side apply alone takes every object, and a second one changes nothing', async () => {
       const namespace = await newNamespace('large-server');
       const large = synthesize('big', namespace, buildLarge);
-      const every = large.objects.map((o) => `${reference(o)} serverside-applied`).sort();
+      const every = large.objects.map((o) => `${kubectlReference(o)} serverside-applied`).sort();
       const observed: Record<string, unknown> = {};
       const expected: Record<string, unknown> = {};
 
@@ -433,12 +399,12 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
       const observed: Record<string, unknown> = {};
       const expected: Record<string, unknown> = {};
 
-      expected[`kubectl apply ${mode} of A`] = { code: 0, stderr: '', output: a.objects.map((o) => `${reference(o)} ${APPLIED[mode]}`).sort() };
+      expected[`kubectl apply ${mode} of A`] = { code: 0, stderr: '', output: a.objects.map((o) => `${kubectlReference(o)} ${APPLIED[mode]}`).sort() };
       observed[`kubectl apply ${mode} of A`] = await apply(mode, a.file);
       const before = await serverObjects(namespace, [...a.objects, ...b.objects]);
 
       expected[`kubectl apply ${mode} of B`] = {
-        code: 0, stderr: '', output: mode === 'client-side' ? expectedOutcomes(a.objects, b.objects) : b.objects.map((o) => `${reference(o)} ${APPLIED[mode]}`).sort(),
+        code: 0, stderr: '', output: mode === 'client-side' ? expectedOutcomes(a.objects, b.objects) : b.objects.map((o) => `${kubectlReference(o)} ${APPLIED[mode]}`).sort(),
       };
       observed[`kubectl apply ${mode} of B`] = await apply(mode, b.file);
       const after = await serverObjects(namespace, [...a.objects, ...b.objects]);
@@ -448,7 +414,7 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
 
       if (mode === 'client-side' && change.thenServerSide) {
         expected['kubectl apply --server-side of B over client-side B'] = {
-          code: 0, stderr: '', output: b.objects.map((o) => `${reference(o)} serverside-applied`).sort(),
+          code: 0, stderr: '', output: b.objects.map((o) => `${kubectlReference(o)} serverside-applied`).sort(),
         };
         observed['kubectl apply --server-side of B over client-side B'] = await apply('server-side', b.file);
       }

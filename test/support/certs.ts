@@ -1,12 +1,7 @@
-import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { promisify } from 'util';
+import { openssl } from './io';
 import { makeTempDir } from './nats-server';
-
-const execFileAsync = promisify(execFile);
-/** Upper bound on one openssl run. */
-const OPENSSL_TIMEOUT_MS = 10_000;
 
 /** One certificate Secret as cert-manager lays it out, written to a directory. */
 export interface CertificateFiles {
@@ -84,11 +79,3 @@ async function issue(root: string, name: string, ca: Ca, commonName: string, ext
   return files;
 }
 
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await execFileAsync('openssl', args, { timeout: OPENSSL_TIMEOUT_MS });
-  } catch (error) {
-    const { stderr, message } = error as { stderr?: string; message: string };
-    throw new Error(`openssl ${args[0]} failed: ${stderr?.trim() || message}`);
-  }
-}

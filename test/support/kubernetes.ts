@@ -1,10 +1,8 @@
-import { ChildProcess, execFile, spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import { promisify } from 'util';
+import { HttpResult, httpGet, openssl, settledWithin, sleep } from './io';
 import { freePort } from './ports';
 
 /** The Kubernetes releases the tests apply manifests to; `scripts/ensure-kubernetes.sh` builds the same list. */
@@ -28,12 +26,11 @@ const STOP_GRACE_MS = 5_000;
 const KILL_WAIT_MS = 5_000;
 /** Default bound on one kubectl run. */
 const KUBECTL_TIMEOUT_MS = 60_000;
-/** Upper bound on one openssl run. */
-const OPENSSL_TIMEOUT_MS = 10_000;
+/** Upper bound on one health or API request. */
+const HTTP_TIMEOUT_MS = 2_000;
 /** Attempts at a start: freePort() releases its port, so another process can take it before ours binds. */
 const PORT_RACE_ATTEMPTS = 3;
 
-const execFileAsync = promisify(execFile);
 
 /** Paths of one version's binaries in the build cache. */
 export interface KubernetesBinaries {
@@ -167,7 +164,7 @@ class ControlPlane implements KubernetesHandle {
       // A throwaway store: fsync only slows the tests down.
       '--unsafe-no-fsync', '--log-level=warn',
     ]);
-    await this.waitFor(etcd, ETCD_READY_MS, 'etcd /health', () => get(`http://127.0.0.1:${etcdPort}/health`, {})
+    await this.waitFor(etcd, ETCD_READY_MS, 'etcd /health', () => httpGet(`http://127.0.0.1:${etcdPort}/health`, HTTP_TIMEOUT_MS)
       .then((res) => res.status === 200 && res.body.includes('"health":"true"')));
 
     const apiserver = this.launch('kube-apiserver', this.binaries.kubeApiserver, [
@@ -198,7 +195,7 @@ class ControlPlane implements KubernetesHandle {
       '--profiling=false',
     ]);
     await this.waitFor(controllerManager, CONTROLLERS_READY_MS, 'kube-controller-manager /healthz', () =>
-      get(`https://127.0.0.1:${controllerManagerPort}/healthz`, { rejectUnauthorized: false }).then((res) => res.status === 200));
+      httpGet(`https://127.0.0.1:${controllerManagerPort}/healthz`, HTTP_TIMEOUT_MS, { rejectUnauthorized: false }).then((res) => res.status === 200));
     await this.waitFor(controllerManager, CONTROLLERS_READY_MS, 'the default ServiceAccount', async () =>
       (await this.api('/api/v1/namespaces/default/serviceaccounts/default')).status === 200);
   }
@@ -266,7 +263,7 @@ class ControlPlane implements KubernetesHandle {
   /** A GET to the API server as the admin user. */
   private api(urlPath: string): Promise<HttpResult> {
     const credentials = this.credentials as Credentials;
-    return get(`${this.server}${urlPath}`, {
+    return httpGet(`${this.server}${urlPath}`, HTTP_TIMEOUT_MS, {
       ca: fs.readFileSync(credentials.caCert),
       cert: fs.readFileSync(credentials.adminCert),
       key: fs.readFileSync(credentials.adminKey),
@@ -404,37 +401,8 @@ function kubeconfigText(server: string, credentials: Credentials): string {
   }, null, 2);
 }
 
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await execFileAsync('openssl', args, { timeout: OPENSSL_TIMEOUT_MS });
-  } catch (error) {
-    const { stderr, message } = error as { stderr?: string; message: string };
-    throw new Error(`openssl ${args[0]} failed: ${stderr?.trim() || message}`);
-  }
-}
 
-interface HttpResult {
-  /** 0 when nothing answered. */
-  readonly status: number;
-  readonly body: string;
-}
 
-/** GET over http or https with a 2 s timeout; never rejects. */
-function get(url: string, tls: https.RequestOptions): Promise<HttpResult> {
-  return new Promise((resolve) => {
-    const client = url.startsWith('https:') ? https.get : http.get;
-    // agent: false so no keep-alive socket outlives the test.
-    const request = client(url, { ...tls, agent: false, timeout: 2_000 }, (res) => {
-      const chunks: string[] = [];
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: chunks.join('') }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', () => resolve({ status: 0, body: '' }));
-  });
-}
 
 function isExecutable(file: string): boolean {
   try {
@@ -445,17 +413,44 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Changed lines shown per object when a kubectl diff is not empty: the program ConfigMap alone is thousands of lines. */
+const DIFF_LINES_SHOWN = 12;
+/** Longest diff line shown. */
+const DIFF_LINE_CHARS = 160;
+
+/** The resource kubectl get takes for an object's kind: `configmap`, `statefulset.apps`. */
+export function kubectlResource(object: any): string {
+  const group = String(object.apiVersion).includes('/') ? `.${String(object.apiVersion).split('/')[0]}` : '';
+  return `${String(object.kind).toLowerCase()}${group}`;
 }
 
-/** True when `promise` settles within `ms`; the timer is cleared either way so jest sees no open handle. */
-async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
+/** How kubectl names an object in its output: `statefulset.apps/events`, `configmap/events-config`. */
+export function kubectlReference(object: any): string {
+  return `${kubectlResource(object)}/${object.metadata.name}`;
+}
+
+/** kubectl apply's output lines, sorted, for comparing with what every object should report. */
+export function outputLines(stdout: string): string[] {
+  return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '').sort();
+}
+
+/** kubectl diff's output cut down to each changed object (as kubectl names it) and its first changed lines, shortened. */
+export function diffSummary(stdout: string): string[] {
+  const summary: string[] = [];
+  let changed = 0;
+  const flushHidden = () => {
+    if (changed > DIFF_LINES_SHOWN) summary.push(`  ... ${changed - DIFF_LINES_SHOWN} more changed lines`);
+  };
+  for (const line of stdout.split('\n')) {
+    const header = /^diff -u -N \S*\/(\S+) /.exec(line);
+    if (header) {
+      flushHidden();
+      summary.push(`${header[1]}:`);
+      changed = 0;
+    } else if (/^[-+]/.test(line) && !/^(---|\+\+\+) /.test(line) && ++changed <= DIFF_LINES_SHOWN) {
+      summary.push(`  ${line.length > DIFF_LINE_CHARS ? `${line.slice(0, DIFF_LINE_CHARS)}...` : line}`);
+    }
   }
+  flushHidden();
+  return summary;
 }

@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
+import { httpGet, settledWithin, sleep } from './io';
 import { freePort } from './ports';
 
 /** The nats-server binary; NATS_SERVER_BIN lets a developer point at another build. */
@@ -635,21 +635,6 @@ function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise
   });
 }
 
-/** GET with a timeout; status 0 when nothing answered. */
-function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    // agent: false so no keep-alive socket outlives the test.
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: string[] = [];
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: chunks.join('') }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-  });
-}
 
 function jsonField(body: string, field: string): unknown {
   try {
@@ -659,17 +644,4 @@ function jsonField(body: string, field: string): unknown {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-/** True when `promise` settles within `ms`; the timer is cleared either way so jest sees no open handle. */
-async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
