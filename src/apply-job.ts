@@ -7,6 +7,7 @@ import { PlanExitCode } from './apply/plan';
 import { SecretKeyReference, TLS_FILES } from './auth';
 import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
 import { withoutConstructPathLabel } from './labels';
+import { afterRendering } from './rendering';
 import { storedForm } from './stored-form';
 import { Problem } from './problems';
 import { LIMIT_PROPERTIES } from './stream-definition';
@@ -186,9 +187,7 @@ export class ApplyJob extends Construct {
         }] : []),
       ],
     });
-    const apiObject = ApiObject.of(this.job);
-    const render = apiObject.toJson.bind(apiObject);
-    apiObject.toJson = () => finishJob(render(), settings.storeName, settings.streams());
+    afterRendering(ApiObject.of(this.job), (job) => finishJob(job, settings.storeName, settings.streams()));
   }
 
   /** The program's credentials as environment variables, the secrets read from their Secrets. */

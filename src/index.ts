@@ -13,6 +13,7 @@ export * from './existing-stream-store';
 export * from './apply-program';
 export * from './apply-job';
 export * from './streams-config';
+export * from './rendering';
 export * from './stored-form';
 export * from './migration';
 export * from './migration-guard';

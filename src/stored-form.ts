@@ -1,5 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
+import { afterRendering, sortKeysDeep } from './rendering';
 
 /**
  * Objects as the API server stores them, for the fields cdk8s-plus renders otherwise: a second
@@ -25,8 +26,8 @@ export function storedForm<T>(object: T, kubernetesVersion: string = LATEST_KUBE
   if (spec.template?.spec) storedPodSpec(spec.template.spec);
   for (const claim of spec.volumeClaimTemplates ?? []) {
     // Kubernetes before 1.33 writes the template's zero creation time as null, and compares it.
-    if (minorOf(kubernetesVersion) < 33) claim.metadata = sortedKeys({ creationTimestamp: null, ...claim.metadata });
-    claim.spec = sortedKeys({ volumeMode: 'Filesystem', ...claim.spec });
+    if (minorOf(kubernetesVersion) < 33) claim.metadata = sortKeysDeep({ creationTimestamp: null, ...claim.metadata });
+    claim.spec = sortKeysDeep({ volumeMode: 'Filesystem', ...claim.spec });
     canonicalResources(claim.spec.resources);
     claim.status = { phase: 'Pending', ...claim.status };
   }
@@ -53,8 +54,7 @@ export function targetKubernetes(scope: IConstruct): string {
 
 /** Makes `apiObject` render in {@link storedForm} for the Kubernetes version its app targets. */
 export function renderStoredForm(apiObject: ApiObject): void {
-  const render = apiObject.toJson.bind(apiObject);
-  apiObject.toJson = () => storedForm(render(), targetKubernetes(apiObject));
+  afterRendering(apiObject, (json) => storedForm(json, targetKubernetes(apiObject)));
 }
 
 function minorOf(version: string): number {
@@ -70,11 +70,6 @@ function storedPodSpec(pod: any): void {
       if (fieldRef && fieldRef.apiVersion === undefined) variable.valueFrom.fieldRef = { apiVersion: 'v1', ...fieldRef };
     }
   }
-}
-
-/** Keys in order, as cdk8s writes every object. */
-function sortedKeys(object: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(object).sort().map((key) => [key, object[key]]));
 }
 
 function canonicalResources(resources: any): void {

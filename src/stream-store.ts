@@ -19,7 +19,8 @@ import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
 import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
-import { renderStoredForm, storedForm, targetKubernetes } from './stored-form';
+import { afterRendering, sortKeysDeep } from './rendering';
+import { renderStoredForm } from './stored-form';
 import { streamsPartProblems } from './streams-config';
 import { IStream, Stream } from './stream';
 import {
@@ -477,7 +478,7 @@ export class StreamStore extends StreamHost {
       // Rendered at synth: grants made after the store add users.
       data: { 'nats.conf': Lazy.any({ produce: () => this.natsConfig }) as unknown as string },
     });
-    this.streamsConfig = this.createStreamsConfig(metadata);
+    this.streamsConfig = this.createStreamsConfigs(metadata, () => this.applyJob.job);
     this.connectionConfig = new kplus.ConfigMap(this, 'ConnectionConfig', {
       metadata: metadata(`${this.name}-connection`),
       data: connectionInfo(this.settings, Chart.of(this).namespace),
@@ -629,7 +630,6 @@ export class StreamStore extends StreamHost {
   }
 
   private problems(): Problem[] {
-    this.syncStreamsConfigs(this.applyJob.job);
     return [
       ...this.propProblems,
       ...this.grantProblems,
@@ -740,15 +740,12 @@ export class StreamStore extends StreamHost {
       Lazy.any({ produce: () => sha256(this.natsConfig) }) as unknown as string);
     statefulSet.select(kplus.LabelSelector.of({ labels: stableLabels(metadata.labels) }));
     patchAfterConversion(ApiObject.of(statefulSet), statefulSetPatches(this.settings, props, metadata.labels, statefulSet.matchLabels));
-    const statefulSetJson = ApiObject.of(statefulSet).toJson.bind(ApiObject.of(statefulSet));
-    ApiObject.of(statefulSet).toJson = () => storedForm(withoutConstructPathLabel(statefulSetJson()), targetKubernetes(this));
+    afterRendering(ApiObject.of(statefulSet), withoutConstructPathLabel);
+    renderStoredForm(ApiObject.of(statefulSet));
     // cdk8s-plus points the StatefulSet's Service at the construct-path label: use the stable selector.
     const headless = ApiObject.of(this.headlessService);
-    const headlessJson = headless.toJson.bind(headless);
-    headless.toJson = () => {
-      const service = headlessJson();
-      return storedForm({ ...service, spec: { ...service.spec, selector: statefulSet.matchLabels } }, targetKubernetes(this));
-    };
+    afterRendering(headless, (service) => ({ ...service, spec: { ...service.spec, selector: statefulSet.matchLabels } }));
+    renderStoredForm(headless);
     return statefulSet;
   }
 }
@@ -760,15 +757,7 @@ export class StreamStore extends StreamHost {
  * keys sorted by `statefulSetPatches`, like the rest of the output.
  */
 export function patchAfterConversion(object: ApiObject, patches: JsonPatch[]): void {
-  const convert = object.toJson.bind(object);
-  object.toJson = () => JsonPatch.apply(convert(), ...patches);
-}
-
-/** Sorts object keys at every level, as cdk8s does for the objects it renders. */
-export function sortKeysDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeysDeep);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeysDeep((value as any)[key])]));
+  afterRendering(object, (json) => JsonPatch.apply(json, ...patches));
 }
 
 /**
