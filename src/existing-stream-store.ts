@@ -124,7 +124,7 @@ export class ExistingStreamStore extends StreamHost {
       storeName: this.name, replicas: props.replicas ?? 1, version, maxPayloadBytes, defaults: defaults.value, limits: limits.value,
     };
     const labels = storeLabels(this.name, 'stream-apply', version.version);
-    this.streamsConfig = this.createStreamsConfig((name) => ({ name, labels }));
+    this.streamsConfig = this.createStreamsConfigs((name) => ({ name, labels }), () => this.applyJob.job);
     this.applyJob = new ApplyJob(this, 'ApplyJob', {
       ...job,
       storeName: this.name,
@@ -147,7 +147,6 @@ export class ExistingStreamStore extends StreamHost {
   }
 
   private problems(): Problem[] {
-    this.syncStreamsConfigs(this.applyJob.job);
     return [
       ...this.propProblems,
       ...hostedStreamProblems(this.hostedStreams(), this.maxStreams, undefined),

@@ -51,27 +51,30 @@ export abstract class StreamHost extends Construct implements IStreamStore {
   public abstract grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void;
 
   /**
-   * Creates the first definitions ConfigMap, `<store>-streams`, which every store has. The others
-   * exist only once there is more than one part: {@link syncStreamsConfigs} makes them.
+   * Creates the first definitions ConfigMap, `<store>-streams`, which every store has, and keeps the
+   * others in step with the streams: when the app validates (cdk8s validates before it renders, and
+   * streams may be added until then), a ConfigMap is made for each further part and removed for a
+   * part gone, each applied before `reader`, the Job that reads them.
    */
-  protected createStreamsConfig(metadata: (name: string) => ApiObjectMetadata): k8s.KubeConfigMap {
+  protected createStreamsConfigs(metadata: (name: string) => ApiObjectMetadata, reader: () => Construct): k8s.KubeConfigMap {
     this.partMetadata = metadata;
+    this.node.addValidation({
+      validate: () => {
+        this.syncStreamsConfigs(reader());
+        return [];
+      },
+    });
     return this.partConfig('');
   }
 
-  /**
-   * Makes or removes definitions ConfigMaps to match the current parts, each applied before
-   * `dependent` (the Job that reads them). Runs when the app validates: cdk8s validates before it
-   * renders, and streams may be added until then.
-   */
-  protected syncStreamsConfigs(dependent: Construct): void {
+  private syncStreamsConfigs(reader: Construct): void {
     const suffixes = new Set(this.streamsParts().map((p) => p.suffix));
     for (const suffix of [...this.partConfigs.keys()]) {
       if (suffixes.has(suffix)) continue;
       this.node.tryRemoveChild(partId(suffix));
       this.partConfigs.delete(suffix);
     }
-    for (const suffix of suffixes) dependent.node.addDependency(this.partConfig(suffix));
+    for (const suffix of suffixes) reader.node.addDependency(this.partConfig(suffix));
   }
 
   /** The streams document in parts, rendered once for the streams declared so far. */
@@ -96,7 +99,7 @@ export abstract class StreamHost extends Construct implements IStreamStore {
   private partConfig(suffix: string): k8s.KubeConfigMap {
     const existing = this.partConfigs.get(suffix);
     if (existing) return existing;
-    if (!this.partMetadata) throw new Error(`${this.node.path}: createStreamsConfig must run before the parts are synced`);
+    if (!this.partMetadata) throw new Error(`${this.node.path}: createStreamsConfigs must run before the parts are synced`);
     const config = new k8s.KubeConfigMap(this, partId(suffix), {
       metadata: this.partMetadata(partName(this.name, suffix)),
       data: Lazy.any({ produce: () => ({ [PART_KEY]: this.partText(suffix) }) }),
