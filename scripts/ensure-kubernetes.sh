@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane the tests apply our manifests to: kube-apiserver,
-# kube-controller-manager and kubectl from the k8s.io/kubernetes Go module, and etcd from its own,
-# into a cache outside the repository keyed by version, so a fresh clone on this machine reuses them.
+# kube-controller-manager and kubectl from the k8s.io/kubernetes Go module, etcd from its own, and
+# Flux's kustomize-controller (which applies a folder of manifests as Flux does), into a cache
+# outside the repository keyed by version, so a fresh clone on this machine reuses them.
 #
 # Usage: scripts/ensure-kubernetes.sh [KUBERNETES_VERSION ...]   (default: every version the tests use)
-# Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/jetstream-cdk8s/{kubernetes,etcd}/<version>/
+# Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/jetstream-cdk8s/{kubernetes,etcd,kustomize-controller}/<version>/
 set -euo pipefail
 
 # The versions the tests run against: the API cdk8s-plus-28 writes, and the newest release that builds.
 KUBERNETES_VERSIONS=(1.28.15 1.37.2)
 ETCD_VERSION=3.6.16
+# Flux 2.9's kustomize-controller, latest patch.
+KUSTOMIZE_CONTROLLER_VERSION=1.9.6
 
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/jetstream-cdk8s"
 mkdir -p "$cache_root"
@@ -82,7 +85,40 @@ build_kubernetes() {
   rm -rf "$work"
 }
 
+# kustomize-controller points its api module at a folder of its repository (replace ./api), which
+# its module zip leaves out: build a copy of the module with the published api module instead. Its
+# Kustomization CRD and the CRDs of the sources it watches are copied beside the binary for the
+# tests to install.
+SOURCE_CRDS=(gitrepositories ocirepositories buckets)
+build_kustomize_controller() {
+  local out="$cache_root/kustomize-controller/$KUSTOMIZE_CONTROLLER_VERSION" crd complete=1
+  for crd in "${SOURCE_CRDS[@]}"; do
+    [ -f "$out/crds/source.toolkit.fluxcd.io_$crd.yaml" ] || complete=0
+  done
+  [ -x "$out/kustomize-controller" ] && [ "$complete" -eq 1 ] && return 0
+  echo "Building Flux kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION into $out (first run only, about 5 minutes)..." >&2
+  local work module_dir source_version source_dir
+  work="$(mktemp -d)"
+  module_dir="$(cd "$work" && go mod download -json "github.com/fluxcd/kustomize-controller@v$KUSTOMIZE_CONTROLLER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  cp -r "$module_dir" "$work/src" && chmod -R u+w "$work/src"
+  sed -i '/=> \.\/api$/d' "$work/src/go.mod"
+  # The source-controller release whose API this kustomize-controller was built against has the GitRepository CRD.
+  source_version="$(sed -n 's#^\tgithub.com/fluxcd/source-controller/api \(v[0-9.]*\)$#\1#p' "$work/src/go.mod")"
+  source_dir="$(cd "$work" && go mod download -json "github.com/fluxcd/source-controller@$source_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  local started=$SECONDS
+  (cd "$work/src" && go build -trimpath -ldflags='-s -w' -o "$work/kustomize-controller" .)
+  mkdir -p "$out/crds"
+  cp "$work/src/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml" "$out/crds/"
+  for crd in "${SOURCE_CRDS[@]}"; do
+    cp "$source_dir/config/crd/bases/source.toolkit.fluxcd.io_$crd.yaml" "$out/crds/"
+  done
+  mv "$work/kustomize-controller" "$out/kustomize-controller.tmp" && mv "$out/kustomize-controller.tmp" "$out/kustomize-controller"
+  rm -rf "$work"
+  echo "Built $out/kustomize-controller in $((SECONDS - started))s" >&2
+}
+
 build_etcd
+build_kustomize_controller
 if [ "$#" -eq 0 ]; then
   set -- "${KUBERNETES_VERSIONS[@]}"
 fi

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-program';
@@ -32,7 +32,7 @@ export interface ApplyJobOptions {
   /**
    * Path of the apply program (`lib/bundle/jetstream-apply.js` of this package) inside `image`, for
    * teams that publish the program in an image of their own; the chart then ships no program ConfigMap.
-   * @default - the program comes from a ConfigMap shared by the stores of the chart
+   * @default - the program comes from a ConfigMap shared by the stores of the namespace
    */
   readonly programPath?: string;
   /**
@@ -127,7 +127,7 @@ const HOOK_ANNOTATIONS: Record<ApplyJobHook, Record<string, string>> = {
 };
 
 /**
- * The post-deploy Job of a store: runs the apply program, from the chart's {@link ApplyProgram}
+ * The post-deploy Job of a store: runs the apply program, from the namespace's {@link ApplyProgram}
  * ConfigMap or from its own image, in a pinned Node image, on the store's definitions ConfigMaps.
  *
  * A Job's pod template cannot change under `kubectl apply`, so the Job's name carries a short hash
@@ -136,7 +136,7 @@ const HOOK_ANNOTATIONS: Record<ApplyJobHook, Record<string, string>> = {
  * same Job as a no-op.
  */
 export class ApplyJob extends Construct {
-  /** The program's ConfigMap, shared by the chart's stores; none when the program is in the image. */
+  /** The program's ConfigMap, shared by the namespace's stores; none when the program is in the image. */
   public readonly program?: ApplyProgram;
   /** The Job. */
   public readonly job: kplus.Job;
@@ -155,7 +155,9 @@ export class ApplyJob extends Construct {
       automountServiceAccountToken: false,
       securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS },
     });
-    if (this.program) this.job.node.addDependency(this.program.configMap);
+    // The program first in the file. Not across charts: cdk8s would then number every file name
+    // (0000-<chart>.k8s.yaml), and a pod only waits for a ConfigMap applied after it.
+    if (this.program && Chart.of(this.program) === Chart.of(this)) this.job.node.addDependency(this.program.configMap);
     this.job.addContainer({
       name: 'apply',
       image: settings.image,

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Chart } from 'cdk8s';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 
 /** Where `npm run bundle` writes the compressed apply program, relative to the package root. */
 export const APPLY_PROGRAM_FILE = path.join('lib', 'bundle', 'jetstream-apply.js.gz');
@@ -31,16 +31,27 @@ program._compile(zlib.gunzipSync(fs.readFileSync(file + '.gz')).toString('utf8')
 `;
 
 /**
- * The apply program as the post-deploy Jobs of a chart's stores run it: one immutable ConfigMap
- * named after its content (`jetstream-apply-<hash>`), shared by every store of the chart. A stream
- * change never touches it; a library upgrade that changes the program makes a new one, and the
- * Jobs, whose names hash their whole spec, follow.
+ * The apply program as the post-deploy Jobs of a namespace's stores run it: one immutable ConfigMap
+ * named after its content (`jetstream-apply-<hash>`), shared by every store of the app in that
+ * namespace and written by the first chart that needs it. Two charts of one namespace with a copy
+ * each would be one object twice in the output, which kustomize (and so Flux) refuses to build.
+ * A stream change never touches it; a library upgrade that changes the program makes a new one,
+ * and the Jobs, whose names hash their whole spec, follow.
  */
 export class ApplyProgram extends Construct {
-  /** The chart's program, made by the first store that needs it. */
+  /** The program of `scope`'s namespace in its app, made in `scope`'s chart when it has none yet. */
   public static of(scope: Construct): ApplyProgram {
     const chart = Chart.of(scope);
-    return (chart.node.tryFindChild(CONSTRUCT_ID) as ApplyProgram | undefined) ?? new ApplyProgram(chart, CONSTRUCT_ID);
+    const byNamespace = programsOfApp.get(chart.node.root) ?? new Map<string, ApplyProgram>();
+    programsOfApp.set(chart.node.root, byNamespace);
+    // Charts without a namespace land in the one kubectl (or Flux's targetNamespace) gives them all.
+    const namespace = chart.namespace ?? '';
+    let program = byNamespace.get(namespace);
+    if (!program) {
+      program = new ApplyProgram(chart, CONSTRUCT_ID);
+      byNamespace.set(namespace, program);
+    }
+    return program;
   }
 
   /** The ConfigMap holding the program and its loader. */
@@ -64,6 +75,9 @@ export class ApplyProgram extends Construct {
     });
   }
 }
+
+/** Each app's programs, by namespace. */
+const programsOfApp = new WeakMap<IConstruct, Map<string, ApplyProgram>>();
 
 /** The compressed program, read once a process. */
 let cached: { base64: string; digest: string } | undefined;

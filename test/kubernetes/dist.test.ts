@@ -11,13 +11,15 @@ const DIST = path.join(__dirname, '..', '..', 'dist');
 /** How long the controllers get to create a file's pods and claims. */
 const CONTROLLERS_WAIT_MS = 60_000;
 const POLL_MS = 500;
+/** Where the files that name no namespace are applied, all of them together. */
+const DIST_NAMESPACE = 'dist';
 
 /** A dist/ file, its objects, and the namespace each object lands in. */
 interface DistFile {
   readonly name: string;
   readonly file: string;
   readonly objects: readonly any[];
-  /** `-n <namespace>` when no object names one, so two files' objects cannot collide in `default`. */
+  /** `-n dist` when no object names one: the files land in one namespace, as `kubectl apply -n dist -f dist/` puts them. */
   readonly namespaceArgs: readonly string[];
   /** Namespaces the objects land in that the file does not declare itself. */
   readonly namespaces: readonly string[];
@@ -31,7 +33,7 @@ function loadDistFile(dir: string, name: string): DistFile {
     return document.toJS();
   }).filter((object) => object !== null && object !== undefined);
   const named = new Set(objects.map((o) => o.metadata?.namespace).filter((ns): ns is string => typeof ns === 'string'));
-  const fileNamespace = named.size === 0 ? `dist-${name.replace(/\.k8s\.yaml$|\.yaml$/, '').toLowerCase().replace(/[^a-z0-9-]/g, '-')}` : undefined;
+  const fileNamespace = named.size === 0 ? DIST_NAMESPACE : undefined;
   const namespaceOf = (object: any): string => object.metadata?.namespace ?? fileNamespace ?? 'default';
   const declared = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
   return {
@@ -44,8 +46,14 @@ function loadDistFile(dir: string, name: string): DistFile {
   };
 }
 
-
-
+/** `namespace/name` of each ConfigMap a pod template of the files mounts, but for optional ones. */
+function mountedConfigMaps(files: readonly DistFile[]): string[] {
+  return [...new Set(files.flatMap((file) => file.objects.flatMap((object) => {
+    const volumes: any[] = object.spec?.template?.spec?.volumes ?? [];
+    const sources = volumes.flatMap((v) => [v.configMap, ...(v.projected?.sources ?? []).map((s: any) => s.configMap)]);
+    return sources.filter((c) => c && c.optional !== true).map((c) => `${file.namespaceOf(object)}/${c.name}`);
+  })))].sort();
+}
 
 /** The pods and claims a StatefulSet's controller creates without a kubelet, and the pod a Job's creates. */
 function expectedChildren(object: any): { pods: string[]; claims: string[]; jobPods: string[] } {
@@ -172,6 +180,19 @@ describe.each(KUBERNETES_VERSIONS)('the example app on Kubernetes %s', (version)
       }
     }, CONTROLLERS_WAIT_MS + 30_000);
   });
+
+  // A chart's Job may mount the program of the first chart in its namespace: the files go together.
+  test('once every file is applied, every ConfigMap a pod template mounts is on the server', async () => {
+    const files = distFiles.map((name) => loadDistFile(dir, name));
+    const wanted = mountedConfigMaps(files);
+    const namespaces = [...new Set(wanted.map((ref) => ref.split('/')[0]))];
+    const present = new Set<string>();
+    for (const namespace of namespaces) {
+      const listed = JSON.parse((await kube.kubectl(['get', 'configmaps', '-n', namespace, '-o', 'json'])).stdout);
+      for (const item of listed.items) present.add(`${namespace}/${item.metadata.name}`);
+    }
+    expect({ mounted: wanted.length > 0, missing: wanted.filter((ref) => !present.has(ref)) }).toEqual({ mounted: true, missing: [] });
+  }, 60_000);
 });
 
 describe('dist/ as committed on Kubernetes 1.28.15, which stores a claim template\'s zero creation time as null', () => {
@@ -193,7 +214,8 @@ describe('dist/ as committed on Kubernetes 1.28.15, which stores a claim templat
 
   test.each(distFiles)('%s: a second client-side apply writes nothing, kubectl diff is empty, server-side apply alone is idempotent', async (name) => {
     const dist = loadDistFile(DIST, name);
-    const namespace = dist.namespaces[0];
+    // A namespace per file: the resourceVersions compared are the file's own objects'.
+    const namespace = `committed-${name.replace(/\.k8s\.yaml$/, '')}`;
     const ssa = `${namespace}-ssa`;
     for (const ns of [namespace, ssa]) await kube.kubectl(['create', 'namespace', ns]);
     expect((await kube.kubectl(['apply', '-n', namespace, '-f', dist.file], { allowFailure: true })).code).toBe(0);

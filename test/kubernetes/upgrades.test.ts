@@ -27,10 +27,6 @@ interface Synthesized {
   readonly ms: number;
 }
 
-
-
-
-
 /** Plain JSON, as kubectl reads the YAML: no class prototypes, no undefined fields. */
 function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value));

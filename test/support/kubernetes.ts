@@ -9,6 +9,8 @@ import { freePort } from './ports';
 export const KUBERNETES_VERSIONS = ['1.28.15', '1.37.2'] as const;
 /** The etcd release the script builds beside them. */
 const ETCD_VERSION = '3.6.16';
+/** Flux's kustomize-controller release the script builds, for {@link StartKubernetesOptions.kustomizeController}. */
+export const KUSTOMIZE_CONTROLLER_VERSION = '1.9.6';
 
 /** Lines of output kept per process for error messages. */
 const LOG_TAIL_LINES = 80;
@@ -18,6 +20,8 @@ const ETCD_READY_MS = 30_000;
 const APISERVER_READY_MS = 120_000;
 /** How long kube-controller-manager may take to answer /healthz and create the `default` ServiceAccount. */
 const CONTROLLERS_READY_MS = 90_000;
+/** How long kustomize-controller may take to answer /readyz once its CRDs are installed. */
+const KUSTOMIZE_CONTROLLER_READY_MS = 60_000;
 /** How often startup polls a health endpoint. */
 const POLL_MS = 250;
 /** How long stop() lets a process shut down cleanly before SIGKILL. */
@@ -46,7 +50,7 @@ export interface KubernetesBinaries {
  * @throws Error naming the missing files and the command that builds them
  */
 export function kubernetesBinaries(version: string): KubernetesBinaries {
-  const cache = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jetstream-cdk8s');
+  const cache = cacheRoot();
   const kubernetes = path.join(cache, 'kubernetes', version);
   const binaries: KubernetesBinaries = {
     kubeApiserver: path.join(kubernetes, 'kube-apiserver'),
@@ -61,10 +65,36 @@ export function kubernetesBinaries(version: string): KubernetesBinaries {
   return binaries;
 }
 
+/** Flux's kustomize-controller in the build cache, and the CRDs it needs (Kustomization and the sources it watches). */
+interface KustomizeControllerFiles {
+  readonly binary: string;
+  readonly crds: readonly string[];
+}
+
+function kustomizeControllerFiles(): KustomizeControllerFiles {
+  const dir = path.join(cacheRoot(), 'kustomize-controller', KUSTOMIZE_CONTROLLER_VERSION);
+  const binary = path.join(dir, 'kustomize-controller');
+  const crdDir = path.join(dir, 'crds');
+  const crds = fs.existsSync(crdDir) ? fs.readdirSync(crdDir).sort().map((name) => path.join(crdDir, name)) : [];
+  if (!isExecutable(binary) || crds.length === 0) {
+    throw new Error(`kustomize-controller ${KUSTOMIZE_CONTROLLER_VERSION} is not built (in ${dir}): run bash scripts/ensure-kubernetes.sh`);
+  }
+  return { binary, crds };
+}
+
+function cacheRoot(): string {
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jetstream-cdk8s');
+}
+
 /** Options of {@link startKubernetes}. */
 export interface StartKubernetesOptions {
   /** Also run kube-controller-manager, so StatefulSets, Jobs and namespaces get their pods, claims and ServiceAccounts. */
   readonly controllers?: boolean;
+  /**
+   * Also install Flux's Kustomization and GitRepository CRDs and run Flux's kustomize-controller,
+   * which applies the manifests of a GitRepository's artifact as Flux does (see `test/support/flux.ts`).
+   */
+  readonly kustomizeController?: boolean;
 }
 
 /** What one kubectl run did. */
@@ -112,6 +142,7 @@ export async function startKubernetes(version: string, options: StartKubernetesO
     const cluster = new ControlPlane(version, binaries);
     try {
       await cluster.start(options.controllers ?? false);
+      if (options.kustomizeController) await cluster.startKustomizeController();
       return cluster;
     } catch (error) {
       lastError = error;
@@ -200,6 +231,20 @@ class ControlPlane implements KubernetesHandle {
       (await this.api('/api/v1/namespaces/default/serviceaccounts/default')).status === 200);
   }
 
+  async startKustomizeController(): Promise<void> {
+    const files = kustomizeControllerFiles();
+    await this.kubectl(['apply', '--server-side', ...files.crds.flatMap((crd) => ['-f', crd])]);
+    await this.kubectl(['wait', '--for=condition=Established', '--timeout=30s', '--all', 'crd']);
+    const healthPort = await freePort();
+    const metricsPort = await freePort();
+    const controller = this.launch('kustomize-controller', files.binary, [
+      `--health-addr=127.0.0.1:${healthPort}`, `--metrics-addr=127.0.0.1:${metricsPort}`,
+      '--watch-all-namespaces=true', '--log-level=info', '--log-encoding=console',
+    ], { KUBECONFIG: this.kubeconfig });
+    await this.waitFor(controller, KUSTOMIZE_CONTROLLER_READY_MS, 'kustomize-controller /readyz', () =>
+      httpGet(`http://127.0.0.1:${healthPort}/readyz`, HTTP_TIMEOUT_MS).then((res) => res.status === 200));
+  }
+
   kubectl(args: readonly string[], options: KubectlOptions = {}): Promise<KubectlResult> {
     const timeoutMs = options.timeoutMs ?? KUBECTL_TIMEOUT_MS;
     const command = `kubectl ${args.join(' ')}`;
@@ -254,8 +299,8 @@ class ControlPlane implements KubernetesHandle {
     return this.stopping;
   }
 
-  private launch(name: string, binary: string, args: string[]): ManagedProcess {
-    const member = new ManagedProcess(name, binary, args, this.root);
+  private launch(name: string, binary: string, args: string[], env: Record<string, string> = {}): ManagedProcess {
+    const member = new ManagedProcess(name, binary, args, { HOME: this.root, ...env });
     this.processes.push(member);
     return member;
   }
@@ -290,8 +335,8 @@ class ManagedProcess {
   private readonly log: string[] = [];
   private stopping?: Promise<void>;
 
-  constructor(readonly name: string, binary: string, args: string[], home: string) {
-    this.child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } });
+  constructor(readonly name: string, binary: string, args: string[], env: Record<string, string>) {
+    this.child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
     this.gone = new Promise<void>((resolve) => {
       this.child.once('close', () => {
         this.exited = true;
@@ -400,9 +445,6 @@ function kubeconfigText(server: string, credentials: Credentials): string {
     'current-context': 'test',
   }, null, 2);
 }
-
-
-
 
 function isExecutable(file: string): boolean {
   try {
