@@ -14,7 +14,7 @@ import { StreamHost } from './stream-host';
 import type { GrantOptions, StreamGrant } from './grants';
 import type { StreamStoreLimits } from './stream-store';
 import { DurationInput, SizeInput, parseDuration, parseSize } from './units';
-import { NatsServerVersion } from './versions';
+import { DEFAULT_NATS_SERVER_VERSION, NatsServerVersion } from './versions';
 
 /** Props of `StreamStore.fromExisting`: a NATS server with JetStream that this app does not deploy. */
 export interface ExistingStreamStoreProps {
@@ -27,7 +27,7 @@ export interface ExistingStreamStoreProps {
   readonly name?: string;
   /**
    * Release the server runs; stream fields newer than it are synth errors.
-   * @default NatsServerVersion.V2_10_24
+   * @default NatsServerVersion.V2_15_3
    */
   readonly version?: NatsServerVersion;
   /**
@@ -119,7 +119,7 @@ export class ExistingStreamStore extends StreamHost {
     this.propProblems = problems;
     this.name = props.name ?? id;
     this.maxStreams = props.limits?.maxStreams;
-    const version = props.version ?? NatsServerVersion.V2_10_24;
+    const version = props.version ?? DEFAULT_NATS_SERVER_VERSION;
     this.streamPolicy = {
       storeName: this.name, replicas: props.replicas ?? 1, version, maxPayloadBytes, defaults: defaults.value, limits: limits.value,
     };

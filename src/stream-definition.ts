@@ -1,5 +1,5 @@
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
-import { checkSubjects, reservedSubjectProblem, streamNameProblem } from './subjects';
+import { checkSubjects, reservedSubjectProblem, reservedSubjectRules, streamNameProblem } from './subjects';
 import { DurationInput, SizeInput, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from './units';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
 
@@ -171,6 +171,19 @@ export interface StreamOptions extends StreamLimitOptions {
    */
   readonly metadata?: Record<string, string>;
   /**
+   * Let publishers give a message its own time to live with the `Nats-TTL` header (NATS 2.11+).
+   * Once on, JetStream cannot turn it off again.
+   * @default false
+   */
+  readonly allowMsgTtl?: boolean;
+  /**
+   * When a subject's last message is removed by its max age, leave a delete marker that lives this
+   * long (NATS 2.11+): at least 1s; needs `allowMsgTtl` and `allowRollup`, which the server would
+   * otherwise turn on by itself.
+   * @default - no delete markers
+   */
+  readonly subjectDeleteMarkerTtl?: DurationInput;
+  /**
    * What happens to the stream when it is removed from the app.
    * @default StreamRetentionPolicy.RETAIN
    */
@@ -238,6 +251,9 @@ export interface StreamDefinition {
   readonly compression?: Compression;
   readonly firstSequence?: number;
   readonly metadata?: Record<string, string>;
+  readonly allowMsgTtl: boolean;
+  /** 0 when the stream leaves no delete markers. */
+  readonly subjectDeleteMarkerTtlMs: number;
   readonly retentionPolicy: StreamRetentionPolicy;
   readonly allowDataLoss: boolean;
   readonly adopt: boolean;
@@ -270,14 +286,18 @@ export interface JetStreamStreamConfig {
   compression?: string;
   first_seq?: number;
   metadata?: Record<string, string>;
+  allow_msg_ttl?: boolean;
+  subject_delete_marker_ttl?: number;
 }
 
-/** The first release whose reserved-subject rules depend on `noAck` (nats-server pull request 5548). */
-const NOACK_RULES_VERSION = '2.10.17';
 /** The server's minimum for max age and the duplicate window. */
 const MIN_WINDOW_MS = 100;
 /** JetStream's default duplicate window. */
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+/** Version-gated fields the API takes in nanoseconds. */
+const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(['subject_delete_marker_ttl']);
+/** The server's minimum for a subject delete marker's time to live. */
+const MIN_DELETE_MARKER_TTL_MS = 1000;
 
 // Each description is what an error says the prop must be, with the value it has.
 const sizeShape = {
@@ -329,6 +349,8 @@ export const STREAM_OPTIONS_SCHEMA = {
     compression: enumOf(Compression),
     firstSequence: { type: 'integer', minimum: 1 },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    allowMsgTtl: { type: 'boolean' },
+    subjectDeleteMarkerTtl: durationShape,
     retentionPolicy: enumOf(StreamRetentionPolicy),
     allowDataLoss: { type: 'boolean' },
     adopt: { type: 'boolean' },
@@ -385,12 +407,9 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
   const options = withoutBrokenFields(input, problems);
   const limits = resolveLimits(options);
   problems.push(...limits.problems);
-  let duplicateWindowMs: number | undefined;
-  try {
-    duplicateWindowMs = options.duplicateWindow === undefined ? undefined : parseDuration(options.duplicateWindow);
-  } catch (error) {
-    problems.push({ field: 'duplicateWindow', value: showValue(options.duplicateWindow), rule: unitRule(error) });
-  }
+  const duplicateWindowMs = options.duplicateWindow === undefined
+    ? undefined : readUnit(problems, 'duplicateWindow', options.duplicateWindow, 0, parseDuration);
+  const subjectDeleteMarkerTtlMs = readUnit(problems, 'subjectDeleteMarkerTtl', options.subjectDeleteMarkerTtl, 0, parseDuration);
 
   const own = limits.value;
   const pick = (key: keyof ResolvedLimits, unlimited: number) =>
@@ -423,6 +442,8 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     compression: options.compression,
     firstSequence: options.firstSequence,
     metadata: options.metadata,
+    allowMsgTtl: options.allowMsgTtl ?? false,
+    subjectDeleteMarkerTtlMs,
     retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN,
     allowDataLoss: options.allowDataLoss ?? false,
     adopt: options.adopt ?? false,
@@ -443,7 +464,7 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
   if (nameProblem) add('name', showValue(def.name), nameProblem);
 
   const seen = new Set<string>();
-  const capture = { noAck: def.noAck, replicas: def.replicas, noAckRules: policy.version.atLeast(NOACK_RULES_VERSION) };
+  const capture = { noAck: def.noAck, replicas: def.replicas, rules: reservedSubjectRules(policy.version) };
   const checked = checkSubjects(def.subjects);
   def.subjects.forEach((subject, i) => {
     const c = checked[i];
@@ -483,12 +504,21 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
   if (def.discardNewPerSubject && def.maxMsgsPerSubject <= 0) {
     add('discardNewPerSubject', 'true', 'needs maxMsgsPerSubject to be set');
   }
+  if (def.subjectDeleteMarkerTtlMs > 0) {
+    const ttl = formatDuration(def.subjectDeleteMarkerTtlMs);
+    if (def.subjectDeleteMarkerTtlMs < MIN_DELETE_MARKER_TTL_MS) add('subjectDeleteMarkerTtl', ttl, 'must be at least 1s');
+    // The server would turn both on by itself and store another configuration than the one declared.
+    if (!def.allowMsgTtl) add('subjectDeleteMarkerTtl', ttl, 'needs allowMsgTtl: delete markers are messages with a time to live');
+    if (!def.allowRollup) add('subjectDeleteMarkerTtl', ttl, 'needs allowRollup: a delete marker rolls its subject up');
+  }
 
   const config = toJetStreamConfig(def);
   for (const [field, version] of Object.entries(STREAM_FIELD_MIN_VERSION)) {
-    if ((config as unknown as Record<string, unknown>)[field] !== undefined && !policy.version.atLeast(version)) {
-      add(camelCase(field), showValue((config as unknown as Record<string, unknown>)[field]),
-        `needs NATS server ${version} or newer; ${store} runs ${policy.version.version}`);
+    const value = (config as unknown as Record<string, unknown>)[field];
+    if (value !== undefined && !policy.version.atLeast(version)) {
+      // Durations as the prop takes them, not the API's nanoseconds.
+      const shown = typeof value === 'number' && NANOSECOND_FIELDS.has(field) ? formatDuration(value / 1_000_000) : showValue(value);
+      add(camelCase(field), shown, `needs NATS server ${version} or newer; ${store} runs ${policy.version.version}`);
     }
   }
   return problems;
@@ -538,6 +568,9 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
   if (def.compression !== undefined) config.compression = def.compression;
   if (def.firstSequence !== undefined) config.first_seq = def.firstSequence;
   if (def.metadata !== undefined) config.metadata = sortKeys(def.metadata);
+  // Written only when on, so a stream that uses neither keeps the configuration older servers take.
+  if (def.allowMsgTtl) config.allow_msg_ttl = true;
+  if (def.subjectDeleteMarkerTtlMs > 0) config.subject_delete_marker_ttl = def.subjectDeleteMarkerTtlMs * 1_000_000;
   return config;
 }
 

@@ -28,7 +28,7 @@ import {
 } from './stream-definition';
 import { StreamHost } from './stream-host';
 import { DurationInput, SizeInput, formatBytes, formatBytesReadablePair, formatDuration, parseDuration, parseSize } from './units';
-import { NatsServerVersion } from './versions';
+import { DEFAULT_NATS_SERVER_VERSION, NatsServerVersion } from './versions';
 
 /** What happens to a store's volumes when the StatefulSet is deleted or scaled down. */
 export enum VolumeRetention {
@@ -120,12 +120,12 @@ export interface StreamStoreProps {
   readonly name?: string;
   /**
    * NATS server release; fields the release does not know are synth errors.
-   * @default NatsServerVersion.V2_10_24
+   * @default NatsServerVersion.V2_15_3
    */
   readonly version?: NatsServerVersion;
   /**
    * Server image, for a mirror or a private registry; it must hold `version`.
-   * @default - the official image of `version`, such as nats:2.10.24-alpine
+   * @default - the official image of `version`, such as nats:2.15.3-alpine
    */
   readonly image?: string;
   /**
@@ -834,7 +834,7 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
   };
 
   const name = props.name ?? id;
-  const version = props.version ?? NatsServerVersion.V2_10_24;
+  const version = props.version ?? DEFAULT_NATS_SERVER_VERSION;
   const replicas = props.replicas ?? 1;
   const volumeBytes = positive('storage.size', props.storage?.size, parseSize(DEFAULT_VOLUME_SIZE),
     'Kubernetes takes the StatefulSet, then refuses each volume claim of 0 bytes, so no server starts');

@@ -1,3 +1,5 @@
+import { NatsServerVersion } from './versions';
+
 /** Longest stream name nats-server accepts, counted in UTF-8 bytes as Go's `len` does. */
 const MAX_STREAM_NAME_BYTES = 255;
 
@@ -133,12 +135,33 @@ function tokensWithin(inner: readonly string[], outer: readonly string[]): boole
   return inner.length === outer.length;
 }
 
+/**
+ * The generations of the server's rules on subjects it answers itself, oldest first.
+ */
+export enum ReservedSubjectRules {
+  /** Before 2.10.17: only `$JS.API.>` and what lies inside it are refused, with or without `noAck`. */
+  API_ONLY = 0,
+  /**
+   * From 2.10.17 (nats-server pull request 5548): a subject inside `$JS.>`, `$JSC.>` or `$SYS.>`
+   * needs `noAck` (`$JS.EVENT.>` and `$SYS.ACCOUNT.>` exempt), and `>` needs `noAck` and one replica.
+   */
+  SUBSET = 1,
+  /** From 2.11.2: as before, for any subject that overlaps those namespaces or `$NRG.>`, wildcards included. */
+  OVERLAP = 2,
+}
+
+/** The reserved-subject rules of a server release. */
+export function reservedSubjectRules(version: NatsServerVersion): ReservedSubjectRules {
+  if (version.atLeast('2.11.2')) return ReservedSubjectRules.OVERLAP;
+  return version.atLeast('2.10.17') ? ReservedSubjectRules.SUBSET : ReservedSubjectRules.API_ONLY;
+}
+
 /** Subjects the server itself answers, and the part of each a stream may capture anyway. */
 const SERVER_NAMESPACES = [
-  { namespace: '$JS.>', exempt: '$JS.EVENT.>', api: 'JetStream API' },
-  { namespace: '$JSC.>', api: 'JetStream API' },
-  { namespace: '$NRG.>', api: 'JetStream API' },
-  { namespace: '$SYS.>', exempt: '$SYS.ACCOUNT.>', api: 'system API' },
+  { namespace: '$JS.>', exempt: '$JS.EVENT.>', api: 'JetStream API', since: ReservedSubjectRules.SUBSET },
+  { namespace: '$JSC.>', api: 'JetStream API', since: ReservedSubjectRules.SUBSET },
+  { namespace: '$NRG.>', api: 'JetStream API', since: ReservedSubjectRules.OVERLAP },
+  { namespace: '$SYS.>', exempt: '$SYS.ACCOUNT.>', api: 'system API', since: ReservedSubjectRules.SUBSET },
 ].map((n) => ({ ...n, tokens: n.namespace.split('.'), exemptTokens: n.exempt?.split('.') }));
 const JETSTREAM_API_TOKENS = ['$JS', 'API', '>'];
 
@@ -146,12 +169,8 @@ const JETSTREAM_API_TOKENS = ['$JS', 'API', '>'];
 export interface SubjectCapture {
   readonly noAck: boolean;
   readonly replicas: number;
-  /**
-   * The server has NATS 2.10.17's rules (nats-server pull request 5548): subjects it answers itself
-   * need `noAck`, and `>` needs `noAck` and one replica. Before, it only refused `$JS.API.>` and
-   * what lies inside it, with or without `noAck`.
-   */
-  readonly noAckRules: boolean;
+  /** Which of the server's rules apply: they depend on its release. */
+  readonly rules: ReservedSubjectRules;
 }
 
 /**
@@ -163,7 +182,7 @@ export interface SubjectCapture {
  * @throws Error when `subject` is not a valid subject and no tokens are given
  */
 export function reservedSubjectProblem(subject: string, capture: SubjectCapture, tokens: readonly string[] = tokenize(subject)): string | undefined {
-  if (!capture.noAckRules) {
+  if (capture.rules === ReservedSubjectRules.API_ONLY) {
     return tokensWithin(tokens, JETSTREAM_API_TOKENS) ? 'is inside the JetStream API "$JS.API.>", which the server refuses to capture' : undefined;
   }
   if (subject === '>') {
@@ -171,11 +190,12 @@ export function reservedSubjectProblem(subject: string, capture: SubjectCapture,
     return capture.replicas === 1 ? undefined : 'captures every subject, so it needs replicas 1';
   }
   if (capture.noAck) return undefined;
-  const reserved = SERVER_NAMESPACES.find((n) =>
-    tokensOverlap(tokens, n.tokens) && !(n.exemptTokens !== undefined && tokensWithin(tokens, n.exemptTokens)));
-  return reserved === undefined
-    ? undefined
-    : `overlaps the ${reserved.api} "${reserved.namespace}", so it needs noAck: a stream that acks would answer those requests in the server's place`;
+  const overlap = capture.rules === ReservedSubjectRules.OVERLAP;
+  const reserved = SERVER_NAMESPACES.find((n) => n.since <= capture.rules
+    && (overlap ? tokensOverlap(tokens, n.tokens) : tokensWithin(tokens, n.tokens))
+    && !(n.exemptTokens !== undefined && tokensWithin(tokens, n.exemptTokens)));
+  if (reserved === undefined) return undefined;
+  return `${overlap ? 'overlaps' : 'is inside'} the ${reserved.api} "${reserved.namespace}", so it needs noAck: a stream that acks would answer those requests in the server's place`;
 }
 
 interface Entry<T> {

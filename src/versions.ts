@@ -2,22 +2,38 @@
  * A NATS server release this library knows: its image tag and the JetStream stream
  * fields it understands.
  *
- * The version is explicit so that a newer library default never upgrades a running
- * store silently, and so that a stream field the server would not know is a synth error
- * instead of a setting the server drops.
+ * The version is explicit so that a store runs the release its app names, and so that a
+ * stream field the server would not know is a synth error instead of a setting the server
+ * drops. Each release listed here is the one the tests run its line's rules against.
  */
 export class NatsServerVersion {
-  /** The last 2.9 release. */
+  /** The last 2.9 release (its rules are tested on Debian's 2.9.10). */
   public static readonly V2_9_25 = new NatsServerVersion('2.9.25');
-  /** A 2.10 release: stream metadata, compression, subject transforms, first sequence. */
+  /**
+   * A 2.10 release, the default of earlier versions of this library.
+   * @deprecated use V2_10_27, the 2.10 line's latest patch, which the tests run
+   */
   public static readonly V2_10_24 = new NatsServerVersion('2.10.24');
+  /** The 2.10 line's latest patch: stream metadata, compression, subject transforms, first sequence. */
+  public static readonly V2_10_27 = new NatsServerVersion('2.10.27');
+  /** The 2.11 line's latest patch. */
+  public static readonly V2_11_17 = new NatsServerVersion('2.11.17');
+  /** The 2.12 line's latest patch: a mirror can be removed, max consumers changed (from 2.12.5). */
+  public static readonly V2_12_15 = new NatsServerVersion('2.12.15');
+  /** The 2.14 line's latest patch. */
+  public static readonly V2_14_10 = new NatsServerVersion('2.14.10');
+  /** The 2.15 line's latest patch, the newest stable line. */
+  public static readonly V2_15_3 = new NatsServerVersion('2.15.3');
 
   /** Every version this library knows, oldest first. */
   public static all(): NatsServerVersion[] {
-    return [NatsServerVersion.V2_9_25, NatsServerVersion.V2_10_24];
+    return [
+      NatsServerVersion.V2_9_25, NatsServerVersion.V2_10_24, NatsServerVersion.V2_10_27, NatsServerVersion.V2_11_17,
+      NatsServerVersion.V2_12_15, NatsServerVersion.V2_14_10, NatsServerVersion.V2_15_3,
+    ];
   }
 
-  /** Looks up a known version by its number, such as "2.10.24". */
+  /** Looks up a known version by its number, such as "2.14.10". */
   public static of(version: string): NatsServerVersion {
     const known = NatsServerVersion.all().find((v) => v.version === version);
     if (!known) {
@@ -31,7 +47,7 @@ export class NatsServerVersion {
   public readonly image: string;
 
   private constructor(
-    /** The release number, such as "2.10.24". */
+    /** The release number, such as "2.14.10". */
     public readonly version: string,
   ) {
     this.image = `nats:${version}-alpine`;
@@ -43,6 +59,9 @@ export class NatsServerVersion {
   }
 }
 
+/** The release a store runs when its props name none: the newest line the tests pass on. */
+export const DEFAULT_NATS_SERVER_VERSION = NatsServerVersion.V2_15_3;
+
 /**
  * The first server release that knows each stream field newer than 2.9.0, by the
  * JetStream API name. Fields not listed here are known to every supported release.
@@ -52,6 +71,8 @@ export const STREAM_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
   compression: '2.10.0',
   first_seq: '2.10.0',
   subject_transform: '2.10.0',
+  allow_msg_ttl: '2.11.0',
+  subject_delete_marker_ttl: '2.11.0',
 };
 
 /** Compares two dotted release numbers numerically: negative, zero or positive. */

@@ -23,6 +23,7 @@ import {
 import { renderNatsConfig } from '../src/nats-config';
 import { formatProblem } from '../src/problems';
 import { subjectsOverlap } from '../src/subjects';
+import { DEFAULT_NATS_SERVER_VERSION } from '../src/versions';
 import { declaredConfig } from './apply/fixtures';
 import { NatsServerHandle, checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
@@ -464,7 +465,7 @@ describe('users', () => {
         retentionPolicy: 'Delete',
         config: declaredConfig({ name, subjects: [`${name.toLowerCase()}.>`], ...overrides }),
       }));
-      fs.writeFileSync(definitions, JSON.stringify({ store, version: '2.9.25', streams }));
+      fs.writeFileSync(definitions, JSON.stringify({ store, version: DEFAULT_NATS_SERVER_VERSION.version, streams }));
       const lines: string[] = [];
       const outcome = await runApply(
         { command, server: server.url, definitions, waitMs: 1_000, concurrency: 4, ownerReplicas: 1, auth: { user, password: PASSWORDS.get(user) } },

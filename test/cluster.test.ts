@@ -11,7 +11,6 @@ import { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo, connect 
 import { ApplyOutcome, ExitCode, runApply } from '../src/apply/apply';
 import { parseCli } from '../src/apply/cli';
 import { StreamStore } from '../src/stream-store';
-import { NatsServerVersion } from '../src/versions';
 import { NatsServerHandle, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
 
@@ -31,10 +30,10 @@ let published = 0;
 /** The apply program's run at startup. */
 let apply: Awaited<ReturnType<typeof runApplyJob>>;
 
-/** The store's synthesized objects: a three-server store on the 2.9 line (the local server is 2.9.10). */
+/** The store's synthesized objects: a three-server store of the default version, which the local servers run. */
 function synthesizeStore(): any[] {
   const chart = new Chart(Testing.app(), 'test');
-  const store = new StreamStore(chart, STORE, { replicas: 3, version: NatsServerVersion.V2_9_25 });
+  const store = new StreamStore(chart, STORE, { replicas: 3 });
   store.addStream(STREAM, { subjects: [`${STREAM}.>`], replicas: 3 });
   return Testing.synth(chart);
 }

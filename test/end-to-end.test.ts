@@ -43,13 +43,16 @@ async function runJob(job: any, mounts: Map<string, string>, url: string, termin
 
 afterAll(stopAll);
 
-describe.each(fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort())('%s', (file) => {
+const DIST_FILES = fs.readdirSync(DIST).filter((f) => f.endsWith('.yaml')).sort();
+
+describe.each(DIST_FILES)('%s', (file) => {
   test('the apply Job brings a server started from the store\'s nats.conf to the declared streams, and a second run changes nothing', async () => {
     const objects = distObjects(file);
     const job = objects.find((o) => o.kind === 'Job');
     const storeName = job.metadata.labels['app.kubernetes.io/instance'];
     const root = makeTempDir();
-    const mounts = materializeConfigMapMounts(objects, job.spec.template.spec, root);
+    // The namespace holds every file's objects: the apply program's ConfigMap is in the first chart's.
+    const mounts = materializeConfigMapMounts(DIST_FILES.flatMap(distObjects), job.spec.template.spec, root);
     const definitionsDir = mounts.get('/etc/jetstream-streams') as string;
     const declared = parseStreamsDocuments(fs.readdirSync(definitionsDir).sort()
       .map((name) => ({ source: name, text: fs.readFileSync(path.join(definitionsDir, name), 'utf8') }))).streams;

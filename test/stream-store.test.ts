@@ -233,7 +233,7 @@ describe('StreamStore', () => {
     });
 
     test('runs the official image of the version unless image is set', () => {
-      expect(natsContainer(synth()).image).toBe('nats:2.10.24-alpine');
+      expect(natsContainer(synth()).image).toBe('nats:2.15.3-alpine');
       expect(natsContainer(synth({ version: NatsServerVersion.V2_9_25 })).image).toBe('nats:2.9.25-alpine');
       expect(natsContainer(synth({ image: 'mirror.example.com/nats:2.10.24-alpine' })).image).toBe('mirror.example.com/nats:2.10.24-alpine');
     });
@@ -287,7 +287,7 @@ describe('StreamStore', () => {
           'app.kubernetes.io/instance': 'events',
           'app.kubernetes.io/managed-by': 'jetstream-cdk8s',
           'app.kubernetes.io/name': 'nats',
-          'app.kubernetes.io/version': '2.10.24',
+          'app.kubernetes.io/version': '2.15.3',
         });
       }
     });
@@ -483,7 +483,7 @@ describe('StreamStore', () => {
       });
       const json = streamsJson(objects);
       expect(json.store).toBe('events');
-      expect(json.version).toBe('2.10.24');
+      expect(json.version).toBe('2.15.3');
       expect(json.streams.map((s: any) => s.config.name)).toEqual(['audit', 'orders', 'payments']);
       expect(json.streams[0]).toEqual({
         retentionPolicy: 'Retain',
@@ -552,7 +552,7 @@ describe('StreamStore', () => {
       expect(store.name).toBe('events');
       expect(store.settings).toMatchObject({
         replicas: 1,
-        image: 'nats:2.10.24-alpine',
+        image: 'nats:2.15.3-alpine',
         volumeBytes: 10 * 2 ** 30,
         headroomPercent: 10,
         maxFileStoreBytes: 9 * 2 ** 30,

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import {
-  checkSubject, checkSubjects, reservedSubjectProblem, streamNameProblem, subjectIsSubset, subjectProblem, subjectsOverlap, SubjectTree,
+  ReservedSubjectRules, SubjectCapture, SubjectTree, checkSubject, checkSubjects, reservedSubjectProblem, reservedSubjectRules, streamNameProblem,
+  subjectIsSubset, subjectProblem, subjectsOverlap,
 } from '../src/subjects';
+import { NatsServerVersion } from '../src/versions';
 
 describe('streamNameProblem', () => {
   test.each<[string]>([
@@ -137,19 +139,27 @@ describe('subjectIsSubset', () => {
 });
 
 describe('reservedSubjectProblem', () => {
-  const newer = { noAck: false, replicas: 1, noAckRules: true };
-  const older = { noAck: false, replicas: 1, noAckRules: false };
-  test.each<[string, { noAck: boolean; replicas: number; noAckRules: boolean }, string | undefined]>([
-    ['orders.>', newer, undefined],
-    ['$JS.EVENT.ADVISORY.>', newer, undefined],
-    ['$SYS.ACCOUNT.*.CONNECT', newer, undefined],
-    ['$JS.ACK.orders.>', newer, 'overlaps the JetStream API "$JS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
-    ['$JS.ACK.orders.>', { ...newer, noAck: true }, undefined],
-    ['*.*', newer, 'overlaps the JetStream API "$JS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
-    ['$SYS.>', newer, 'overlaps the system API "$SYS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
-    ['>', newer, 'captures every subject, so it needs noAck: a stream that acks would answer every request, the server\'s own included'],
-    ['>', { ...newer, noAck: true, replicas: 3 }, 'captures every subject, so it needs replicas 1'],
-    ['>', { ...newer, noAck: true }, undefined],
+  const newest = { noAck: false, replicas: 1, rules: ReservedSubjectRules.OVERLAP };
+  const subset = { noAck: false, replicas: 1, rules: ReservedSubjectRules.SUBSET };
+  const older = { noAck: false, replicas: 1, rules: ReservedSubjectRules.API_ONLY };
+  const overlapsJs = 'overlaps the JetStream API "$JS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place';
+  test.each<[string, SubjectCapture, string | undefined]>([
+    ['orders.>', newest, undefined],
+    ['$JS.EVENT.ADVISORY.>', newest, undefined],
+    ['$SYS.ACCOUNT.*.CONNECT', newest, undefined],
+    ['$JS.ACK.orders.>', newest, overlapsJs],
+    ['$JS.ACK.orders.>', { ...newest, noAck: true }, undefined],
+    ['*.*', newest, overlapsJs],
+    ['$NRG.x', newest, 'overlaps the JetStream API "$NRG.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
+    ['$SYS.>', newest, 'overlaps the system API "$SYS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
+    ['>', newest, 'captures every subject, so it needs noAck: a stream that acks would answer every request, the server\'s own included'],
+    ['>', { ...newest, noAck: true, replicas: 3 }, 'captures every subject, so it needs replicas 1'],
+    ['>', { ...newest, noAck: true }, undefined],
+    ['$JS.ACK.orders.>', subset, 'is inside the JetStream API "$JS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
+    ['*.*', subset, undefined],
+    ['$NRG.x', subset, undefined],
+    ['$SYS.>', subset, 'is inside the system API "$SYS.>", so it needs noAck: a stream that acks would answer those requests in the server\'s place'],
+    ['>', subset, 'captures every subject, so it needs noAck: a stream that acks would answer every request, the server\'s own included'],
     ['>', older, undefined],
     ['$JS.API.>', { ...older, noAck: true }, 'is inside the JetStream API "$JS.API.>", which the server refuses to capture'],
     ['$JS.*.STREAM', older, undefined],
@@ -159,8 +169,18 @@ describe('reservedSubjectProblem', () => {
     expect(reservedSubjectProblem(subject, capture, subject.split('.'))).toBe(expected);
   });
 
+  test.each<[string, ReservedSubjectRules]>([
+    ['2.9.25', ReservedSubjectRules.API_ONLY],
+    ['2.10.24', ReservedSubjectRules.SUBSET],
+    ['2.10.27', ReservedSubjectRules.SUBSET],
+    ['2.11.17', ReservedSubjectRules.OVERLAP],
+    ['2.15.3', ReservedSubjectRules.OVERLAP],
+  ])('NATS %s has rules %p', (version, rules) => {
+    expect(reservedSubjectRules(NatsServerVersion.of(version))).toBe(rules);
+  });
+
   test('rejects an invalid subject given without its tokens', () => {
-    expect(() => reservedSubjectProblem('a..b', newer)).toThrow('invalid subject "a..b": has an empty token');
+    expect(() => reservedSubjectProblem('a..b', newest)).toThrow('invalid subject "a..b": has an empty token');
   });
 });
 

@@ -9,7 +9,7 @@ import { formatBytes } from '../src/units';
 import { APPLY_JOB_OPTIONS_SCHEMA } from '../src/apply-job';
 import { NatsAuth } from '../src/auth';
 import { StreamStore, StreamStoreProps, resolveStore } from '../src/stream-store';
-import { NatsServerVersion } from '../src/versions';
+import { DEFAULT_NATS_SERVER_VERSION, NatsServerVersion } from '../src/versions';
 import { validationErrors } from './support/validation-errors';
 
 const SIZE_SYNTAX = 'expected a whole number of bytes with an optional unit (k, M, G, T, P, Ki, Mi, Gi, Ti, Pi, KB, MB, GB, TB, KiB, MiB, GiB, TiB, B), for example "10Gi" or "1G"';
@@ -646,8 +646,28 @@ describe('server version', () => {
   });
 
   test('accepts the 2.10 fields on a 2.10 server, and a 2.9 server without them', () => {
-    expect(streamErrors({ metadata: { team: 'a' }, compression: Compression.S2, firstSequence: 100 })).toEqual([]);
+    expect(streamErrors({ metadata: { team: 'a' }, compression: Compression.S2, firstSequence: 100 }, { version: NatsServerVersion.V2_10_27 })).toEqual([]);
     expect(streamErrors({ maxAge: '1h', allowDirect: true }, v29)).toEqual([]);
+  });
+
+  const ttl = { allowMsgTtl: true, allowRollup: true, subjectDeleteMarkerTtl: '5m' };
+
+  test('fails on the 2.11 fields with a 2.10 server, naming each', () => {
+    expect(streamErrors(ttl, { version: NatsServerVersion.V2_10_27 })).toEqual([
+      onStream('allowMsgTtl true needs NATS server 2.11.0 or newer; store "events" runs 2.10.27'),
+      onStream('subjectDeleteMarkerTtl 5m needs NATS server 2.11.0 or newer; store "events" runs 2.10.27'),
+    ]);
+    expect(streamErrors(ttl, { version: NatsServerVersion.V2_11_17 })).toEqual([]);
+  });
+
+  test.each<[string, StreamOptions, string[]]>([
+    ['a marker TTL under 1s', { ...ttl, subjectDeleteMarkerTtl: '500ms' }, ['subjectDeleteMarkerTtl 500ms must be at least 1s']],
+    ['a marker without message TTLs', { ...ttl, allowMsgTtl: false },
+      ['subjectDeleteMarkerTtl 5m needs allowMsgTtl: delete markers are messages with a time to live']],
+    ['a marker without roll-ups', { ...ttl, allowRollup: false }, ['subjectDeleteMarkerTtl 5m needs allowRollup: a delete marker rolls its subject up']],
+    ['an unreadable marker TTL', { ...ttl, subjectDeleteMarkerTtl: 'soon' }, [expect.stringContaining('subjectDeleteMarkerTtl "soon" is invalid') as unknown as string]],
+  ])('fails on %s', (_what, options, messages) => {
+    expect(streamErrors(options)).toEqual(messages.map((m) => (typeof m === 'string' ? onStream(m) : m)));
   });
 });
 
@@ -759,7 +779,7 @@ describe('the streams document', () => {
     const store = new StreamStore(chart, 'events');
     const subjects = Array.from({ length: 3500 }, (_, i) => `orders.region-${String(i).padStart(4, '0')}.created.>`);
     store.addStream('orders', { subjects });
-    const part = renderStreamsParts('events', '2.10.24', store.streams.map((s) => s.definition))[0];
+    const part = renderStreamsParts('events', DEFAULT_NATS_SERVER_VERSION.version, store.streams.map((s) => s.definition))[0];
     expect(Buffer.byteLength(part.text)).toBeGreaterThan(MAX_PART_BYTES);
     expect(synthErrors(chart)).toEqual([
       onStore(`streams "orders" renders ${formatBytes(Buffer.byteLength(part.text))} of definition, more than the 96KiB one ConfigMap `

@@ -75,6 +75,8 @@ const CONFIG_SCHEMA = {
     compression: enumOf(Compression),
     first_seq: { type: 'integer', minimum: 1 },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    allow_msg_ttl: flag,
+    subject_delete_marker_ttl: duration,
   },
 };
 
@@ -113,7 +115,7 @@ interface RawStream {
 }
 
 /** Configuration fields holding a duration: nanoseconds on the API, a Go duration in the document. */
-const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window'];
+const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window', 'subject_delete_marker_ttl'];
 /** Configuration fields holding a size: bytes on the API (-1 unlimited), a size with a unit in the document. */
 const SIZE_FIELDS: readonly string[] = ['max_bytes', 'max_msg_size'];
 const NANOS_PER_MS = 1_000_000;

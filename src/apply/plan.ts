@@ -143,6 +143,7 @@ const REFUSAL_RULES: readonly RefusalRule[] = [
   { field: 'sealed', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot unseal a sealed stream') },
   { field: 'deny_delete', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_delete off once set') },
   { field: 'deny_purge', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_purge off once set') },
+  { field: 'allow_msg_ttl', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn allow_msg_ttl off once set') },
   { field: 'mirror', dataLoss: false, check: ({ change, serverVersion }) => {
     if (change.to !== undefined) return 'JetStream cannot change the mirror of a stream';
     // Removing the mirror promotes the stream to a normal one; servers before 2.12.0 refuse it.

@@ -9,7 +9,10 @@ import { OWNERSHIP_STREAM, decodeOwnership, writeOwnership } from '../../src/app
 import { NOT_MANAGED_REASON } from '../../src/apply/plan';
 import { ItemResult, outcomeOf } from '../../src/apply/report';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
-import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
+import {
+  DEFAULT_RELEASE, NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, makeTempDir, startNatsServer, stopAll, versionOf,
+} from '../support/nats-server';
+import { httpGet } from '../support/io';
 import { freePort } from '../support/ports';
 import { HOUR_NS, declaredConfig } from './fixtures';
 
@@ -34,6 +37,8 @@ interface Run {
   readonly err: string[];
 }
 
+/** The nats-server release each test starts; a describe block sets another with {@link onRelease}. */
+let release: NatsServerRelease = DEFAULT_RELEASE;
 let server: NatsServerHandle;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -42,7 +47,7 @@ let dir: string;
 /** Runs the program in-process on a streams document holding `streams`. */
 async function run(command: Command, streams: readonly Entry[], options: Partial<ApplyOptions> = {}, onOut?: (line: string) => void): Promise<Run> {
   const definitions = path.join(dir, 'streams.json');
-  fs.writeFileSync(definitions, JSON.stringify({ store: STORE, version: '2.9.25', streams }));
+  fs.writeFileSync(definitions, JSON.stringify({ store: STORE, version: versionOf(release).version, streams }));
   const out: string[] = [];
   const err: string[] = [];
   const { exitCode, results } = await runApply(
@@ -77,7 +82,7 @@ async function connectTest(): Promise<void> {
 
 beforeEach(async () => {
   dir = makeTempDir();
-  server = await startNatsServer();
+  server = await startNatsServer({ release });
   await connectTest();
 });
 
@@ -88,12 +93,22 @@ afterEach(async () => {
 
 afterAll(stopAll);
 
+/** Runs the tests of the enclosing describe block on `chosen`. */
+function onRelease(chosen: NatsServerRelease): void {
+  beforeAll(() => {
+    release = chosen;
+  });
+  afterAll(() => {
+    release = DEFAULT_RELEASE;
+  });
+}
+
 test('creates from empty; a second run sends nothing and reports everything unchanged', async () => {
   const streams = [entry('ORDERS', { max_age: 6 * HOUR_NS }), entry('AUDIT', { max_msgs: 1000 }), entry('EMAILS')];
   const first = await run('apply', streams);
   expect(first.exitCode).toBe(ExitCode.OK);
   expect(outcomes(first)).toEqual({ AUDIT: 'created', EMAILS: 'created', ORDERS: 'created' });
-  expect(first.out).toContain('[3/3] created ORDERS');
+  expect(first.out).toEqual(expect.arrayContaining([expect.stringMatching(/^\[\d\/3\] created ORDERS$/)]));
   const before = await Promise.all(['AUDIT', 'EMAILS', 'ORDERS'].map((name) => jsm.streams.info(name)));
   const record = await ownershipRecord();
   expect(record.streams).toEqual(['AUDIT', 'EMAILS', 'ORDERS']);
@@ -142,46 +157,80 @@ test('updates in place with the full configuration; the plan shows the field-lev
   expect((await run('plan', changed)).exitCode).toBe(ExitCode.OK);
 });
 
-test('refuses a storage type change and keeps the messages; the other streams still apply', async () => {
-  await run('apply', [entry('ORDERS'), entry('AUDIT')]);
-  await publish('ORDERS.created', 10);
-  expect((await jsm.streams.info('ORDERS')).state.messages).toBe(10);
+describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
+  onRelease(chosen);
 
-  const result = await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { max_age: HOUR_NS })]);
-  expect(result.exitCode).toBe(ExitCode.REFUSED);
-  expect(outcomes(result)).toEqual({ AUDIT: 'updated', ORDERS: 'refused' });
-  expect(result.out).toContain('[1/2] refused ORDERS: storage "file" -> "memory": JetStream cannot change the storage type of a stream');
-  const orders = await jsm.streams.info('ORDERS');
-  expect([orders.config.storage, orders.state.messages]).toEqual(['file', 10]);
-  expect((await jsm.streams.info('AUDIT')).config.max_age).toBe(HOUR_NS);
-});
+  test('refuses a storage type change and keeps the messages; the other streams still apply', async () => {
+    await run('apply', [entry('ORDERS'), entry('AUDIT')]);
+    await publish('ORDERS.created', 10);
+    expect((await jsm.streams.info('ORDERS')).state.messages).toBe(10);
 
-test('refuses a max_consumers change, which the server itself refuses', async () => {
-  await run('apply', [entry('ORDERS')]);
-  const changed = declaredConfig({ name: 'ORDERS', subjects: ['ORDERS.>'], max_consumers: 10 });
-  const reply = await nc.request('$JS.API.STREAM.UPDATE.ORDERS', JSON.stringify(changed), { timeout: 5_000 });
-  expect(JSON.parse(new TextDecoder().decode(reply.data)).error.description).toBe('stream configuration update can not change MaxConsumers');
+    const result = await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { max_age: HOUR_NS })]);
+    expect(result.exitCode).toBe(ExitCode.REFUSED);
+    expect(outcomes(result)).toEqual({ AUDIT: 'updated', ORDERS: 'refused' });
+    expect(result.out).toContain('[1/2] refused ORDERS: storage "file" -> "memory": JetStream cannot change the storage type of a stream');
+    const orders = await jsm.streams.info('ORDERS');
+    expect([orders.config.storage, orders.state.messages]).toEqual(['file', 10]);
+    expect((await jsm.streams.info('AUDIT')).config.max_age).toBe(HOUR_NS);
+  });
 
-  const result = await run('apply', [entry('ORDERS', { max_consumers: 10 })]);
-  expect(result.exitCode).toBe(ExitCode.REFUSED);
-  expect(result.out).toContain('[1/1] refused ORDERS: max_consumers unlimited -> 10: NATS server 2.9.10 cannot change max_consumers; 2.12.5 can');
-});
+  test('refuses a max_consumers change where the server itself refuses it (before 2.12.5), updates it where the server can', async () => {
+    await run('apply', [entry('ORDERS')]);
+    // The server's own verdict, on a stream of its own.
+    await nc.request('$JS.API.STREAM.CREATE.PROBE', JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'] })), { timeout: 5_000 });
+    const changed = declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], max_consumers: 10 });
+    const reply = await nc.request('$JS.API.STREAM.UPDATE.PROBE', JSON.stringify(changed), { timeout: 5_000 });
+    const serverError = JSON.parse(new TextDecoder().decode(reply.data)).error?.description;
 
-test('refuses a limit below the stored messages unless the stream allows data loss', async () => {
-  await run('apply', [entry('ORDERS')]);
-  await publish('ORDERS.created', 20);
+    const result = await run('apply', [entry('ORDERS', { max_consumers: 10 })]);
+    const stored = (await jsm.streams.info('ORDERS')).config.max_consumers;
+    const observed = { serverError, exitCode: result.exitCode, ORDERS: outcomes(result).ORDERS, stored };
+    if (versionOf(release).atLeast('2.12.5')) {
+      expect(observed).toEqual({ serverError: undefined, exitCode: ExitCode.OK, ORDERS: 'updated', stored: 10 });
+    } else {
+      expect(observed).toEqual({
+        serverError: 'stream configuration update can not change MaxConsumers', exitCode: ExitCode.REFUSED, ORDERS: 'refused', stored: -1,
+      });
+      expect(result.out).toEqual(expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^\\[\\d/2\\] refused ORDERS: max_consumers unlimited -> 10: NATS server ${release.replace(/\./g, '\\.')} cannot change max_consumers; 2\\.12\\.5 can$`)),
+      ]));
+    }
+  });
 
-  const refused = await run('apply', [entry('ORDERS', { max_msgs: 5 })]);
-  expect(refused.exitCode).toBe(ExitCode.REFUSED);
-  expect(refused.out).toContain(
-    '[1/1] refused ORDERS: max_msgs unlimited -> 5 would lose data: the stream holds 20 messages; set allowDataLoss to allow it');
-  expect((await jsm.streams.info('ORDERS')).state.messages).toBe(20);
+  test('refuses turning message TTLs off (from 2.11), or the field itself on a server too old for it', async () => {
+    const withTtl = await run('apply', [entry('TTL', { allow_msg_ttl: true })]);
+    if (!versionOf(release).atLeast('2.11.0')) {
+      expect([withTtl.exitCode, outcomes(withTtl)]).toEqual([ExitCode.REFUSED, { TTL: 'refused' }]);
+      expect(withTtl.out).toEqual(expect.arrayContaining([expect.stringMatching(
+        new RegExp(`^\\[1/1\\] refused TTL: field allow_msg_ttl needs NATS server 2\\.11\\.0; the server runs ${release.replace(/\./g, '\\.')}$`))]));
+      await expect(jsm.streams.info('TTL')).rejects.toThrow('stream not found');
+      return;
+    }
+    expect([withTtl.exitCode, outcomes(withTtl)]).toEqual([ExitCode.OK, { TTL: 'created' }]);
+    await publish('TTL.created', 3);
+    const off = await run('apply', [entry('TTL')]);
+    expect([off.exitCode, outcomes(off)]).toEqual([ExitCode.REFUSED, { TTL: 'refused' }]);
+    expect(off.out).toContain('[1/1] refused TTL: allow_msg_ttl true -> false: JetStream cannot turn allow_msg_ttl off once set');
+    const info = await jsm.streams.info('TTL');
+    expect([(info.config as unknown as Record<string, unknown>).allow_msg_ttl, info.state.messages]).toEqual([true, 3]);
+  });
 
-  const allowed = await run('apply', [entry('ORDERS', { max_msgs: 5 }, { allowDataLoss: true })]);
-  expect(allowed.exitCode).toBe(ExitCode.OK);
-  expect(outcomes(allowed)).toEqual({ ORDERS: 'updated' });
-  const info = await jsm.streams.info('ORDERS');
-  expect([info.config.max_msgs, info.state.messages]).toEqual([5, 5]);
+  test('refuses a limit below the stored messages unless the stream allows data loss', async () => {
+    await run('apply', [entry('ORDERS')]);
+    await publish('ORDERS.created', 20);
+
+    const refused = await run('apply', [entry('ORDERS', { max_msgs: 5 })]);
+    expect(refused.exitCode).toBe(ExitCode.REFUSED);
+    expect(refused.out).toContain(
+      '[1/1] refused ORDERS: max_msgs unlimited -> 5 would lose data: the stream holds 20 messages; set allowDataLoss to allow it');
+    expect((await jsm.streams.info('ORDERS')).state.messages).toBe(20);
+
+    const allowed = await run('apply', [entry('ORDERS', { max_msgs: 5 }, { allowDataLoss: true })]);
+    expect(allowed.exitCode).toBe(ExitCode.OK);
+    expect(outcomes(allowed)).toEqual({ ORDERS: 'updated' });
+    const info = await jsm.streams.info('ORDERS');
+    expect([info.config.max_msgs, info.state.messages]).toEqual([5, 5]);
+  });
 });
 
 test('deletes removed Delete streams, keeps Retain ones as orphans, leaves foreign ones and adopts on request', async () => {
@@ -233,28 +282,6 @@ test('a changed retention policy is pending in the plan and recorded by the appl
   expect((await ownershipRecord()).streams).toEqual([]);
 });
 
-test('refuses a field newer than the server, naming the field and the version', async () => {
-  const streams = [entry('ORDERS', { metadata: { team: 'shop' } }), entry('AUDIT')];
-  const plan = await run('plan', streams);
-  expect(plan.exitCode).toBe(ExitCode.REFUSED);
-  const result = await run('apply', streams);
-  expect(result.exitCode).toBe(ExitCode.REFUSED);
-  expect(result.out).toContain('[1/2] refused ORDERS: field metadata needs NATS server 2.10.0; the server runs 2.9.10');
-  expect(outcomes(result)).toEqual({ AUDIT: 'created', ORDERS: 'refused' });
-  await expect(jsm.streams.info('ORDERS')).rejects.toThrow('stream not found');
-});
-
-test('writes the termination message', async () => {
-  const terminationLog = path.join(dir, 'termination-log');
-  await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { metadata: { a: 'b' } })], { terminationLog });
-  expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toEqual({
-    result: 'refused',
-    counts: { created: 1, updated: 0, unchanged: 0, deleted: 0, orphaned: 0, foreign: 0, refused: 1, failed: 0 },
-    refused: ['AUDIT'],
-    failed: [],
-  });
-});
-
 test('keeps the results of its writes in the termination message when the final ownership record cannot be written', async () => {
   await run('apply', [entry('OLD', {}, { retentionPolicy: 'Delete' }), entry('KEEP')]);
   const terminationLog = path.join(dir, 'termination-log');
@@ -285,11 +312,45 @@ test('reports a failed write with the server\'s error; the other streams still a
   expect(outcomes(removed)).toEqual({ CLASH: 'foreign', FINE: 'unchanged', THEIRS: 'foreign' });
 });
 
-test('fails a write the server stored otherwise than sent, so it never loops on the same update', async () => {
-  // A field nats-server 2.9.10 does not know: it creates the stream and drops the field.
+test('a field the server does not know is a failed write with the server\'s error, never a loop', async () => {
   const result = await run('apply', [entry('ODD', { future_field: 7 } as Partial<JetStreamStreamConfig>)]);
-  expect(result.exitCode).toBe(ExitCode.ERROR);
-  expect(result.out).toContain('[1/1] failed to create ODD: the server stored the stream otherwise than sent (it may not know a field): future_field sent 7, stored (unset)');
+  expect([result.exitCode, outcomes(result)]).toEqual([ExitCode.ERROR, { ODD: 'failed' }]);
+  expect(result.out).toContain('[1/1] failed to create ODD: invalid JSON: json: unknown field "future_field" (JetStream error 10025)');
+  await expect(jsm.streams.info('ODD')).rejects.toThrow('stream not found');
+});
+
+// 2.9.10 knows no 2.10 field, and creates a stream with a field it does not know, dropping it.
+describe('on nats-server 2.9.10', () => {
+  onRelease('2.9.10');
+
+  test('refuses a field newer than the server, naming the field and the version', async () => {
+    const streams = [entry('ORDERS', { metadata: { team: 'shop' } }), entry('AUDIT')];
+    const plan = await run('plan', streams);
+    expect(plan.exitCode).toBe(ExitCode.REFUSED);
+    const result = await run('apply', streams);
+    expect(result.exitCode).toBe(ExitCode.REFUSED);
+    expect(result.out).toContain('[1/2] refused ORDERS: field metadata needs NATS server 2.10.0; the server runs 2.9.10');
+    expect(outcomes(result)).toEqual({ AUDIT: 'created', ORDERS: 'refused' });
+    await expect(jsm.streams.info('ORDERS')).rejects.toThrow('stream not found');
+  });
+
+  test('writes the termination message', async () => {
+    const terminationLog = path.join(dir, 'termination-log');
+    await run('apply', [entry('ORDERS', { storage: 'memory' }), entry('AUDIT', { metadata: { a: 'b' } })], { terminationLog });
+    expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toEqual({
+      result: 'refused',
+      counts: { created: 1, updated: 0, unchanged: 0, deleted: 0, orphaned: 0, foreign: 0, refused: 1, failed: 0 },
+      refused: ['AUDIT'],
+      failed: [],
+    });
+  });
+
+  test('fails a write the server stored otherwise than sent, so it never loops on the same update', async () => {
+    // A field nats-server 2.9.10 does not know: it creates the stream and drops the field.
+    const result = await run('apply', [entry('ODD', { future_field: 7 } as Partial<JetStreamStreamConfig>)]);
+    expect(result.exitCode).toBe(ExitCode.ERROR);
+    expect(result.out).toContain('[1/1] failed to create ODD: the server stored the stream otherwise than sent (it may not know a field): future_field sent 7, stored (unset)');
+  });
 });
 
 test('a stale ownership revision is a conflict, never an overwrite', async () => {
@@ -351,7 +412,8 @@ test('converges after the server is killed in the middle of applying 300 streams
   expect(failures.every((line) => line.endsWith(`: lost the connection to ${server.url}`))).toBe(true);
 
   await nc.close();
-  await server.restart();
+  // A stream the kill caught half-created fails the full health check (from 2.10) until it is written again.
+  await server.restart({ jetStreamEnabledOnly: true });
   await connectTest();
   const rerun = await run('apply', streams);
   expect(rerun.err).toEqual([]);
@@ -366,4 +428,5 @@ test('converges after the server is killed in the middle of applying 300 streams
     expect([config.name, diffStreamConfig(config, normalizeServerConfig(onServer.get(config.name) ?? {}))]).toEqual([config.name, []]);
   }
   expect((await ownershipRecord()).streams).toHaveLength(300);
+  expect((await httpGet(`http://127.0.0.1:${server.monitorPort}/healthz`, 2_000)).status).toBe(200);
 }, 45_000);

@@ -1,6 +1,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { DEFAULT_NATS_SERVER_VERSION } from '../../src/versions';
 import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
 import { freePort } from '../support/ports';
 import { declaredConfig } from './fixtures';
@@ -45,7 +46,7 @@ function runBundle(args: string[], env: Record<string, string> = {}): Promise<Pr
 
 function writeDefinitions(maxAgeHours: number): void {
   const config = declaredConfig({ name: 'ORDERS', subjects: ['orders.>'], max_age: maxAgeHours * 3_600_000_000_000 });
-  fs.writeFileSync(definitions, JSON.stringify({ store: 'events', version: '2.9.25', streams: [{ retentionPolicy: 'Retain', config }] }));
+  fs.writeFileSync(definitions, JSON.stringify({ store: 'events', version: DEFAULT_NATS_SERVER_VERSION.version, streams: [{ retentionPolicy: 'Retain', config }] }));
 }
 
 beforeAll(async () => {

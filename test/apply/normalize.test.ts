@@ -3,7 +3,7 @@ import { declaredConfig, serverAnswer210, serverAnswer2910 } from './fixtures';
 
 describe('normalizeServerConfig', () => {
   test('turns the 2.9.10 answer for a name and subjects into the declared defaults', () => {
-    expect(normalizeServerConfig(serverAnswer2910())).toEqual({ ...declaredConfig(), compression: 'none' });
+    expect(normalizeServerConfig(serverAnswer2910())).toEqual({ ...declaredConfig(), compression: 'none', allow_msg_ttl: false });
   });
 
   test('turns the 2.10 answer into the same, dropping the empty consumer_limits', () => {
@@ -12,7 +12,7 @@ describe('normalizeServerConfig', () => {
 
   test('lists every field of the declared configuration, each once', () => {
     expect(Object.keys(SERVER_DEFAULTS).sort()).toEqual(
-      [...Object.keys(declaredConfig()), 'description', 'compression', 'first_seq', 'metadata'].sort(),
+      [...Object.keys(declaredConfig()), 'description', 'compression', 'first_seq', 'metadata', 'allow_msg_ttl', 'subject_delete_marker_ttl'].sort(),
     );
   });
 
@@ -38,13 +38,14 @@ describe('normalizeServerConfig', () => {
     ['sealed', false],
     ['no_ack', false],
     ['compression', 'none'],
+    ['allow_msg_ttl', false],
   ])('fills %s with %p when the server leaves it out', (field, value) => {
     const answer = serverAnswer2910();
     delete answer[field];
     expect(normalizeServerConfig(answer)[field]).toEqual(value);
   });
 
-  test.each(['description', 'first_seq', 'metadata'])('leaves %s unset when the server leaves it out', (field) => {
+  test.each(['description', 'first_seq', 'metadata', 'subject_delete_marker_ttl'])('leaves %s unset when the server leaves it out', (field) => {
     expect(normalizeServerConfig(serverAnswer2910())).not.toHaveProperty(field);
   });
 
@@ -81,7 +82,6 @@ describe('normalizeServerConfig', () => {
 
   test.each<[string, unknown]>([
     ['consumer_limits', {}],
-    ['allow_msg_ttl', false],
     ['subject_delete_marker_ttl', 0],
     ['sources', []],
     ['template_owner', ''],

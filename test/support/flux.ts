@@ -147,10 +147,13 @@ export async function kustomizationSettled(kube: KubernetesHandle, namespace: st
     if (got.code === 0) {
       last = JSON.parse(got.stdout);
       const ready = (last.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-      // A failed build leaves observedGeneration at -1, so the attempted revision tells that it was tried.
-      if (ready && ready.status !== 'Unknown' && last.status?.lastAttemptedRevision === revision) {
+      // Applied, with its inventory written; or failed on this revision (a failed build leaves
+      // observedGeneration at -1, so the attempted revision tells that it was tried).
+      const applied = ready?.status === 'True' && last.status.lastAppliedRevision === revision && last.status.inventory !== undefined;
+      const failed = ready?.status === 'False' && last.status.lastAttemptedRevision === revision;
+      if (applied || failed) {
         return {
-          ready: ready.status === 'True' && last.status.lastAppliedRevision === revision,
+          ready: applied,
           reason: ready.reason,
           message: ready.message,
           lastAppliedRevision: last.status.lastAppliedRevision,

@@ -3,11 +3,49 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
+import { DEFAULT_NATS_SERVER_VERSION, NatsServerVersion } from '../../src/versions';
 import { httpGet, settledWithin, sleep } from './io';
 import { freePort } from './ports';
 
-/** The nats-server binary; NATS_SERVER_BIN lets a developer point at another build. */
-const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+/**
+ * The nats-server releases the tests run, oldest first: Debian's package for the 2.9 line, and the
+ * latest patch of each newer line, which `scripts/ensure-nats-server.sh` builds.
+ */
+export const NATS_SERVER_RELEASES = ['2.9.10', '2.10.27', '2.11.17', '2.12.15', '2.14.10', '2.15.3'] as const;
+export type NatsServerRelease = typeof NATS_SERVER_RELEASES[number];
+/** The release Debian installs on PATH; the others are in the build cache. */
+const DEBIAN_RELEASE = '2.9.10';
+/** The release live suites run on: the library's default. */
+export const DEFAULT_RELEASE = releaseOf(DEFAULT_NATS_SERVER_VERSION);
+
+/** The tested release of a library version's line: its rules are that line's. */
+export function releaseOf(version: NatsServerVersion): NatsServerRelease {
+  const line = version.version.split('.').slice(0, 2).join('.');
+  const release = NATS_SERVER_RELEASES.find((r) => r.startsWith(`${line}.`));
+  if (!release) throw new Error(`no tested nats-server release of the ${line} line (NatsServerVersion ${version.version})`);
+  return release;
+}
+
+/** The library version a tested release stands for: the one of its line listed last. */
+export function versionOf(release: NatsServerRelease): NatsServerVersion {
+  const line = release.split('.').slice(0, 2).join('.');
+  const versions = NatsServerVersion.all().filter((v) => v.version.startsWith(`${line}.`));
+  if (versions.length === 0) throw new Error(`NatsServerVersion lists no ${line} release for nats-server ${release}`);
+  return versions[versions.length - 1];
+}
+
+/**
+ * The binary of a release: Debian's on PATH, the others under the build cache. NATS_SERVER_BIN
+ * points the default release at another build.
+ */
+export function natsServerBinary(release: NatsServerRelease = DEFAULT_RELEASE): string {
+  if (release === DEFAULT_RELEASE && process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  if (release === DEBIAN_RELEASE) return 'nats-server';
+  const cache = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jetstream-cdk8s');
+  const binary = path.join(cache, 'nats-server', release, 'nats-server');
+  if (!fs.existsSync(binary)) throw new Error(`nats-server ${release} is not built (${binary}): run bash scripts/ensure-nats-server.sh`);
+  return binary;
+}
 /** Lines of server output kept for error messages. */
 const LOG_TAIL_LINES = 200;
 /** How often startup polls /healthz. */
@@ -41,8 +79,12 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** SIGKILL (a crash) and wait for exit; keeps the store so {@link NatsServerHandle.restart} can recover it. */
   kill(): Promise<void>;
-  /** Stops the process if it runs, then starts it again with the same config, ports and store and waits for /healthz. */
-  restart(): Promise<void>;
+  /**
+   * Stops the process if it runs, then starts it again with the same config, ports and store and
+   * waits for /healthz; with `jetStreamEnabledOnly`, for `/healthz?js-enabled-only=true`, as our
+   * startup probe does (a server that must repair a stream answers the full check 503 until then).
+   */
+  restart(options?: { jetStreamEnabledOnly?: boolean }): Promise<void>;
 }
 
 /** Options of {@link startNatsServer}. */
@@ -69,6 +111,8 @@ export interface StartNatsServerOptions {
   readonly timeoutMs?: number;
   /** Environment of the server process; defaults to PATH only so no stray `$VAR` resolves. */
   readonly env?: NodeJS.ProcessEnv;
+  /** The nats-server release to run (default: the library's default version's). */
+  readonly release?: NatsServerRelease;
 }
 
 /** Servers started and not yet stopped, for {@link stopAll}. */
@@ -131,13 +175,13 @@ export async function stopAll(): Promise<void> {
  */
 export async function checkConfig(
   configText: string,
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; release?: NatsServerRelease } = {},
 ): Promise<{ ok: boolean; output: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nats-test-'));
   try {
     const file = path.join(dir, 'nats.conf');
     fs.writeFileSync(file, configText);
-    const result = await run(['-t', '-c', file], options.env ?? minimalEnv(), options.timeoutMs ?? 10_000);
+    const result = await run(natsServerBinary(options.release), ['-t', '-c', file], options.env ?? minimalEnv(), options.timeoutMs ?? 10_000);
     return { ok: result.code === 0, output: result.output };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -383,6 +427,7 @@ async function prepare(options: StartNatsServerOptions): Promise<NatsServer> {
         ownedDirs,
         env,
         timeoutMs,
+        binary: natsServerBinary(options.release),
       });
     }
     const port = options.port ?? (await freePort());
@@ -425,6 +470,7 @@ async function prepare(options: StartNatsServerOptions): Promise<NatsServer> {
       ownedDirs,
       env,
       timeoutMs,
+      binary: natsServerBinary(options.release),
     });
   } catch (err) {
     fs.rmSync(root, { recursive: true, force: true });
@@ -459,6 +505,8 @@ interface ServerSetup {
   ownedDirs: string[];
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
+  /** The nats-server executable. */
+  binary: string;
 }
 
 /** One process generation: the child plus a promise settled when it is gone. */
@@ -501,7 +549,7 @@ class NatsServer implements NatsServerHandle {
   }
 
   /** Spawns the server and waits for /healthz; kills it and throws with the log tail on failure. */
-  async launch(): Promise<void> {
+  async launch(healthPath = '/healthz'): Promise<void> {
     running.add(this);
     const gen = this.spawn();
     this.current = gen;
@@ -510,7 +558,7 @@ class NatsServer implements NatsServerHandle {
     let lastStatus = 'no answer';
     for (let poll = 0; poll < maxPolls && Date.now() < deadline; poll++) {
       if (gen.exited) break;
-      const res = await httpGet(`http://127.0.0.1:${this.monitorPort}/healthz`, 1_000);
+      const res = await httpGet(`http://127.0.0.1:${this.monitorPort}${healthPath}`, 1_000);
       if (res.status === 200 && !gen.exited) {
         // The monitoring port could belong to another server that won a port race: check it is ours.
         const varz = await httpGet(`http://127.0.0.1:${this.monitorPort}/varz`, 1_000);
@@ -522,10 +570,10 @@ class NatsServer implements NatsServerHandle {
       await Promise.race([gen.gone, sleep(HEALTH_POLL_MS)]);
     }
     const reason = gen.spawnError
-      ? `could not spawn ${NATS_SERVER_BIN}: ${gen.spawnError.message}`
+      ? `could not spawn ${this.setup.binary}: ${gen.spawnError.message}`
       : gen.exited
         ? `exited during startup (code ${gen.child.exitCode}, signal ${gen.child.signalCode})`
-        : `not healthy after ${this.setup.timeoutMs} ms (last /healthz: ${lastStatus})`;
+        : `not healthy after ${this.setup.timeoutMs} ms (last ${healthPath}: ${lastStatus})`;
     await this.terminate('SIGKILL');
     throw new Error(
       `nats-server (${this.configFile}) ${reason}\n--- last ${LOG_TAIL_LINES} log lines ---\n${this.logTail()}`,
@@ -550,14 +598,14 @@ class NatsServer implements NatsServerHandle {
     await this.terminate('SIGKILL');
   }
 
-  async restart(): Promise<void> {
+  async restart(options: { jetStreamEnabledOnly?: boolean } = {}): Promise<void> {
     if (this.stopping) throw new Error('nats-server: restart() after stop(); its temp dirs are gone');
     await this.terminate('SIGTERM');
-    await this.launch();
+    await this.launch(options.jetStreamEnabledOnly ? '/healthz?js-enabled-only=true' : '/healthz');
   }
 
   private spawn(): Generation {
-    const child = spawn(NATS_SERVER_BIN, ['-c', this.setup.configFile], {
+    const child = spawn(this.setup.binary, ['-c', this.setup.configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.setup.env,
     });
@@ -617,9 +665,9 @@ class NatsServer implements NatsServerHandle {
 }
 
 /** Runs nats-server with args; resolves with the exit code and combined output, killing it at the timeout. */
-function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function run(binary: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     const chunks: string[] = [];
     child.stdout.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
