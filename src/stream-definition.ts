@@ -37,6 +37,14 @@ export enum Compression {
   S2 = 's2',
 }
 
+/** When a file stream's writes reach the disk (NATS 2.12 and newer). */
+export enum PersistMode {
+  /** Each write is flushed before it is acknowledged. */
+  DEFAULT = 'default',
+  /** Writes are flushed in the background: faster, and a crash can lose the latest acknowledged ones. */
+  ASYNC = 'async',
+}
+
 /** What the post-deploy Job does with a stream once it is no longer in the app. */
 export enum StreamRetentionPolicy {
   /** Keep the stream and its messages; report it as orphaned. */
@@ -184,6 +192,35 @@ export interface StreamOptions extends StreamLimitOptions {
    */
   readonly subjectDeleteMarkerTtl?: DurationInput;
   /**
+   * Make the stream a counter (NATS 2.12+): each subject's messages add to a total (the
+   * `Nats-Incr` header). Limits retention only; not with discard new, `allowMsgTtl` or
+   * `allowMsgSchedules`. JetStream cannot turn it on or off later.
+   * @default false
+   */
+  readonly allowMsgCounter?: boolean;
+  /**
+   * Accept atomic batch publishes (NATS 2.12+): all of a batch's messages are stored, or none.
+   * @default false
+   */
+  readonly allowAtomic?: boolean;
+  /**
+   * Accept messages scheduled for later delivery (NATS 2.12+). Not with discard new; needs
+   * `allowRollup`. JetStream cannot turn it off later.
+   * @default false
+   */
+  readonly allowMsgSchedules?: boolean;
+  /**
+   * When writes reach the disk (NATS 2.12+). `ASYNC` needs file storage, one replica and no
+   * `allowAtomic`. JetStream cannot change it later.
+   * @default PersistMode.DEFAULT
+   */
+  readonly persistMode?: PersistMode;
+  /**
+   * Accept fast batch publishes (NATS 2.14+).
+   * @default false
+   */
+  readonly allowBatched?: boolean;
+  /**
    * What happens to the stream when it is removed from the app.
    * @default StreamRetentionPolicy.RETAIN
    */
@@ -254,6 +291,11 @@ export interface StreamDefinition {
   readonly allowMsgTtl: boolean;
   /** 0 when the stream leaves no delete markers. */
   readonly subjectDeleteMarkerTtlMs: number;
+  readonly allowMsgCounter: boolean;
+  readonly allowAtomic: boolean;
+  readonly allowMsgSchedules: boolean;
+  readonly persistMode: PersistMode;
+  readonly allowBatched: boolean;
   readonly retentionPolicy: StreamRetentionPolicy;
   readonly allowDataLoss: boolean;
   readonly adopt: boolean;
@@ -288,6 +330,11 @@ export interface JetStreamStreamConfig {
   metadata?: Record<string, string>;
   allow_msg_ttl?: boolean;
   subject_delete_marker_ttl?: number;
+  allow_msg_counter?: boolean;
+  allow_atomic?: boolean;
+  allow_msg_schedules?: boolean;
+  persist_mode?: string;
+  allow_batched?: boolean;
 }
 
 /** The server's minimum for max age and the duplicate window. */
@@ -351,6 +398,11 @@ export const STREAM_OPTIONS_SCHEMA = {
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     allowMsgTtl: { type: 'boolean' },
     subjectDeleteMarkerTtl: durationShape,
+    allowMsgCounter: { type: 'boolean' },
+    allowAtomic: { type: 'boolean' },
+    allowMsgSchedules: { type: 'boolean' },
+    persistMode: enumOf(PersistMode),
+    allowBatched: { type: 'boolean' },
     retentionPolicy: enumOf(StreamRetentionPolicy),
     allowDataLoss: { type: 'boolean' },
     adopt: { type: 'boolean' },
@@ -444,6 +496,11 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     metadata: options.metadata,
     allowMsgTtl: options.allowMsgTtl ?? false,
     subjectDeleteMarkerTtlMs,
+    allowMsgCounter: options.allowMsgCounter ?? false,
+    allowAtomic: options.allowAtomic ?? false,
+    allowMsgSchedules: options.allowMsgSchedules ?? false,
+    persistMode: options.persistMode ?? PersistMode.DEFAULT,
+    allowBatched: options.allowBatched ?? false,
     retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN,
     allowDataLoss: options.allowDataLoss ?? false,
     adopt: options.adopt ?? false,
@@ -511,6 +568,22 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
     if (!def.allowMsgTtl) add('subjectDeleteMarkerTtl', ttl, 'needs allowMsgTtl: delete markers are messages with a time to live');
     if (!def.allowRollup) add('subjectDeleteMarkerTtl', ttl, 'needs allowRollup: a delete marker rolls its subject up');
   }
+  if (def.allowMsgCounter) {
+    if (def.discard === DiscardPolicy.NEW) add('allowMsgCounter', 'true', 'cannot be used with discard "new"');
+    if (def.allowMsgTtl) add('allowMsgCounter', 'true', 'cannot be used with allowMsgTtl');
+    if (def.allowMsgSchedules) add('allowMsgCounter', 'true', 'cannot be used with allowMsgSchedules');
+    if (def.retention !== Retention.LIMITS) add('allowMsgCounter', 'true', `needs retention "limits", not "${def.retention}"`);
+  }
+  if (def.allowMsgSchedules) {
+    if (def.discard === DiscardPolicy.NEW) add('allowMsgSchedules', 'true', 'cannot be used with discard "new"');
+    // The server would turn roll-ups on by itself and store another configuration than the one declared.
+    if (!def.allowRollup) add('allowMsgSchedules', 'true', 'needs allowRollup, which the server would otherwise turn on for schedules');
+  }
+  if (def.persistMode === PersistMode.ASYNC) {
+    if (def.storage !== StorageType.FILE) add('persistMode', '"async"', 'needs file storage');
+    if (def.replicas > 1) add('persistMode', '"async"', `needs replicas 1, not ${def.replicas}`);
+    if (def.allowAtomic) add('persistMode', '"async"', 'cannot be used with allowAtomic');
+  }
 
   const config = toJetStreamConfig(def);
   for (const [field, version] of Object.entries(STREAM_FIELD_MIN_VERSION)) {
@@ -571,6 +644,11 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
   // Written only when on, so a stream that uses neither keeps the configuration older servers take.
   if (def.allowMsgTtl) config.allow_msg_ttl = true;
   if (def.subjectDeleteMarkerTtlMs > 0) config.subject_delete_marker_ttl = def.subjectDeleteMarkerTtlMs * 1_000_000;
+  if (def.allowMsgCounter) config.allow_msg_counter = true;
+  if (def.allowAtomic) config.allow_atomic = true;
+  if (def.allowMsgSchedules) config.allow_msg_schedules = true;
+  if (def.persistMode !== PersistMode.DEFAULT) config.persist_mode = def.persistMode;
+  if (def.allowBatched) config.allow_batched = true;
   return config;
 }
 

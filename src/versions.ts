@@ -73,6 +73,11 @@ export const STREAM_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
   subject_transform: '2.10.0',
   allow_msg_ttl: '2.11.0',
   subject_delete_marker_ttl: '2.11.0',
+  allow_msg_counter: '2.12.0',
+  allow_atomic: '2.12.0',
+  allow_msg_schedules: '2.12.0',
+  persist_mode: '2.12.0',
+  allow_batched: '2.14.0',
 };
 
 /** Compares two dotted release numbers numerically: negative, zero or positive. */

@@ -7,12 +7,12 @@
 import { connect, NatsConnection } from 'nats';
 import { renderNatsConfig } from '../src/nats-config';
 import {
-  Compression, DiscardPolicy, JetStreamStreamConfig, StorageType, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig,
+  Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig,
 } from '../src/stream-definition';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from '../src/versions';
 import { SINGLE_SERVER } from './support/nats-config-options';
 import {
-  NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll, versionOf,
+  DEFAULT_RELEASE, NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll, versionOf,
 } from './support/nats-server';
 import { httpGet } from './support/io';
 import { freePort } from './support/ports';
@@ -79,6 +79,19 @@ const CASES: readonly RuleCase[] = [
     'subject delete marker TTL must be at least 1 second'],
   ['subject delete markers without message TTLs', { allowRollup: true, subjectDeleteMarkerTtl: '5m' }, { storesOtherwise: 'allow_msg_ttl' }],
   ['subject delete markers without roll-ups', { allowMsgTtl: true, subjectDeleteMarkerTtl: '5m' }, { storesOtherwise: 'allow_rollup_hdrs' }],
+  ['a counter (2.12+)', { allowMsgCounter: true }],
+  ['a counter with discard new', { allowMsgCounter: true, discard: DiscardPolicy.NEW }, 'counter stream cannot use discard new'],
+  ['a counter with message TTLs', { allowMsgCounter: true, allowMsgTtl: true }, 'counter stream cannot use message TTLs'],
+  ['a counter with message schedules', { allowMsgCounter: true, allowMsgSchedules: true, allowRollup: true }, 'counter stream cannot use message schedules'],
+  ['a counter with interest retention', { allowMsgCounter: true, retention: Retention.INTEREST }, 'counter stream can only use limits retention'],
+  ['atomic batches (2.12+)', { allowAtomic: true }],
+  ['message schedules with roll-ups (2.12+)', { allowMsgSchedules: true, allowRollup: true }],
+  ['message schedules with discard new', { allowMsgSchedules: true, allowRollup: true, discard: DiscardPolicy.NEW }, 'message scheduling cannot use discard new'],
+  ['message schedules without roll-ups', { allowMsgSchedules: true }, { storesOtherwise: 'allow_rollup_hdrs' }],
+  ['async persistence (2.12+)', { persistMode: PersistMode.ASYNC }],
+  ['async persistence of a memory stream', { persistMode: PersistMode.ASYNC, storage: StorageType.MEMORY }, 'async persist mode is only supported on file storage'],
+  ['async persistence with atomic batches', { persistMode: PersistMode.ASYNC, allowAtomic: true }, 'async persist mode is not supported with atomic batch publish'],
+  ['fast batches (2.14+)', { allowBatched: true }],
 ];
 
 /** Metadata without the keys 2.11 and newer write themselves (`_nats.ver`, `_nats.level`, ...). */
@@ -165,5 +178,51 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
       await largest.stop();
       await expect(startWithMaxPayload(64 * 1024 * 1024 + 1)).rejects.toThrow('cannot be higher than max_pending');
     });
+  });
+});
+
+describe('every stream field newer than 2.9, in two streams (counters and async persistence exclude some of the others)', () => {
+  const STREAMS: Record<string, StreamOptions> = {
+    everything: {
+      metadata: { team: 'shop' }, compression: Compression.S2, firstSequence: 100, allowMsgTtl: true, subjectDeleteMarkerTtl: '5m',
+      allowRollup: true, allowAtomic: true, allowMsgSchedules: true, allowBatched: true,
+    },
+    counter: { allowMsgCounter: true, persistMode: PersistMode.ASYNC },
+  };
+  const policyOf = (release: NatsServerRelease): StreamPolicy => ({
+    storeName: 'rules', replicas: 1, version: versionOf(release), maxPayloadBytes: 1024 * 1024, defaults: {}, limits: {},
+  });
+
+  test('the default release stores exactly what was declared', async () => {
+    const server = await startNatsServer({ release: DEFAULT_RELEASE });
+    const nc = await connect({ servers: server.url });
+    try {
+      for (const [name, options] of Object.entries(STREAMS)) {
+        const synth = synthVerdict(options, name, policyOf(DEFAULT_RELEASE));
+        const { error, stored } = await serverVerdict(nc, synth.config);
+        const sent = Object.entries(synth.config).filter(([, value]) => value !== false);
+        expect({ name, problems: synth.problems, error, stored: Object.fromEntries(sent.map(([key]) => [key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key]])) })
+          .toEqual({ name, problems: [], error: undefined, stored: Object.fromEntries(sent) });
+      }
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
+  });
+
+  test('for 2.9.10, synth names each of them and the version it needs', () => {
+    const problems = Object.entries(STREAMS).flatMap(([name, options]) => synthVerdict(options, name, policyOf('2.9.10')).problems);
+    expect(problems).toEqual([
+      'metadata: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
+      'compression: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
+      'firstSequence: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
+      'allowMsgTtl: needs NATS server 2.11.0 or newer; store "rules" runs 2.9.25',
+      'subjectDeleteMarkerTtl: needs NATS server 2.11.0 or newer; store "rules" runs 2.9.25',
+      'allowAtomic: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
+      'allowMsgSchedules: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
+      'allowBatched: needs NATS server 2.14.0 or newer; store "rules" runs 2.9.25',
+      'allowMsgCounter: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
+      'persistMode: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
+    ]);
   });
 });

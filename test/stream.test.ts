@@ -1,7 +1,7 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Stream } from '../src/stream';
 import {
-  Compression, DiscardPolicy, JetStreamStreamConfig, Retention, StorageType, StreamDefinition, StreamOptions,
+  Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamDefinition, StreamOptions,
   StreamRetentionPolicy, UNLIMITED, toJetStreamConfig,
 } from '../src/stream-definition';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
@@ -54,6 +54,11 @@ describe('Stream defaults', () => {
       metadata: undefined,
       allowMsgTtl: false,
       subjectDeleteMarkerTtlMs: 0,
+      allowMsgCounter: false,
+      allowAtomic: false,
+      allowMsgSchedules: false,
+      persistMode: PersistMode.DEFAULT,
+      allowBatched: false,
       retentionPolicy: StreamRetentionPolicy.RETAIN,
       allowDataLoss: false,
       adopt: false,
@@ -218,6 +223,11 @@ const DEFINITION: StreamDefinition = {
   noAck: false,
   allowMsgTtl: false,
   subjectDeleteMarkerTtlMs: 0,
+  allowMsgCounter: false,
+  allowAtomic: false,
+  allowMsgSchedules: false,
+  persistMode: PersistMode.DEFAULT,
+  allowBatched: false,
   retentionPolicy: StreamRetentionPolicy.RETAIN,
   allowDataLoss: false,
   adopt: false,

@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import fc from 'fast-check';
 import * as storeRules from '../src/store-rules';
 import { Stream } from '../src/stream';
-import { Compression, DiscardPolicy, STREAM_OPTIONS_SCHEMA, StorageType, StreamOptions } from '../src/stream-definition';
+import { Compression, DiscardPolicy, PersistMode, Retention, STREAM_OPTIONS_SCHEMA, StorageType, StreamOptions } from '../src/stream-definition';
 import { MAX_PART_BYTES, renderStreamsParts } from '../src/streams-config';
 import { formatBytes } from '../src/units';
 import { APPLY_JOB_OPTIONS_SCHEMA } from '../src/apply-job';
@@ -660,12 +660,34 @@ describe('server version', () => {
     expect(streamErrors(ttl, { version: NatsServerVersion.V2_11_17 })).toEqual([]);
   });
 
+  test('fails on the 2.12 fields with a 2.11 server and on allowBatched with a 2.12 server, naming each', () => {
+    const newer = { allowMsgCounter: true, allowAtomic: true, persistMode: PersistMode.ASYNC, allowBatched: true };
+    expect(streamErrors(newer, { version: NatsServerVersion.V2_11_17 })).toEqual([
+      'persistMode "async" cannot be used with allowAtomic',
+      'allowMsgCounter true needs NATS server 2.12.0 or newer; store "events" runs 2.11.17',
+      'allowAtomic true needs NATS server 2.12.0 or newer; store "events" runs 2.11.17',
+      'persistMode "async" needs NATS server 2.12.0 or newer; store "events" runs 2.11.17',
+      'allowBatched true needs NATS server 2.14.0 or newer; store "events" runs 2.11.17',
+    ].map((m) => onStream(m)));
+    expect(streamErrors({ allowBatched: true }, { version: NatsServerVersion.V2_12_15 }))
+      .toEqual([onStream('allowBatched true needs NATS server 2.14.0 or newer; store "events" runs 2.12.15')]);
+    expect(streamErrors({ allowMsgSchedules: true, allowRollup: true, allowBatched: true }, { version: NatsServerVersion.V2_14_10 })).toEqual([]);
+  });
+
   test.each<[string, StreamOptions, string[]]>([
     ['a marker TTL under 1s', { ...ttl, subjectDeleteMarkerTtl: '500ms' }, ['subjectDeleteMarkerTtl 500ms must be at least 1s']],
     ['a marker without message TTLs', { ...ttl, allowMsgTtl: false },
       ['subjectDeleteMarkerTtl 5m needs allowMsgTtl: delete markers are messages with a time to live']],
     ['a marker without roll-ups', { ...ttl, allowRollup: false }, ['subjectDeleteMarkerTtl 5m needs allowRollup: a delete marker rolls its subject up']],
     ['an unreadable marker TTL', { ...ttl, subjectDeleteMarkerTtl: 'soon' }, [expect.stringContaining('subjectDeleteMarkerTtl "soon" is invalid') as unknown as string]],
+    ['a counter with discard new, TTLs, schedules and interest retention',
+      { allowMsgCounter: true, discard: DiscardPolicy.NEW, allowMsgTtl: true, allowMsgSchedules: true, allowRollup: true, retention: Retention.INTEREST }, [
+        'allowMsgCounter true cannot be used with discard "new"', 'allowMsgCounter true cannot be used with allowMsgTtl',
+        'allowMsgCounter true cannot be used with allowMsgSchedules', 'allowMsgCounter true needs retention "limits", not "interest"',
+        'allowMsgSchedules true cannot be used with discard "new"']],
+    ['schedules without roll-ups', { allowMsgSchedules: true }, ['allowMsgSchedules true needs allowRollup, which the server would otherwise turn on for schedules']],
+    ['async persistence of a memory stream with atomic batches', { persistMode: PersistMode.ASYNC, storage: StorageType.MEMORY, allowAtomic: true },
+      ['persistMode "async" needs file storage', 'persistMode "async" cannot be used with allowAtomic']],
   ])('fails on %s', (_what, options, messages) => {
     expect(streamErrors(options)).toEqual(messages.map((m) => (typeof m === 'string' ? onStream(m) : m)));
   });

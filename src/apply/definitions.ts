@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from '../problems';
 import {
-  Compression, DiscardPolicy, JetStreamStreamConfig, Retention, StorageType, StreamRetentionPolicy,
+  Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamRetentionPolicy,
 } from '../stream-definition';
 import { streamNameProblem } from '../subjects';
 import { UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';
@@ -77,6 +77,11 @@ const CONFIG_SCHEMA = {
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     allow_msg_ttl: flag,
     subject_delete_marker_ttl: duration,
+    allow_msg_counter: flag,
+    allow_atomic: flag,
+    allow_msg_schedules: flag,
+    persist_mode: enumOf(PersistMode),
+    allow_batched: flag,
   },
 };
 

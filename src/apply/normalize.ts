@@ -47,6 +47,12 @@ export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unkno
   allow_msg_ttl: false,
   // Omitted when the stream leaves no delete markers.
   subject_delete_marker_ttl: undefined,
+  // 2.12+ (allow_batched 2.14+) leave these out when off; older servers do not know them.
+  allow_msg_counter: false,
+  allow_atomic: false,
+  allow_msg_schedules: false,
+  persist_mode: 'default',
+  allow_batched: false,
 };
 
 const MANAGED_FIELDS: ReadonlySet<string> = new Set(Object.keys(SERVER_DEFAULTS));

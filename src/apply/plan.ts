@@ -144,6 +144,9 @@ const REFUSAL_RULES: readonly RefusalRule[] = [
   { field: 'deny_delete', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_delete off once set') },
   { field: 'deny_purge', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_purge off once set') },
   { field: 'allow_msg_ttl', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn allow_msg_ttl off once set') },
+  { field: 'allow_msg_schedules', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn allow_msg_schedules off once set') },
+  { field: 'allow_msg_counter', dataLoss: false, check: () => 'JetStream cannot turn a stream into a counter or a counter back into a stream' },
+  { field: 'persist_mode', dataLoss: false, check: () => 'JetStream cannot change the persist mode of a stream' },
   { field: 'mirror', dataLoss: false, check: ({ change, serverVersion }) => {
     if (change.to !== undefined) return 'JetStream cannot change the mirror of a stream';
     // Removing the mirror promotes the stream to a normal one; servers before 2.12.0 refuse it.

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { JetStreamManager, NatsConnection, connect } from 'nats';
+import { JetStreamManager, NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { ApplyOptions, Command, ExitCode, runApply } from '../../src/apply/apply';
 import { diffStreamConfig } from '../../src/apply/diff';
 import { normalizeServerConfig } from '../../src/apply/normalize';
@@ -62,9 +62,14 @@ function outcomes(result: Run, mode: Command = 'apply'): Record<string, string> 
   return Object.fromEntries(result.results.map((r) => [r.item.name, outcomeOf(r, mode)]));
 }
 
-async function publish(subject: string, count: number): Promise<void> {
+/** Publishes `count` messages; to a counter stream, increments of 1 (a header, no payload). */
+async function publish(subject: string, count: number, counter = false): Promise<void> {
   const js = nc.jetstream();
-  for (let i = 0; i < count; i++) await js.publish(subject, new TextEncoder().encode(`message ${i}`));
+  const headers = natsHeaders();
+  if (counter) headers.set('Nats-Incr', '1');
+  for (let i = 0; i < count; i++) {
+    await js.publish(subject, counter ? new Uint8Array() : new TextEncoder().encode(`message ${i}`), { headers });
+  }
 }
 
 async function ownershipRecord(): Promise<{ streams: string[]; revision: number }> {
@@ -230,6 +235,34 @@ describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
     expect(outcomes(allowed)).toEqual({ ORDERS: 'updated' });
     const info = await jsm.streams.info('ORDERS');
     expect([info.config.max_msgs, info.state.messages]).toEqual([5, 5]);
+  });
+});
+
+describe.each(NATS_SERVER_RELEASES.filter((r) => versionOf(r).atLeast('2.12.0')))('the 2.12 settings on nats-server %s', (chosen) => {
+  onRelease(chosen);
+
+  test.each<[string, Partial<JetStreamStreamConfig>, Partial<JetStreamStreamConfig>, string]>([
+    ['a counter turned back into a stream', { allow_msg_counter: true }, {},
+      'allow_msg_counter true -> false: JetStream cannot turn a stream into a counter or a counter back into a stream'],
+    ['a stream turned into a counter', {}, { allow_msg_counter: true },
+      'allow_msg_counter false -> true: JetStream cannot turn a stream into a counter or a counter back into a stream'],
+    ['message schedules turned off', { allow_msg_schedules: true, allow_rollup_hdrs: true }, { allow_rollup_hdrs: true },
+      'allow_msg_schedules true -> false: JetStream cannot turn allow_msg_schedules off once set'],
+    ['the persist mode changed', {}, { persist_mode: 'async' }, 'persist_mode "default" -> "async": JetStream cannot change the persist mode of a stream'],
+  ])('refuses %s, which the server refuses too, and keeps the messages', async (_what, before, after, reason) => {
+    expect(outcomes(await run('apply', [entry('S', before)]))).toEqual({ S: 'created' });
+    await publish('S.created', 3, before.allow_msg_counter === true);
+    // The server's own verdict, on a stream of its own made the same way.
+    await nc.request('$JS.API.STREAM.CREATE.PROBE', JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], ...before })), { timeout: 5_000 });
+    const reply = await nc.request('$JS.API.STREAM.UPDATE.PROBE',
+      JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], ...after })), { timeout: 5_000 });
+    const serverError = JSON.parse(new TextDecoder().decode(reply.data)).error?.description;
+
+    const result = await run('apply', [entry('S', after)]);
+    expect({ serverRefuses: serverError !== undefined, exitCode: result.exitCode, S: outcomes(result).S, messages: (await jsm.streams.info('S')).state.messages })
+      .toEqual({ serverRefuses: true, exitCode: ExitCode.REFUSED, S: 'refused', messages: 3 });
+    expect(result.out).toEqual(expect.arrayContaining([expect.stringMatching(/^\[\d\/2\] refused S: /)]));
+    expect(result.out.find((line) => / refused S: /.test(line))?.replace(/^\[\d\/2\] refused S: /, '')).toBe(reason);
   });
 });
 

@@ -3,7 +3,10 @@ import { declaredConfig, serverAnswer210, serverAnswer2910 } from './fixtures';
 
 describe('normalizeServerConfig', () => {
   test('turns the 2.9.10 answer for a name and subjects into the declared defaults', () => {
-    expect(normalizeServerConfig(serverAnswer2910())).toEqual({ ...declaredConfig(), compression: 'none', allow_msg_ttl: false });
+    expect(normalizeServerConfig(serverAnswer2910())).toEqual({
+      ...declaredConfig(), compression: 'none', allow_msg_ttl: false,
+      allow_msg_counter: false, allow_atomic: false, allow_msg_schedules: false, persist_mode: 'default', allow_batched: false,
+    });
   });
 
   test('turns the 2.10 answer into the same, dropping the empty consumer_limits', () => {
@@ -12,7 +15,8 @@ describe('normalizeServerConfig', () => {
 
   test('lists every field of the declared configuration, each once', () => {
     expect(Object.keys(SERVER_DEFAULTS).sort()).toEqual(
-      [...Object.keys(declaredConfig()), 'description', 'compression', 'first_seq', 'metadata', 'allow_msg_ttl', 'subject_delete_marker_ttl'].sort(),
+      [...Object.keys(declaredConfig()), 'description', 'compression', 'first_seq', 'metadata', 'allow_msg_ttl', 'subject_delete_marker_ttl',
+        'allow_msg_counter', 'allow_atomic', 'allow_msg_schedules', 'persist_mode', 'allow_batched'].sort(),
     );
   });
 
@@ -39,6 +43,11 @@ describe('normalizeServerConfig', () => {
     ['no_ack', false],
     ['compression', 'none'],
     ['allow_msg_ttl', false],
+    ['allow_msg_counter', false],
+    ['allow_atomic', false],
+    ['allow_msg_schedules', false],
+    ['persist_mode', 'default'],
+    ['allow_batched', false],
   ])('fills %s with %p when the server leaves it out', (field, value) => {
     const answer = serverAnswer2910();
     delete answer[field];
