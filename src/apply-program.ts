@@ -44,8 +44,9 @@ export class ApplyProgram extends Construct {
     const chart = Chart.of(scope);
     const byNamespace = programsOfApp.get(chart.node.root) ?? new Map<string, ApplyProgram>();
     programsOfApp.set(chart.node.root, byNamespace);
-    // Charts without a namespace land in the one kubectl (or Flux's targetNamespace) gives them all.
-    const namespace = chart.namespace ?? '';
+    // Charts without a namespace land in the one kubectl (or Flux's targetNamespace) gives them all;
+    // kustomize takes that for "default", so a chart with namespace "default" shares their copy.
+    const namespace = chart.namespace ?? 'default';
     let program = byNamespace.get(namespace);
     if (!program) {
       program = new ApplyProgram(chart, CONSTRUCT_ID);

@@ -80,6 +80,22 @@ export interface StreamLimitOptions {
   readonly maxMsgSize?: SizeInput;
 }
 
+/** Limits every consumer of a stream gets, and may not exceed (NATS 2.10+). */
+export interface StreamConsumerLimits {
+  /**
+   * How long a consumer may go without a client before the server removes it; a consumer that
+   * sets none gets this one, and one that sets a longer one is refused.
+   * @default - none: consumers set their own
+   */
+  readonly inactiveThreshold?: DurationInput;
+  /**
+   * Most unacknowledged messages a consumer may have outstanding; a consumer that sets none gets
+   * this one, and one that sets more is refused.
+   * @default - none: consumers set their own
+   */
+  readonly maxAckPending?: number;
+}
+
 /** Everything that defines one JetStream stream; `Stream` and `StreamStore.addStream` take these. */
 export interface StreamOptions extends StreamLimitOptions {
   /**
@@ -178,6 +194,11 @@ export interface StreamOptions extends StreamLimitOptions {
    * @default - none
    */
   readonly metadata?: Record<string, string>;
+  /**
+   * Limits every consumer of the stream gets, and may not exceed (NATS 2.10+).
+   * @default - none
+   */
+  readonly consumerLimits?: StreamConsumerLimits;
   /**
    * Let publishers give a message its own time to live with the `Nats-TTL` header (NATS 2.11+).
    * Once on, JetStream cannot turn it off again.
@@ -288,6 +309,8 @@ export interface StreamDefinition {
   readonly compression?: Compression;
   readonly firstSequence?: number;
   readonly metadata?: Record<string, string>;
+  /** Each limit is 0 when the stream sets none. */
+  readonly consumerLimits: { readonly inactiveThresholdMs: number; readonly maxAckPending: number };
   readonly allowMsgTtl: boolean;
   /** 0 when the stream leaves no delete markers. */
   readonly subjectDeleteMarkerTtlMs: number;
@@ -328,6 +351,7 @@ export interface JetStreamStreamConfig {
   compression?: string;
   first_seq?: number;
   metadata?: Record<string, string>;
+  consumer_limits?: { inactive_threshold?: number; max_ack_pending?: number };
   allow_msg_ttl?: boolean;
   subject_delete_marker_ttl?: number;
   allow_msg_counter?: boolean;
@@ -396,6 +420,11 @@ export const STREAM_OPTIONS_SCHEMA = {
     compression: enumOf(Compression),
     firstSequence: { type: 'integer', minimum: 1 },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    consumerLimits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { inactiveThreshold: durationShape, maxAckPending: { type: 'integer', minimum: 1 } },
+    },
     allowMsgTtl: { type: 'boolean' },
     subjectDeleteMarkerTtl: durationShape,
     allowMsgCounter: { type: 'boolean' },
@@ -462,6 +491,7 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
   const duplicateWindowMs = options.duplicateWindow === undefined
     ? undefined : readUnit(problems, 'duplicateWindow', options.duplicateWindow, 0, parseDuration);
   const subjectDeleteMarkerTtlMs = readUnit(problems, 'subjectDeleteMarkerTtl', options.subjectDeleteMarkerTtl, 0, parseDuration);
+  const inactiveThresholdMs = readUnit(problems, 'consumerLimits.inactiveThreshold', options.consumerLimits?.inactiveThreshold, 0, parseDuration);
 
   const own = limits.value;
   const pick = (key: keyof ResolvedLimits, unlimited: number) =>
@@ -494,6 +524,7 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     compression: options.compression,
     firstSequence: options.firstSequence,
     metadata: options.metadata,
+    consumerLimits: { inactiveThresholdMs, maxAckPending: options.consumerLimits?.maxAckPending ?? 0 },
     allowMsgTtl: options.allowMsgTtl ?? false,
     subjectDeleteMarkerTtlMs,
     allowMsgCounter: options.allowMsgCounter ?? false,
@@ -641,13 +672,19 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
   if (def.compression !== undefined) config.compression = def.compression;
   if (def.firstSequence !== undefined) config.first_seq = def.firstSequence;
   if (def.metadata !== undefined) config.metadata = sortKeys(def.metadata);
+  const { inactiveThresholdMs, maxAckPending } = def.consumerLimits;
+  if (inactiveThresholdMs > 0 || maxAckPending > 0) {
+    config.consumer_limits = {};
+    if (inactiveThresholdMs > 0) config.consumer_limits.inactive_threshold = inactiveThresholdMs * 1_000_000;
+    if (maxAckPending > 0) config.consumer_limits.max_ack_pending = maxAckPending;
+  }
   // Written only when on, so a stream that uses neither keeps the configuration older servers take.
   if (def.allowMsgTtl) config.allow_msg_ttl = true;
   if (def.subjectDeleteMarkerTtlMs > 0) config.subject_delete_marker_ttl = def.subjectDeleteMarkerTtlMs * 1_000_000;
   if (def.allowMsgCounter) config.allow_msg_counter = true;
   if (def.allowAtomic) config.allow_atomic = true;
   if (def.allowMsgSchedules) config.allow_msg_schedules = true;
-  if (def.persistMode !== PersistMode.DEFAULT) config.persist_mode = def.persistMode;
+  if (def.persistMode === PersistMode.ASYNC) config.persist_mode = def.persistMode;
   if (def.allowBatched) config.allow_batched = true;
   return config;
 }

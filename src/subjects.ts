@@ -169,8 +169,11 @@ const JETSTREAM_API_TOKENS = ['$JS', 'API', '>'];
 export interface SubjectCapture {
   readonly noAck: boolean;
   readonly replicas: number;
-  /** Which of the server's rules apply: they depend on its release. */
-  readonly rules: ReservedSubjectRules;
+  /**
+   * Which of the server's rules apply: they depend on its release ({@link reservedSubjectRules}).
+   * @default ReservedSubjectRules.OVERLAP, the newest and strictest
+   */
+  readonly rules?: ReservedSubjectRules;
 }
 
 /**
@@ -182,7 +185,8 @@ export interface SubjectCapture {
  * @throws Error when `subject` is not a valid subject and no tokens are given
  */
 export function reservedSubjectProblem(subject: string, capture: SubjectCapture, tokens: readonly string[] = tokenize(subject)): string | undefined {
-  if (capture.rules === ReservedSubjectRules.API_ONLY) {
+  const rules = capture.rules ?? ReservedSubjectRules.OVERLAP;
+  if (rules === ReservedSubjectRules.API_ONLY) {
     return tokensWithin(tokens, JETSTREAM_API_TOKENS) ? 'is inside the JetStream API "$JS.API.>", which the server refuses to capture' : undefined;
   }
   if (subject === '>') {
@@ -190,8 +194,8 @@ export function reservedSubjectProblem(subject: string, capture: SubjectCapture,
     return capture.replicas === 1 ? undefined : 'captures every subject, so it needs replicas 1';
   }
   if (capture.noAck) return undefined;
-  const overlap = capture.rules === ReservedSubjectRules.OVERLAP;
-  const reserved = SERVER_NAMESPACES.find((n) => n.since <= capture.rules
+  const overlap = rules === ReservedSubjectRules.OVERLAP;
+  const reserved = SERVER_NAMESPACES.find((n) => n.since <= rules
     && (overlap ? tokensOverlap(tokens, n.tokens) : tokensWithin(tokens, n.tokens))
     && !(n.exemptTokens !== undefined && tokensWithin(tokens, n.exemptTokens)));
   if (reserved === undefined) return undefined;

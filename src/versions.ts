@@ -4,7 +4,8 @@
  *
  * The version is explicit so that a store runs the release its app names, and so that a
  * stream field the server would not know is a synth error instead of a setting the server
- * drops. Each release listed here is the one the tests run its line's rules against.
+ * drops. Each line listed here is one the tests run: the 2.9 line on Debian's 2.9.10, the others
+ * on exactly the release listed (V2_10_24 is the 2.10 line's earlier patch, kept for apps that pin it).
  */
 export class NatsServerVersion {
   /** The last 2.9 release (its rules are tested on Debian's 2.9.10). */
@@ -71,6 +72,7 @@ export const STREAM_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
   compression: '2.10.0',
   first_seq: '2.10.0',
   subject_transform: '2.10.0',
+  consumer_limits: '2.10.0',
   allow_msg_ttl: '2.11.0',
   subject_delete_marker_ttl: '2.11.0',
   allow_msg_counter: '2.12.0',

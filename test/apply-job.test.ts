@@ -22,7 +22,7 @@ const env = (objects: any[]) => Object.fromEntries(job(objects).spec.template.sp
 const synthErrors = (props: StreamStoreProps) => validationErrors(() => synth(props));
 
 describe('apply Job', () => {
-  test('runs the compressed program from the chart\'s program ConfigMap against the store\'s client Service', () => {
+  test('runs the compressed program from the namespace\'s program ConfigMap against the store\'s client Service', () => {
     const objects = synth();
     const program = objects.find((o) => o.metadata.name.startsWith('jetstream-apply-'));
     const compressed = Buffer.from(program.binaryData['jetstream-apply.js.gz'], 'base64');
@@ -210,5 +210,41 @@ describe('streams document', () => {
       ['b', { retentionPolicy: 'Retain', adopt: true }],
       ['c', { retentionPolicy: 'Retain' }],
     ]);
+  });
+});
+
+describe('the apply program ConfigMap, one per namespace of the app', () => {
+  const compressed = fs.readFileSync(path.join(__dirname, '../lib/bundle/jetstream-apply.js.gz'));
+  const PROGRAM_NAME = `jetstream-apply-${createHash('sha256').update(compressed).digest('hex').slice(0, 10)}`;
+
+  /** Each chart's program ConfigMaps, and the program ConfigMap its Job mounts. */
+  function programs(charts: Array<[string, string | undefined]>) {
+    const app = Testing.app();
+    const built = charts.map(([id, namespace]) => {
+      const chart = new Chart(app, id, { namespace });
+      new StreamStore(chart, `${id}-store`, {}).addStream('orders', {});
+      return chart;
+    });
+    return Object.fromEntries(built.map((chart) => {
+      const objects = Testing.synth(chart);
+      const job = objects.find((o) => o.kind === 'Job');
+      const mounted = job.spec.template.spec.volumes.map((v: any) => v.configMap?.name).filter((n: string | undefined) => n?.startsWith('jetstream-apply-'));
+      const own = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('jetstream-apply-')).map((o) => o.metadata.name);
+      return [chart.node.id, { own: own.length, mounts: mounted.length === 1 && mounted[0] === PROGRAM_NAME }];
+    }));
+  }
+
+  test('the first chart of a namespace holds it, later charts of that namespace mount it, and no namespace is "default"', () => {
+    expect(programs([['a', undefined], ['b', 'default'], ['c', 'shop'], ['d', 'shop']])).toEqual({
+      a: { own: 1, mounts: true },
+      b: { own: 0, mounts: true },
+      c: { own: 1, mounts: true },
+      d: { own: 0, mounts: true },
+    });
+  });
+
+  test('two apps in one process each get their own', () => {
+    expect(programs([['a', 'shop']])).toEqual({ a: { own: 1, mounts: true } });
+    expect(programs([['a', 'shop']])).toEqual({ a: { own: 1, mounts: true } });
   });
 });

@@ -73,6 +73,7 @@ const CASES: readonly RuleCase[] = [
   ['metadata (2.10+)', { metadata: { team: 'shop' } }],
   ['compression (2.10+)', { compression: Compression.S2 }],
   ['a first sequence (2.10+)', { firstSequence: 100 }],
+  ['consumer limits (2.10+)', { consumerLimits: { inactiveThreshold: '1h', maxAckPending: 100 } }],
   ['message TTLs (2.11+)', { allowMsgTtl: true }],
   ['subject delete markers with message TTLs and roll-ups (2.11+)', { allowMsgTtl: true, allowRollup: true, subjectDeleteMarkerTtl: '5m' }],
   ['a subject delete marker TTL under 1s', { allowMsgTtl: true, allowRollup: true, subjectDeleteMarkerTtl: '500ms' },
@@ -184,7 +185,8 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
 describe('every stream field newer than 2.9, in two streams (counters and async persistence exclude some of the others)', () => {
   const STREAMS: Record<string, StreamOptions> = {
     everything: {
-      metadata: { team: 'shop' }, compression: Compression.S2, firstSequence: 100, allowMsgTtl: true, subjectDeleteMarkerTtl: '5m',
+      metadata: { team: 'shop' }, compression: Compression.S2, firstSequence: 100, consumerLimits: { inactiveThreshold: '1h', maxAckPending: 100 },
+      allowMsgTtl: true, subjectDeleteMarkerTtl: '5m',
       allowRollup: true, allowAtomic: true, allowMsgSchedules: true, allowBatched: true,
     },
     counter: { allowMsgCounter: true, persistMode: PersistMode.ASYNC },
@@ -216,6 +218,7 @@ describe('every stream field newer than 2.9, in two streams (counters and async 
       'metadata: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'compression: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'firstSequence: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
+      'consumerLimits: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'allowMsgTtl: needs NATS server 2.11.0 or newer; store "rules" runs 2.9.25',
       'subjectDeleteMarkerTtl: needs NATS server 2.11.0 or newer; store "rules" runs 2.9.25',
       'allowAtomic: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',

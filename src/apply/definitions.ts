@@ -75,6 +75,11 @@ const CONFIG_SCHEMA = {
     compression: enumOf(Compression),
     first_seq: { type: 'integer', minimum: 1 },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    consumer_limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { inactive_threshold: duration, max_ack_pending: { type: 'integer', minimum: 0 } },
+    },
     allow_msg_ttl: flag,
     subject_delete_marker_ttl: duration,
     allow_msg_counter: flag,
@@ -120,7 +125,7 @@ interface RawStream {
 }
 
 /** Configuration fields holding a duration: nanoseconds on the API, a Go duration in the document. */
-const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window', 'subject_delete_marker_ttl'];
+const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window', 'subject_delete_marker_ttl', 'consumer_limits.inactive_threshold'];
 /** Configuration fields holding a size: bytes on the API (-1 unlimited), a size with a unit in the document. */
 const SIZE_FIELDS: readonly string[] = ['max_bytes', 'max_msg_size'];
 const NANOS_PER_MS = 1_000_000;
@@ -140,15 +145,25 @@ export interface StreamsDocumentFile {
 export function documentConfig(config: JetStreamStreamConfig): Record<string, unknown> {
   const written: Record<string, unknown> = { ...config };
   for (const field of DURATION_FIELDS) {
-    const ns = written[field];
     // 0 is JetStream's "unlimited", not a zero-second age: it stays the number.
-    if (typeof ns === 'number' && ns > 0 && ns % NANOS_PER_MS === 0) written[field] = formatDuration(ns / NANOS_PER_MS);
+    rewriteField(written, field, (ns) => (typeof ns === 'number' && ns > 0 && ns % NANOS_PER_MS === 0 ? formatDuration(ns / NANOS_PER_MS) : ns));
   }
   for (const field of SIZE_FIELDS) {
-    const bytes = written[field];
-    if (typeof bytes === 'number' && bytes >= 0) written[field] = formatBytes(bytes);
+    rewriteField(written, field, (bytes) => (typeof bytes === 'number' && bytes >= 0 ? formatBytes(bytes) : bytes));
   }
   return written;
+}
+
+/** Replaces the value at `path` (`field` or `field.inner`), copying the inner object it changes; an absent value stays absent. */
+function rewriteField(config: Record<string, unknown>, path: string, rewrite: (value: unknown) => unknown): void {
+  const [field, inner] = path.split('.');
+  if (inner === undefined) {
+    if (config[field] !== undefined) config[field] = rewrite(config[field]);
+    return;
+  }
+  const nested = config[field];
+  if (nested === null || typeof nested !== 'object' || (nested as Record<string, unknown>)[inner] === undefined) return;
+  config[field] = { ...nested, [inner]: rewrite((nested as Record<string, unknown>)[inner]) };
 }
 
 /**
@@ -235,14 +250,16 @@ function apiConfig(written: Record<string, unknown>, base: string, problems: Pro
   const config: Record<string, unknown> = { ...written };
   const convert = (fields: readonly string[], parse: (text: string) => number) => {
     for (const field of fields) {
-      const value = config[field];
-      if (typeof value !== 'string') continue;
-      try {
-        config[field] = parse(value);
-      } catch (error) {
-        const rule = error instanceof UnitError ? error.rule : (error as Error).message;
-        problems.push({ field: `${base}.${field}`, value: showValue(value), rule });
-      }
+      rewriteField(config, field, (value) => {
+        if (typeof value !== 'string') return value;
+        try {
+          return parse(value);
+        } catch (error) {
+          const rule = error instanceof UnitError ? error.rule : (error as Error).message;
+          problems.push({ field: `${base}.${field}`, value: showValue(value), rule });
+          return value;
+        }
+      });
     }
   };
   convert(DURATION_FIELDS, (text) => parseDuration(text) * NANOS_PER_MS);

@@ -16,7 +16,7 @@ export interface FieldChange {
 /** Limits where -1 means "no limit". */
 const COUNT_LIMITS: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_msgs_per_subject', 'max_bytes', 'max_msg_size']);
 const BYTE_FIELDS: ReadonlySet<string> = new Set(['max_bytes', 'max_msg_size']);
-const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(['max_age', 'duplicate_window']);
+const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(['max_age', 'duplicate_window', 'subject_delete_marker_ttl']);
 const NANOS_PER_MS = 1_000_000;
 
 /**

@@ -9,7 +9,7 @@ export type NormalizedStreamConfig = Record<string, unknown>;
  * (`omitempty`) and each release adds fields, so a missing field is its default.
  * Checked against nats-server 2.9.10: a stream created with only a name and subjects
  * reports every field below except `description`, `discard_new_per_subject`, `no_ack`,
- * `compression`, `first_seq`, `metadata` and the 2.11 fields.
+ * `compression`, `first_seq`, `metadata` and the fields of 2.10 and newer.
  */
 export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unknown>> = {
   // Always reported: the server rejects a stream without a name.
@@ -43,6 +43,8 @@ export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unkno
   // Omitted when the stream started at the default first sequence.
   first_seq: undefined,
   metadata: undefined,
+  // 2.10+ reports {} when the stream sets no consumer limits.
+  consumer_limits: undefined,
   // 2.11+ always reports it; older servers do not know it and keep no per-message TTLs.
   allow_msg_ttl: false,
   // Omitted when the stream leaves no delete markers.
@@ -79,7 +81,7 @@ export function canonicalValue(field: string, value: unknown): unknown {
   if (field === 'description' && value === '') return undefined;
   // 0 is "no delete markers", which the server leaves out.
   if (field === 'subject_delete_marker_ttl' && value === 0) return undefined;
-  if (field === 'metadata' && isEmpty(value)) return undefined;
+  if ((field === 'metadata' || field === 'consumer_limits') && isEmpty(value)) return undefined;
   return value;
 }
 

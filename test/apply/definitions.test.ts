@@ -51,6 +51,20 @@ describe('parseStreamsDocument', () => {
     expect((document.streams[0].config as unknown as Record<string, unknown>).subject_transform).toEqual(transform);
   });
 
+  test('writes the durations of the 2.10 and 2.11 fields in units, the nested consumer limit too, and reads them back', () => {
+    const definition = resolveStream({
+      consumerLimits: { inactiveThreshold: '30m', maxAckPending: 500 }, allowMsgTtl: true, allowRollup: true, subjectDeleteMarkerTtl: '5m',
+    }, 'orders', { ...POLICY, version: NatsServerVersion.V2_15_3 }).value;
+    const [{ text }] = renderStreamsParts('events', '2.15.3', [definition]);
+    expect(text).toContain('"inactive_threshold": "30m"');
+    expect(text).toContain('"subject_delete_marker_ttl": "5m"');
+    expect(parseStreamsDocument(text, 'streams.json').streams[0].config).toMatchObject({
+      consumer_limits: { inactive_threshold: 30 * 60e9, max_ack_pending: 500 }, allow_msg_ttl: true, subject_delete_marker_ttl: 5 * 60e9,
+    });
+    expect(() => parseStreamsDocument(documentText([entry({}, { consumer_limits: { inactive_threshold: 'soon' } })]), 's'))
+      .toThrow('streams[0].config.consumer_limits.inactive_threshold "soon"');
+  });
+
   test('reads durations and sizes written with units, and as nanoseconds and bytes', () => {
     const withUnits = parseStreamsDocument(documentText([entry({}, { max_age: '1h30m', duplicate_window: '2m', max_bytes: '5GiB', max_msg_size: '1Mi' })]), 's');
     expect(withUnits.streams[0].config).toMatchObject({

@@ -16,7 +16,7 @@ describe('normalizeServerConfig', () => {
   test('lists every field of the declared configuration, each once', () => {
     expect(Object.keys(SERVER_DEFAULTS).sort()).toEqual(
       [...Object.keys(declaredConfig()), 'description', 'compression', 'first_seq', 'metadata', 'allow_msg_ttl', 'subject_delete_marker_ttl',
-        'allow_msg_counter', 'allow_atomic', 'allow_msg_schedules', 'persist_mode', 'allow_batched'].sort(),
+        'allow_msg_counter', 'allow_atomic', 'allow_msg_schedules', 'persist_mode', 'allow_batched', 'consumer_limits'].sort(),
     );
   });
 
@@ -54,7 +54,7 @@ describe('normalizeServerConfig', () => {
     expect(normalizeServerConfig(answer)[field]).toEqual(value);
   });
 
-  test.each(['description', 'first_seq', 'metadata', 'subject_delete_marker_ttl'])('leaves %s unset when the server leaves it out', (field) => {
+  test.each(['description', 'first_seq', 'metadata', 'subject_delete_marker_ttl', 'consumer_limits'])('leaves %s unset when the server leaves it out', (field) => {
     expect(normalizeServerConfig(serverAnswer2910())).not.toHaveProperty(field);
   });
 
