@@ -26,8 +26,17 @@ function synthVerdict(options: StreamOptions, name: string, policy: StreamPolicy
 
 /** What the server says of the same configuration: its error, or the configuration it stored (then deleted). */
 async function serverVerdict(nc: NatsConnection, config: JetStreamStreamConfig): Promise<{ error?: string; stored?: Record<string, unknown> }> {
-  const reply = await nc.request(`$JS.API.STREAM.CREATE.${config.name}`, JSON.stringify(config), { timeout: 5_000 });
-  const answer = JSON.parse(new TextDecoder().decode(reply.data)) as { error?: { description: string }; config?: Record<string, unknown> };
+  const create = async () => {
+    const reply = await nc.request(`$JS.API.STREAM.CREATE.${config.name}`, JSON.stringify(config), { timeout: 5_000 });
+    return JSON.parse(new TextDecoder().decode(reply.data)) as { error?: { description: string }; config?: Record<string, unknown> };
+  };
+  let answer = await create();
+  // 2.10.27 on a loaded CI machine twice failed a valid create this way (never in 200 tries alone):
+  // a second try tells that from a refusal, which a name the file system refuses (NUL) is.
+  if (answer.error?.description === 'error creating store for stream' && !config.name.includes('\u0000')) {
+    console.warn(`${config.name}: "${answer.error.description}" on the first create; trying once more`);
+    answer = await create();
+  }
   if (answer.error) return { error: answer.error.description };
   await nc.request(`$JS.API.STREAM.DELETE.${config.name}`, '', { timeout: 5_000 });
   return { stored: answer.config };
