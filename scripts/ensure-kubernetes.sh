@@ -92,6 +92,7 @@ build_kubernetes() {
 SOURCE_CRDS=(gitrepositories ocirepositories buckets)
 build_kustomize_controller() {
   local out="$cache_root/kustomize-controller/$KUSTOMIZE_CONTROLLER_VERSION" crd complete=1
+  [ -f "$out/crds/kustomize.toolkit.fluxcd.io_kustomizations.yaml" ] || complete=0
   for crd in "${SOURCE_CRDS[@]}"; do
     [ -f "$out/crds/source.toolkit.fluxcd.io_$crd.yaml" ] || complete=0
   done
@@ -103,7 +104,11 @@ build_kustomize_controller() {
   cp -r "$module_dir" "$work/src" && chmod -R u+w "$work/src"
   sed -i '/=> \.\/api$/d' "$work/src/go.mod"
   # The source-controller release whose API this kustomize-controller was built against has the GitRepository CRD.
-  source_version="$(sed -n 's#^\tgithub.com/fluxcd/source-controller/api \(v[0-9.]*\)$#\1#p' "$work/src/go.mod")"
+  source_version="$(sed -n 's#^\tgithub.com/fluxcd/source-controller/api \(v[^ ]*\).*$#\1#p' "$work/src/go.mod")"
+  if [ -z "$source_version" ]; then
+    echo "kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION: no source-controller/api version in its go.mod" >&2
+    exit 1
+  fi
   source_dir="$(cd "$work" && go mod download -json "github.com/fluxcd/source-controller@$source_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
   local started=$SECONDS
   (cd "$work/src" && go build -trimpath -ldflags='-s -w' -o "$work/kustomize-controller" .)
