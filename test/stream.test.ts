@@ -24,6 +24,18 @@ function resolve(options: StreamOptions = {}, storeProps: StreamStoreProps = {},
   return newStore(storeProps).store.addStream(id, options).definition;
 }
 
+/** The settings of NATS 2.10 and newer, as a stream that uses none of them resolves them. */
+const NEWER_FIELDS_OFF = {
+  consumerLimits: { inactiveThresholdMs: 0, maxAckPending: 0 },
+  allowMsgTtl: false,
+  subjectDeleteMarkerTtlMs: 0,
+  allowMsgCounter: false,
+  allowAtomic: false,
+  allowMsgSchedules: false,
+  persistMode: PersistMode.DEFAULT,
+  allowBatched: false,
+} as const;
+
 const limitsOf = (d: StreamDefinition) => ({ maxMsgs: d.maxMsgs, maxBytes: d.maxBytes, maxAgeMs: d.maxAgeMs, maxMsgSize: d.maxMsgSize });
 
 describe('Stream defaults', () => {
@@ -52,14 +64,7 @@ describe('Stream defaults', () => {
       compression: undefined,
       firstSequence: undefined,
       metadata: undefined,
-      consumerLimits: { inactiveThresholdMs: 0, maxAckPending: 0 },
-      allowMsgTtl: false,
-      subjectDeleteMarkerTtlMs: 0,
-      allowMsgCounter: false,
-      allowAtomic: false,
-      allowMsgSchedules: false,
-      persistMode: PersistMode.DEFAULT,
-      allowBatched: false,
+      ...NEWER_FIELDS_OFF,
       retentionPolicy: StreamRetentionPolicy.RETAIN,
       allowDataLoss: false,
       adopt: false,
@@ -222,14 +227,7 @@ const DEFINITION: StreamDefinition = {
   allowRollup: false,
   allowDirect: false,
   noAck: false,
-  consumerLimits: { inactiveThresholdMs: 0, maxAckPending: 0 },
-  allowMsgTtl: false,
-  subjectDeleteMarkerTtlMs: 0,
-  allowMsgCounter: false,
-  allowAtomic: false,
-  allowMsgSchedules: false,
-  persistMode: PersistMode.DEFAULT,
-  allowBatched: false,
+  ...NEWER_FIELDS_OFF,
   retentionPolicy: StreamRetentionPolicy.RETAIN,
   allowDataLoss: false,
   adopt: false,
