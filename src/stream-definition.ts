@@ -1,6 +1,8 @@
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
 import { checkSubjects, reservedSubjectProblem, reservedSubjectRules, streamNameProblem } from './subjects';
-import { DurationInput, SizeInput, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from './units';
+import {
+  DurationInput, NANOSECONDS_PER_MS, SizeInput, UnitError, formatBytes, formatDuration, formatNanoseconds, parseDuration, parseSize,
+} from './units';
 import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
 
 /** How a stream decides that a message is no longer needed. */
@@ -365,8 +367,12 @@ export interface JetStreamStreamConfig {
 const MIN_WINDOW_MS = 100;
 /** JetStream's default duplicate window. */
 const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
-/** Version-gated fields the API takes in nanoseconds. */
-const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(['subject_delete_marker_ttl']);
+/**
+ * The fields of {@link JetStreamStreamConfig} holding a duration, in nanoseconds on the API
+ * (`field`, or `field.inner` inside an object): the program's plan and definitions write them as
+ * Go durations.
+ */
+export const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window', 'subject_delete_marker_ttl', 'consumer_limits.inactive_threshold'];
 /** The server's minimum for a subject delete marker's time to live. */
 const MIN_DELETE_MARKER_TTL_MS = 1000;
 
@@ -621,7 +627,7 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
     const value = (config as unknown as Record<string, unknown>)[field];
     if (value !== undefined && !policy.version.atLeast(version)) {
       // Durations as the prop takes them, not the API's nanoseconds.
-      const shown = typeof value === 'number' && NANOSECOND_FIELDS.has(field) ? formatDuration(value / 1_000_000) : showValue(value);
+      const shown = typeof value === 'number' && DURATION_FIELDS.includes(field) ? formatNanoseconds(value) : showValue(value);
       add(camelCase(field), shown, `needs NATS server ${version} or newer; ${store} runs ${policy.version.version}`);
     }
   }
@@ -654,12 +660,12 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
     max_consumers: def.maxConsumers,
     max_msgs: def.maxMsgs,
     max_bytes: def.maxBytes,
-    max_age: def.maxAgeMs * 1_000_000,
+    max_age: def.maxAgeMs * NANOSECONDS_PER_MS,
     max_msg_size: def.maxMsgSize,
     max_msgs_per_subject: def.maxMsgsPerSubject,
     discard: def.discard,
     discard_new_per_subject: def.discardNewPerSubject,
-    duplicate_window: def.duplicateWindowMs * 1_000_000,
+    duplicate_window: def.duplicateWindowMs * NANOSECONDS_PER_MS,
     deny_delete: def.denyDelete,
     deny_purge: def.denyPurge,
     allow_rollup_hdrs: def.allowRollup,
@@ -675,12 +681,12 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
   const { inactiveThresholdMs, maxAckPending } = def.consumerLimits;
   if (inactiveThresholdMs > 0 || maxAckPending > 0) {
     config.consumer_limits = {};
-    if (inactiveThresholdMs > 0) config.consumer_limits.inactive_threshold = inactiveThresholdMs * 1_000_000;
+    if (inactiveThresholdMs > 0) config.consumer_limits.inactive_threshold = inactiveThresholdMs * NANOSECONDS_PER_MS;
     if (maxAckPending > 0) config.consumer_limits.max_ack_pending = maxAckPending;
   }
   // Written only when on, so a stream that uses neither keeps the configuration older servers take.
   if (def.allowMsgTtl) config.allow_msg_ttl = true;
-  if (def.subjectDeleteMarkerTtlMs > 0) config.subject_delete_marker_ttl = def.subjectDeleteMarkerTtlMs * 1_000_000;
+  if (def.subjectDeleteMarkerTtlMs > 0) config.subject_delete_marker_ttl = def.subjectDeleteMarkerTtlMs * NANOSECONDS_PER_MS;
   if (def.allowMsgCounter) config.allow_msg_counter = true;
   if (def.allowAtomic) config.allow_atomic = true;
   if (def.allowMsgSchedules) config.allow_msg_schedules = true;

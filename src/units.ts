@@ -190,6 +190,14 @@ function checkWholeBytes(bytes: number): void {
   }
 }
 
+/** Nanoseconds in a millisecond: the JetStream API takes durations in nanoseconds. */
+export const NANOSECONDS_PER_MS = 1_000_000;
+
+/** Whole milliseconds as {@link formatDuration} writes them; anything finer as plain nanoseconds, which Go also reads. */
+export function formatNanoseconds(ns: number): string {
+  return ns % NANOSECONDS_PER_MS === 0 ? formatDuration(ns / NANOSECONDS_PER_MS) : `${ns}ns`;
+}
+
 /**
  * Formats milliseconds as an exact Go duration string such as `"4h35m"`, `"1.5s"` or `"100ms"`.
  *

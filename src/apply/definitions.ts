@@ -1,10 +1,10 @@
 import { createHash } from 'crypto';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from '../problems';
 import {
-  Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamRetentionPolicy,
+  Compression, DURATION_FIELDS, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamRetentionPolicy,
 } from '../stream-definition';
 import { streamNameProblem } from '../subjects';
-import { UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';
+import { NANOSECONDS_PER_MS, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';
 
 /** One stream as the synth declared it, with the apply program's per-stream switches resolved. */
 export interface DeclaredStream {
@@ -124,11 +124,8 @@ interface RawStream {
   config: Record<string, unknown>;
 }
 
-/** Configuration fields holding a duration: nanoseconds on the API, a Go duration in the document. */
-const DURATION_FIELDS: readonly string[] = ['max_age', 'duplicate_window', 'subject_delete_marker_ttl', 'consumer_limits.inactive_threshold'];
 /** Configuration fields holding a size: bytes on the API (-1 unlimited), a size with a unit in the document. */
 const SIZE_FIELDS: readonly string[] = ['max_bytes', 'max_msg_size'];
-const NANOS_PER_MS = 1_000_000;
 
 /** One file of a streams document: a store's definitions may be split over several. */
 export interface StreamsDocumentFile {
@@ -146,7 +143,7 @@ export function documentConfig(config: JetStreamStreamConfig): Record<string, un
   const written: Record<string, unknown> = { ...config };
   for (const field of DURATION_FIELDS) {
     // 0 is JetStream's "unlimited", not a zero-second age: it stays the number.
-    rewriteField(written, field, (ns) => (typeof ns === 'number' && ns > 0 && ns % NANOS_PER_MS === 0 ? formatDuration(ns / NANOS_PER_MS) : ns));
+    rewriteField(written, field, (ns) => (typeof ns === 'number' && ns > 0 && ns % NANOSECONDS_PER_MS === 0 ? formatDuration(ns / NANOSECONDS_PER_MS) : ns));
   }
   for (const field of SIZE_FIELDS) {
     rewriteField(written, field, (bytes) => (typeof bytes === 'number' && bytes >= 0 ? formatBytes(bytes) : bytes));
@@ -262,7 +259,7 @@ function apiConfig(written: Record<string, unknown>, base: string, problems: Pro
       });
     }
   };
-  convert(DURATION_FIELDS, (text) => parseDuration(text) * NANOS_PER_MS);
+  convert(DURATION_FIELDS, (text) => parseDuration(text) * NANOSECONDS_PER_MS);
   convert(SIZE_FIELDS, parseSize);
   return config as unknown as JetStreamStreamConfig;
 }

@@ -1,6 +1,6 @@
 import { showValue } from '../problems';
-import type { JetStreamStreamConfig } from '../stream-definition';
-import { formatBytes, formatDuration } from '../units';
+import { DURATION_FIELDS, type JetStreamStreamConfig } from '../stream-definition';
+import { formatBytes, formatNanoseconds } from '../units';
 import { NormalizedStreamConfig, SERVER_DEFAULTS, canonicalValue } from './normalize';
 
 /** One field whose server value differs from the declared one. */
@@ -16,8 +16,7 @@ export interface FieldChange {
 /** Limits where -1 means "no limit". */
 const COUNT_LIMITS: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_msgs_per_subject', 'max_bytes', 'max_msg_size']);
 const BYTE_FIELDS: ReadonlySet<string> = new Set(['max_bytes', 'max_msg_size']);
-const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(['max_age', 'duplicate_window', 'subject_delete_marker_ttl']);
-const NANOS_PER_MS = 1_000_000;
+const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(DURATION_FIELDS);
 
 /**
  * Every field whose declared value differs from the server's, sorted by field name.
@@ -57,11 +56,6 @@ export function formatFieldValue(field: string, value: unknown): string {
   }
   if (COUNT_LIMITS.has(field) && value === -1) return 'unlimited';
   return showValue(value);
-}
-
-/** Whole milliseconds as `formatDuration` writes them; anything finer as plain nanoseconds, which Go also reads. */
-function formatNanoseconds(ns: number): string {
-  return ns % NANOS_PER_MS === 0 ? formatDuration(ns / NANOS_PER_MS) : `${ns}ns`;
 }
 
 /** Subject lists are sets to JetStream: order and repeats do not matter. */
