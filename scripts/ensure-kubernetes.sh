@@ -33,6 +33,12 @@ wrapper_module() {
   printf 'module jetstream-cdk8s/build\n\ngo 1.22\n\nrequire %s %s\n' "$module" "$version" >"$dir/go.mod"
 }
 
+# Prints a field of `go mod download -json MODULE@VERSION`: its `Dir` (the unpacked module) or `GoMod`.
+module_download() {
+  local field="$1" module="$2"
+  go mod download -json "$module" | sed -n 's/^\t"'"$field"'": "\(.*\)",$/\1/p'
+}
+
 build_etcd() {
   local out="$cache_root/etcd/$ETCD_VERSION"
   [ -x "$out/etcd" ] && return 0
@@ -63,7 +69,7 @@ build_kubernetes() {
   # k8s.io/kubernetes points each k8s.io/* staging module at a folder of its own repository; the
   # same code is published as k8s.io/<name> v0.<minor>.<patch>.
   local kube_mod
-  kube_mod="$(cd "$work" && go mod download -json "k8s.io/kubernetes@v$version" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')"
+  kube_mod="$(cd "$work" && module_download GoMod "k8s.io/kubernetes@v$version")"
   {
     echo 'replace ('
     sed -n 's#^\t\(k8s\.io/[a-z0-9-]*\) => \./staging/src/k8s\.io/[a-z0-9-]*$#\t\1 => \1 v0.'"${version#*.}"'#p' "$kube_mod"
@@ -100,7 +106,7 @@ build_kustomize_controller() {
   echo "Building Flux kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION into $out (first run only, about 5 minutes)..." >&2
   local work module_dir source_version source_dir
   work="$(mktemp -d)"
-  module_dir="$(cd "$work" && go mod download -json "github.com/fluxcd/kustomize-controller@v$KUSTOMIZE_CONTROLLER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  module_dir="$(cd "$work" && module_download Dir "github.com/fluxcd/kustomize-controller@v$KUSTOMIZE_CONTROLLER_VERSION")"
   cp -r "$module_dir" "$work/src" && chmod -R u+w "$work/src"
   sed -i '/=> \.\/api$/d' "$work/src/go.mod"
   # The source-controller release whose API this kustomize-controller was built against has the GitRepository CRD.
@@ -109,7 +115,7 @@ build_kustomize_controller() {
     echo "kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION: no source-controller/api version in its go.mod" >&2
     exit 1
   fi
-  source_dir="$(cd "$work" && go mod download -json "github.com/fluxcd/source-controller@$source_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  source_dir="$(cd "$work" && module_download Dir "github.com/fluxcd/source-controller@$source_version")"
   local started=$SECONDS
   (cd "$work/src" && go build -trimpath -ldflags='-s -w' -o "$work/kustomize-controller" .)
   mkdir -p "$out/crds"

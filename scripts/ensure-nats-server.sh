@@ -7,7 +7,7 @@
 # Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/jetstream-cdk8s/nats-server/<version>/nats-server
 set -euo pipefail
 
-# Keep in step with test/support/nats-server.ts (NATS_SERVER_BINARIES) and src/versions.ts.
+# Keep in step with NATS_SERVER_RELEASES in test/support/nats-server.ts and src/versions.ts (test/support.test.ts checks).
 NATS_SERVER_VERSIONS=(2.10.27 2.11.17 2.12.15 2.14.10 2.15.3)
 
 if ! command -v nats-server >/dev/null 2>&1; then

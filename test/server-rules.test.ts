@@ -5,6 +5,7 @@
  * cannot carry (with `.`, `*`, `>` or whitespace) are left out: the server never sees them as a name.
  */
 import { connect, NatsConnection } from 'nats';
+import { userMetadata } from '../src/apply/normalize';
 import { renderNatsConfig } from '../src/nats-config';
 import {
   Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig,
@@ -104,10 +105,16 @@ const CASES: readonly RuleCase[] = [
   ['fast batches (2.14+)', { allowBatched: true }],
 ];
 
-/** Metadata without the keys 2.11 and newer write themselves (`_nats.ver`, `_nats.level`, ...). */
-function userMetadata(metadata: unknown): unknown {
-  if (metadata === null || typeof metadata !== 'object') return metadata;
-  return Object.fromEntries(Object.entries(metadata).filter(([key]) => !key.startsWith('_nats.')));
+/**
+ * The fields synth sends (false booleans left out: the server omits them) beside what the server
+ * stored of each, its own metadata keys left out: equal when the server stored what was sent.
+ */
+function sentAndStored(config: JetStreamStreamConfig, stored: Record<string, unknown> | undefined) {
+  const sent = Object.entries(config).filter(([, value]) => value !== false);
+  return {
+    sent: Object.fromEntries(sent),
+    stored: Object.fromEntries(sent.map(([key]) => [key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key]])),
+  };
 }
 
 /** The fields of `config` that `version` is too old for. */
@@ -166,10 +173,9 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
     } else {
       expect({ synth: 'accepts', server: error === undefined ? 'accepts' : 'refuses', error })
         .toEqual({ synth: 'accepts', server: 'accepts', error: undefined });
-      // Every field synth would send comes back as sent (false booleans are left out by the server).
-      const sent = Object.entries(synth.config).filter(([, value]) => value !== false);
-      expect(Object.fromEntries(sent.map(([key]) => [key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key]])))
-        .toEqual(Object.fromEntries(sent));
+      // Every field synth would send comes back as sent.
+      const both = sentAndStored(synth.config, stored);
+      expect(both.stored).toEqual(both.sent);
     }
   });
 
@@ -211,9 +217,8 @@ describe('every stream field newer than 2.9, in two streams (counters and async 
       for (const [name, options] of Object.entries(STREAMS)) {
         const synth = synthVerdict(options, name, policyOf(DEFAULT_RELEASE));
         const { error, stored } = await serverVerdict(nc, synth.config);
-        const sent = Object.entries(synth.config).filter(([, value]) => value !== false);
-        expect({ name, problems: synth.problems, error, stored: Object.fromEntries(sent.map(([key]) => [key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key]])) })
-          .toEqual({ name, problems: [], error: undefined, stored: Object.fromEntries(sent) });
+        const both = sentAndStored(synth.config, stored);
+        expect({ name, problems: synth.problems, error, stored: both.stored }).toEqual({ name, problems: [], error: undefined, stored: both.sent });
       }
     } finally {
       await nc.close();

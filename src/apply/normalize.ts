@@ -107,7 +107,8 @@ export function normalizeServerConfig(config: Record<string, unknown>): Normaliz
   return normalized;
 }
 
-function userMetadata(metadata: unknown): unknown {
+/** Metadata without the keys the server writes itself (2.11+: `_nats.ver`, `_nats.level`, ...). */
+export function userMetadata(metadata: unknown): unknown {
   if (metadata === null || typeof metadata !== 'object') return metadata;
   return Object.fromEntries(Object.entries(metadata).filter(([key]) => !key.startsWith(SERVER_METADATA_PREFIX)));
 }

@@ -72,6 +72,21 @@ async function publish(subject: string, count: number, counter = false): Promise
   }
 }
 
+/**
+ * The server's own verdict on an update from `before` to `after`, tried on a stream of its own
+ * (`PROBE`, created directly, so foreign to the program): its error, or undefined when it takes it.
+ */
+async function serverUpdateError(before: Partial<JetStreamStreamConfig>, after: Partial<JetStreamStreamConfig>): Promise<string | undefined> {
+  const request = async (verb: string, config: Partial<JetStreamStreamConfig>) => {
+    const body = JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], ...config }));
+    const reply = await nc.request(`$JS.API.STREAM.${verb}.PROBE`, body, { timeout: 5_000 });
+    return JSON.parse(new TextDecoder().decode(reply.data)).error?.description as string | undefined;
+  };
+  const created = await request('CREATE', before);
+  if (created !== undefined) throw new Error(`PROBE: the server refused the create: ${created}`);
+  return request('UPDATE', after);
+}
+
 async function ownershipRecord(): Promise<{ streams: string[]; revision: number }> {
   const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
   const e = await kv.get(STORE);
@@ -181,11 +196,7 @@ describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
 
   test('refuses a max_consumers change where the server itself refuses it (before 2.12.5), updates it where the server can', async () => {
     await run('apply', [entry('ORDERS')]);
-    // The server's own verdict, on a stream of its own.
-    await nc.request('$JS.API.STREAM.CREATE.PROBE', JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'] })), { timeout: 5_000 });
-    const changed = declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], max_consumers: 10 });
-    const reply = await nc.request('$JS.API.STREAM.UPDATE.PROBE', JSON.stringify(changed), { timeout: 5_000 });
-    const serverError = JSON.parse(new TextDecoder().decode(reply.data)).error?.description;
+    const serverError = await serverUpdateError({}, { max_consumers: 10 });
 
     const result = await run('apply', [entry('ORDERS', { max_consumers: 10 })]);
     const stored = (await jsm.streams.info('ORDERS')).config.max_consumers;
@@ -252,11 +263,7 @@ describe.each(NATS_SERVER_RELEASES.filter((r) => versionOf(r).atLeast('2.12.0'))
   ])('refuses %s, which the server refuses too, and keeps the messages', async (_what, before, after, reason) => {
     expect(outcomes(await run('apply', [entry('S', before)]))).toEqual({ S: 'created' });
     await publish('S.created', 3, before.allow_msg_counter === true);
-    // The server's own verdict, on a stream of its own made the same way.
-    await nc.request('$JS.API.STREAM.CREATE.PROBE', JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], ...before })), { timeout: 5_000 });
-    const reply = await nc.request('$JS.API.STREAM.UPDATE.PROBE',
-      JSON.stringify(declaredConfig({ name: 'PROBE', subjects: ['PROBE.>'], ...after })), { timeout: 5_000 });
-    const serverError = JSON.parse(new TextDecoder().decode(reply.data)).error?.description;
+    const serverError = await serverUpdateError(before, after);
 
     const result = await run('apply', [entry('S', after)]);
     expect({ serverRefuses: serverError !== undefined, exitCode: result.exitCode, S: outcomes(result).S, messages: (await jsm.streams.info('S')).state.messages })

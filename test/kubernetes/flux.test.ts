@@ -7,7 +7,8 @@ import { StreamStore } from '../../src';
 import {
   ArtifactServer, applyKustomization, gitRevision, kustomizationSettled, publishGitRepository, startArtifactServer,
 } from '../support/flux';
-import { KUBERNETES_VERSIONS, KubernetesHandle, diffSummary, kubectlReference, kubectlResource, startKubernetes } from '../support/kubernetes';
+import { sleep } from '../support/io';
+import { KUBERNETES_VERSIONS, KubernetesHandle, diffSummary, kubectlReference, serverObjects, startKubernetes } from '../support/kubernetes';
 
 /**
  * Flux applying our output: kustomize-controller builds the folder with kustomize and applies it
@@ -85,12 +86,8 @@ describe(`Flux kustomize-controller on Kubernetes ${KUBERNETES}`, () => {
     return kustomizationSettled(kube, namespace, name, artifact.revision, timeoutMs);
   }
 
-  /** The server's copy of each object, by kubectl's name for it. */
-  async function onServer(namespace: string, objects: readonly any[]): Promise<Map<string, any>> {
-    const resources = [...new Set(objects.map(kubectlResource))].sort().join(',');
-    const listed = JSON.parse((await kube.kubectl(['get', resources, '-n', namespace, '-o', 'json', '--show-managed-fields'], { timeoutMs: 120_000 })).stdout);
-    return new Map(listed.items.map((item: any) => [kubectlReference(item), item]));
-  }
+  /** The server's copy of each object, managed fields included. */
+  const onServer = (namespace: string, objects: readonly any[]) => serverObjects(kube, namespace, objects, { managedFields: true, timeoutMs: 120_000 });
 
   /** Objects whose server copy has no field set by Flux's server-side apply. */
   function notAppliedByFlux(objects: readonly any[], server: Map<string, any>): string[] {
@@ -110,7 +107,7 @@ describe(`Flux kustomize-controller on Kubernetes ${KUBERNETES}`, () => {
     while (Date.now() < deadline) {
       const got = await kube.kubectl(['get', reference, '-n', namespace, '--ignore-not-found', '-o', 'name']);
       if (got.stdout.trim() === '') return true;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
     }
     return false;
   }

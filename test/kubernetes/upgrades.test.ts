@@ -7,7 +7,7 @@ import { App, Chart, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-28';
 import { APPLY_PROGRAM_FILE, KUBERNETES_VERSION_CONTEXT, parseSize, StreamStore } from '../../src';
 import {
-  KUBERNETES_VERSIONS, KubernetesHandle, diffSummary, kubectlReference, kubectlResource, outputLines, startKubernetes,
+  KUBERNETES_VERSIONS, KubernetesHandle, diffSummary, kubectlReference, outputLines, serverObjects, startKubernetes,
 } from '../support/kubernetes';
 
 const REPO = path.join(__dirname, '..', '..');
@@ -187,13 +187,6 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
     return { code: diffed.code, stderr: diffed.stderr, diff: diffSummary(diffed.stdout) };
   }
 
-  /** The server's copy of every kind of object in `objects`, by kubectl's name for it. */
-  async function serverObjects(namespace: string, objects: readonly any[], timeoutMs?: number): Promise<Map<string, any>> {
-    const resources = [...new Set(objects.map(kubectlResource))].sort().join(',');
-    const listed = JSON.parse((await kube.kubectl(['get', resources, '-n', namespace, '-o', 'json'], { timeoutMs })).stdout);
-    return new Map(listed.items.map((item: any) => [kubectlReference(item), item]));
-  }
-
   /** Objects of `objects` whose server copy changed between two snapshots, with both resourceVersions. */
   function changedBetween(objects: readonly any[], before: Map<string, any>, after: Map<string, any>): string[] {
     return objects.map(kubectlReference).filter((ref) => before.get(ref)?.metadata.resourceVersion !== after.get(ref)?.metadata.resourceVersion)
@@ -228,7 +221,7 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
       expected['kubectl apply'] = { code: 0, stderr: '', output: every('created') };
       observed['kubectl apply'] = await timed(`${LARGE_STREAMS} streams: kubectl apply`, () => apply('client-side', large.file, LARGE_KUBECTL_MS));
 
-      const first = await serverObjects(namespace, large.objects, LARGE_KUBECTL_MS);
+      const first = await serverObjects(kube, namespace, large.objects, { timeoutMs: LARGE_KUBECTL_MS });
       const defined = definedStreams([...first.values()].filter((o) => o.kind === 'ConfigMap'), 'events');
       const missing = Array.from({ length: LARGE_STREAMS }, (_, i) => `s${i}`).filter((name) => !defined.has(name));
       expected['streams missing from ConfigMaps events-streams, events-streams-<hash> on the server'] = { count: 0, first: [] };
@@ -243,7 +236,7 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
 
       expected['kubectl apply again'] = { code: 0, stderr: '', output: every('unchanged') };
       observed['kubectl apply again'] = await timed(`${LARGE_STREAMS} streams: kubectl apply again`, () => apply('client-side', large.file, LARGE_KUBECTL_MS));
-      const second = await serverObjects(namespace, large.objects, LARGE_KUBECTL_MS);
+      const second = await serverObjects(kube, namespace, large.objects, { timeoutMs: LARGE_KUBECTL_MS });
       expected['objects the second kubectl apply changed on the server'] = [];
       observed['objects the second kubectl apply changed on the server'] = changedBetween(large.objects, first, second);
 
@@ -269,11 +262,11 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
       expected['kubectl apply --server-side'] = { code: 0, stderr: '', output: every };
       observed['kubectl apply --server-side'] = await timed(`${LARGE_STREAMS} streams: kubectl apply --server-side`,
         () => apply('server-side', large.file, LARGE_KUBECTL_MS));
-      const first = await serverObjects(namespace, large.objects, LARGE_KUBECTL_MS);
+      const first = await serverObjects(kube, namespace, large.objects, { timeoutMs: LARGE_KUBECTL_MS });
       expected['kubectl apply --server-side again'] = { code: 0, stderr: '', output: every };
       observed['kubectl apply --server-side again'] = await timed(`${LARGE_STREAMS} streams: kubectl apply --server-side again`,
         () => apply('server-side', large.file, LARGE_KUBECTL_MS));
-      const second = await serverObjects(namespace, large.objects, LARGE_KUBECTL_MS);
+      const second = await serverObjects(kube, namespace, large.objects, { timeoutMs: LARGE_KUBECTL_MS });
       expected['objects the second server-side apply changed on the server'] = [];
       observed['objects the second server-side apply changed on the server'] = changedBetween(large.objects, first, second);
       expected['kubectl diff --server-side'] = { code: 0, stderr: '', diff: [] };
@@ -397,13 +390,13 @@ describe.each(KUBERNETES_VERSIONS)('upgrades on Kubernetes %s', (version) => {
 
       expected[`kubectl apply ${mode} of A`] = { code: 0, stderr: '', output: a.objects.map((o) => `${kubectlReference(o)} ${APPLIED[mode]}`).sort() };
       observed[`kubectl apply ${mode} of A`] = await apply(mode, a.file);
-      const before = await serverObjects(namespace, [...a.objects, ...b.objects]);
+      const before = await serverObjects(kube, namespace, [...a.objects, ...b.objects]);
 
       expected[`kubectl apply ${mode} of B`] = {
         code: 0, stderr: '', output: mode === 'client-side' ? expectedOutcomes(a.objects, b.objects) : b.objects.map((o) => `${kubectlReference(o)} ${APPLIED[mode]}`).sort(),
       };
       observed[`kubectl apply ${mode} of B`] = await apply(mode, b.file);
-      const after = await serverObjects(namespace, [...a.objects, ...b.objects]);
+      const after = await serverObjects(kube, namespace, [...a.objects, ...b.objects]);
       const checked = change.check(a, b, before, after);
       Object.assign(expected, checked.expected);
       Object.assign(observed, checked.observed);

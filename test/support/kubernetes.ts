@@ -471,6 +471,24 @@ export function kubectlReference(object: any): string {
   return `${kubectlResource(object)}/${object.metadata.name}`;
 }
 
+/** Options of {@link serverObjects}. */
+export interface ServerObjectsOptions {
+  /** Keep `metadata.managedFields`, which kubectl leaves out unless asked. */
+  readonly managedFields?: boolean;
+  /** Bound on the kubectl run (default 60 s). */
+  readonly timeoutMs?: number;
+}
+
+/** The server's copy of every kind of object in `objects`, in `namespace`, by kubectl's name for it. */
+export async function serverObjects(
+  kube: KubernetesHandle, namespace: string, objects: readonly any[], options: ServerObjectsOptions = {},
+): Promise<Map<string, any>> {
+  const resources = [...new Set(objects.map(kubectlResource))].sort().join(',');
+  const args = ['get', resources, '-n', namespace, '-o', 'json', ...(options.managedFields ? ['--show-managed-fields'] : [])];
+  const listed = JSON.parse((await kube.kubectl(args, { timeoutMs: options.timeoutMs })).stdout);
+  return new Map(listed.items.map((item: any) => [kubectlReference(item), item]));
+}
+
 /** kubectl apply's output lines, sorted, for comparing with what every object should report. */
 export function outputLines(stdout: string): string[] {
   return stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '').sort();
