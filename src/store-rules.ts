@@ -1,6 +1,6 @@
 import { Problem } from './problems';
 import { ResolvedLimits, StorageType, StreamDefinition, UNLIMITED } from './stream-definition';
-import { SubjectTree, checkSubjects } from './subjects';
+import { SubjectTree, checkSubject, checkSubjects, subjectsOverlap } from './subjects';
 import { formatBytes, formatBytesReadable, formatBytesReadablePair, formatDuration } from './units';
 
 /** A stream as the store's cross-stream rules see it. */
@@ -8,6 +8,18 @@ export interface HostedStream {
   /** Construct path, to tell two streams of the same name apart. */
   readonly path: string;
   readonly definition: StreamDefinition;
+  /** The streams of the app it mirrors or sources from. */
+  readonly origins?: readonly HostedOrigin[];
+}
+
+/** A stream of the app that a hosted stream mirrors or sources from. */
+export interface HostedOrigin {
+  /** `mirror` or `sources[i]`. */
+  readonly field: string;
+  readonly path: string;
+  readonly definition: StreamDefinition;
+  /** The name of the store that hosts it, when that is another store. */
+  readonly store?: string;
 }
 
 /** Storage the streams of a store share. */
@@ -143,12 +155,94 @@ export function hostedStreamProblems(
   const problems = [
     ...duplicateNameProblems(hosted),
     ...overlapProblems(hosted),
+    ...originProblems(hosted),
+    ...cycleProblems(hosted),
     ...(capacity ? capacityProblems(hosted, capacity) : []),
   ];
   if (maxStreams !== undefined && hosted.length > maxStreams) {
     problems.push({ field: 'limits.maxStreams', value: String(maxStreams), rule: `is exceeded: the store hosts ${hosted.length} streams` });
   }
   return problems;
+}
+
+/**
+ * Mirrors and sources whose origin the store's server cannot copy from, or would refuse: an origin
+ * on another store, a larger max message size than the copy takes, and a mirror's direct gets
+ * unlike its origin's (the server copies the origin's).
+ */
+export function originProblems(streams: readonly HostedStream[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const stream of streams) {
+    for (const origin of stream.origins ?? []) {
+      const field = `stream "${stream.definition.name}" ${origin.field}`;
+      const value = `${JSON.stringify(origin.definition.name)} (${origin.path})`;
+      if (origin.store !== undefined) {
+        problems.push({
+          field, value,
+          rule: `is on store "${origin.store}": a stream copies only from streams its own server reaches. Declare both on one `
+            + 'store, or connect the stores (leaf nodes with JetStream domains) and name the origin with '
+            + 'ExternalStream.of(name, { apiPrefix: "$JS.<domain>.API" })',
+        });
+        continue;
+      }
+      const [own, theirs] = [stream.definition.maxMsgSize, origin.definition.maxMsgSize];
+      if (own > 0 && theirs > 0 && own < theirs) {
+        problems.push({ field, value, rule: `takes messages up to maxMsgSize ${formatBytes(theirs)}, more than this stream's ${formatBytes(own)}` });
+      }
+      if (origin.field === 'mirror' && stream.definition.mirrorDirect !== origin.definition.allowDirect) {
+        problems.push({
+          field: `stream "${stream.definition.name}" mirrorDirect`, value: String(stream.definition.mirrorDirect),
+          rule: `differs from allowDirect ${origin.definition.allowDirect} of its origin ${value}, which the server copies onto the mirror`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Streams that would copy their own messages back to themselves, as nats-server detects it: from
+ * each stream, along sources and mirrors within the store, a source back to a stream already
+ * reached whose filter overlaps that stream's subjects, or a mirror back to one.
+ */
+export function cycleProblems(streams: readonly HostedStream[]): Problem[] {
+  const byName = new Map(streams.map((s) => [s.definition.name, s.definition]));
+  const problems: Problem[] = [];
+  for (const start of streams) {
+    const visited = new Set<string>();
+    const queue: StreamDefinition[] = [start.definition];
+    let cycle: string | undefined;
+    // Each stream enters the queue at most once per start, so the walk ends.
+    for (let next = queue.shift(); next && cycle === undefined; next = queue.shift()) {
+      visited.add(next.name);
+      for (const source of next.sources) {
+        if (source.external) continue;
+        if (visited.has(source.name)) {
+          if (filterOverlaps(next.subjects, source.filter_subject)) cycle = `${next.name} sources ${source.name}`;
+        } else if (byName.has(source.name) && !queue.includes(byName.get(source.name)!)) {
+          queue.push(byName.get(source.name)!);
+        }
+      }
+      const mirror = next.mirror;
+      if (mirror && !mirror.external && cycle === undefined) {
+        if (visited.has(mirror.name)) cycle = `${next.name} mirrors ${mirror.name}`;
+        else if (byName.has(mirror.name) && !queue.includes(byName.get(mirror.name)!)) queue.push(byName.get(mirror.name)!);
+      }
+    }
+    if (cycle !== undefined) {
+      problems.push({
+        field: `stream "${start.definition.name}" sources`, value: cycle,
+        rule: 'closes a cycle: the stream would copy its own messages back; nats-server refuses it',
+      });
+    }
+  }
+  return problems;
+}
+
+function filterOverlaps(subjects: readonly string[], filter: string | undefined): boolean {
+  if (filter === undefined || filter === '') return true;
+  if ('problem' in checkSubject(filter)) return false;
+  return subjects.some((subject) => !('problem' in checkSubject(subject)) && subjectsOverlap(subject, filter));
 }
 
 /** A store default above the store's own limit. */

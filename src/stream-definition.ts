@@ -1,9 +1,14 @@
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
-import { checkSubjects, reservedSubjectProblem, reservedSubjectRules, streamNameProblem } from './subjects';
+import { checkSubject, checkSubjects, reservedSubjectProblem, reservedSubjectRules, streamNameProblem, subjectsOverlap } from './subjects';
 import {
   DurationInput, NANOSECONDS_PER_MS, SizeInput, UnitError, formatBytes, formatDuration, formatNanoseconds, parseDuration, parseSize,
 } from './units';
-import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from './versions';
+import { NatsServerVersion, fieldsNewerThan } from './versions';
+import {
+  JetStreamSourceConfig, StreamSource, SubjectTransform, readSource, sourceIdentity, sourceProblems,
+} from './stream-sources';
+import { TransformUse, subjectTransformProblem } from './subject-transforms';
+import type { IStream } from './stream';
 
 /** How a stream decides that a message is no longer needed. */
 export enum Retention {
@@ -96,6 +101,39 @@ export interface StreamConsumerLimits {
    * @default - none: consumers set their own
    */
   readonly maxAckPending?: number;
+}
+
+/** Where a stream's replicas may be placed in a NATS cluster (or supercluster). */
+export interface StreamPlacement {
+  /**
+   * The cluster, by its name, that holds the stream.
+   * @default - the cluster of the server the request reaches
+   */
+  readonly cluster?: string;
+  /**
+   * Tags each server holding a replica must carry (its `server_tags`).
+   * @default - none
+   */
+  readonly tags?: string[];
+}
+
+/** Every message the stream stores is also published, as it is stored, to another subject. */
+export interface StreamRepublish {
+  /**
+   * The stored messages to republish, by subject; wildcards allowed.
+   * @default ">": every message
+   */
+  readonly source?: string;
+  /**
+   * The subject to publish them to, with `$1` or `{{wildcard(1)}}` for the source's wildcards; it
+   * must not overlap the stream's own subjects.
+   */
+  readonly destination: string;
+  /**
+   * Republish only the headers, with the size of the message in `Nats-Msg-Size`.
+   * @default false
+   */
+  readonly headersOnly?: boolean;
 }
 
 /** Everything that defines one JetStream stream; `Stream` and `StreamStore.addStream` take these. */
@@ -244,6 +282,49 @@ export interface StreamOptions extends StreamLimitOptions {
    */
   readonly allowBatched?: boolean;
   /**
+   * Store every message under another subject than it was published to (NATS 2.10+).
+   * @default - none: messages keep their subjects
+   */
+  readonly subjectTransform?: SubjectTransform;
+  /**
+   * Also publish every stored message to another subject, for listeners that need no consumer.
+   * @default - none
+   */
+  readonly republish?: StreamRepublish;
+  /**
+   * Where the stream's replicas go in a NATS cluster: a cluster by name, or servers by tag.
+   * @default - wherever the server places it
+   */
+  readonly placement?: StreamPlacement;
+  /**
+   * Make the stream a read-only copy of another: a `Stream` of this app on the same store, or an
+   * `ExternalStream`. A mirror captures no subjects and has no sources; JetStream cannot add a
+   * mirror to an existing stream, and before NATS 2.12 cannot remove one either.
+   * @default - not a mirror
+   */
+  readonly mirror?: StreamSource;
+  /**
+   * Copy the messages of other streams into this one, as they arrive: `Stream`s of this app on the
+   * same store, or `ExternalStream`s, each optionally filtered and with subject transforms. The
+   * stream may capture subjects of its own too.
+   * @default - none
+   */
+  readonly sources?: StreamSource[];
+  /**
+   * Let the mirror answer direct gets for its origin. nats-server copies the origin's
+   * `allowDirect` onto the mirror when it can see the origin, so the two must agree.
+   * @default - the origin's allowDirect when it is a Stream of this app, else false
+   */
+  readonly mirrorDirect?: boolean;
+  /**
+   * Seal the stream: no message is added, deleted or removed by age again, and JetStream cannot
+   * unseal it. The server then keeps it with no max age, discard new, deny delete and deny purge,
+   * and without roll-ups, so those props must be unset or say the same. The post-deploy Job seals
+   * an existing stream; it cannot create a sealed one.
+   * @default false
+   */
+  readonly sealed?: boolean;
+  /**
    * What happens to the stream when it is removed from the app.
    * @default StreamRetentionPolicy.RETAIN
    */
@@ -321,6 +402,13 @@ export interface StreamDefinition {
   readonly allowMsgSchedules: boolean;
   readonly persistMode: PersistMode;
   readonly allowBatched: boolean;
+  readonly subjectTransform?: { readonly src: string; readonly dest: string };
+  readonly republish?: { readonly src: string; readonly dest: string; readonly headers_only?: boolean };
+  readonly placement?: { readonly cluster?: string; readonly tags?: string[] };
+  readonly mirror?: JetStreamSourceConfig;
+  readonly sources: readonly JetStreamSourceConfig[];
+  readonly mirrorDirect: boolean;
+  readonly sealed: boolean;
   readonly retentionPolicy: StreamRetentionPolicy;
   readonly allowDataLoss: boolean;
   readonly adopt: boolean;
@@ -361,6 +449,11 @@ export interface JetStreamStreamConfig {
   allow_msg_schedules?: boolean;
   persist_mode?: string;
   allow_batched?: boolean;
+  subject_transform?: { src: string; dest: string };
+  republish?: { src: string; dest: string; headers_only?: boolean };
+  placement?: { cluster?: string; tags?: string[] };
+  mirror?: JetStreamSourceConfig;
+  sources?: JetStreamSourceConfig[];
 }
 
 /** The server's minimum for max age and the duplicate window. */
@@ -438,6 +531,28 @@ export const STREAM_OPTIONS_SCHEMA = {
     allowMsgSchedules: { type: 'boolean' },
     persistMode: enumOf(PersistMode),
     allowBatched: { type: 'boolean' },
+    subjectTransform: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['destination'],
+      properties: { source: { type: 'string' }, destination: { type: 'string', minLength: 1 } },
+    },
+    republish: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['destination'],
+      properties: { source: { type: 'string' }, destination: { type: 'string', minLength: 1 }, headersOnly: { type: 'boolean' } },
+    },
+    placement: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { cluster: { type: 'string', minLength: 1 }, tags: { type: 'array', items: { type: 'string', minLength: 1 } } },
+    },
+    // Streams and ExternalStreams are objects of their own: resolveSources checks them.
+    mirror: { type: 'object' },
+    sources: { type: 'array', items: { type: 'object' } },
+    mirrorDirect: { type: 'boolean' },
+    sealed: { type: 'boolean' },
     retentionPolicy: enumOf(StreamRetentionPolicy),
     allowDataLoss: { type: 'boolean' },
     adopt: { type: 'boolean' },
@@ -450,6 +565,18 @@ const validateStreamOptions = compileSchema(STREAM_OPTIONS_SCHEMA);
 export interface Resolution<T> {
   readonly value: T;
   readonly problems: Problem[];
+}
+
+/** A stream of this app that a stream mirrors or sources from, and the prop that names it. */
+export interface StreamOriginReference {
+  /** `mirror` or `sources[i]`. */
+  readonly field: string;
+  readonly stream: IStream;
+}
+
+/** A resolved stream, with the streams of this app it copies from, for its store's rules. */
+export interface StreamResolution extends Resolution<StreamDefinition> {
+  readonly origins: readonly StreamOriginReference[];
 }
 
 /** Parses limit props into bytes and milliseconds, collecting a problem per unreadable value. */
@@ -489,9 +616,21 @@ export function unitRule(error: unknown): string {
  * Applies the store's defaults to a stream's options and checks every rule a single stream
  * must keep. Pure: the same options and policy give the same definition and problems.
  */
-export function resolveStream(input: StreamOptions, defaultName: string, policy: StreamPolicy): Resolution<StreamDefinition> {
+export function resolveStream(input: StreamOptions, defaultName: string, policy: StreamPolicy): StreamResolution {
   const problems = schemaProblems(validateStreamOptions, input);
-  const options = withoutBrokenFields(input, problems);
+  const readable = withoutBrokenFields(input, problems);
+  const mirror = readable.mirror === undefined ? undefined : readSource(readable.mirror, 'mirror');
+  const sources = (readable.sources ?? []).map((source, i) => readSource(source, `sources[${i}]`));
+  for (const read of [mirror, ...sources]) problems.push(...(read?.problems ?? []));
+  const options = withoutBrokenFields(readable, problems);
+  const origins: StreamOriginReference[] = [];
+  if (mirror?.resolved?.origin) origins.push({ field: 'mirror', stream: mirror.resolved.origin });
+  sources.forEach((read, i) => {
+    if (read.resolved?.origin) origins.push({ field: `sources[${i}]`, stream: read.resolved.origin });
+  });
+  // A stream that copies from others captures no subjects unless it lists some, as on the server.
+  const copies = input.mirror !== undefined || input.sources !== undefined;
+  const sealed = options.sealed ?? false;
   const limits = resolveLimits(options);
   problems.push(...limits.problems);
   const duplicateWindowMs = options.duplicateWindow === undefined
@@ -503,11 +642,15 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
   const pick = (key: keyof ResolvedLimits, unlimited: number) =>
     own[key] ?? policy.defaults[key] ?? policy.limits[key] ?? unlimited;
   const name = options.name ?? defaultName;
-  const maxAgeMs = pick('maxAgeMs', 0);
+  // A sealed stream keeps its messages for good: the server sets no max age (a declared one is reported).
+  const maxAgeMs = sealed && own.maxAgeMs === undefined ? 0 : pick('maxAgeMs', 0);
+  // The server sets a default window on neither a mirror nor (from 2.14) a sourced stream.
+  const noDefaultWindow = options.mirror !== undefined || (options.sources !== undefined && policy.version.atLeast('2.14.0'));
+  const defaultWindowMs = noDefaultWindow ? 0 : maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS;
   const definition: StreamDefinition = {
     name,
     // Unreadable subjects are reported; none are assumed, so no overlap is reported for them.
-    subjects: options.subjects ?? (input.subjects === undefined ? [name] : []),
+    subjects: options.subjects ?? (input.subjects === undefined && !copies ? [name] : []),
     description: options.description,
     retention: options.retention ?? Retention.LIMITS,
     storage: options.storage ?? StorageType.FILE,
@@ -518,12 +661,13 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     maxAgeMs,
     maxMsgSize: pick('maxMsgSize', UNLIMITED),
     maxMsgsPerSubject: unlimitedIfZero(options.maxMsgsPerSubject ?? UNLIMITED),
-    discard: options.discard ?? DiscardPolicy.OLD,
+    discard: options.discard ?? (sealed ? DiscardPolicy.NEW : DiscardPolicy.OLD),
     discardNewPerSubject: options.discardNewPerSubject ?? false,
     // 0 asks the server for its default, so it is that default here, as the server will report it.
-    duplicateWindowMs: duplicateWindowMs || (maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS),
-    denyDelete: options.denyDelete ?? false,
-    denyPurge: options.denyPurge ?? false,
+    duplicateWindowMs: duplicateWindowMs || defaultWindowMs,
+    // What the server makes of a sealed stream; a prop that says otherwise is reported.
+    denyDelete: options.denyDelete ?? sealed,
+    denyPurge: options.denyPurge ?? sealed,
     allowRollup: options.allowRollup ?? false,
     allowDirect: options.allowDirect ?? false,
     noAck: options.noAck ?? false,
@@ -538,15 +682,44 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     allowMsgSchedules: options.allowMsgSchedules ?? false,
     persistMode: options.persistMode ?? PersistMode.DEFAULT,
     allowBatched: options.allowBatched ?? false,
+    subjectTransform: options.subjectTransform && { src: options.subjectTransform.source ?? '>', dest: options.subjectTransform.destination },
+    republish: options.republish && {
+      src: options.republish.source ?? '>',
+      dest: options.republish.destination,
+      ...(options.republish.headersOnly ? { headers_only: true } : {}),
+    },
+    placement: options.placement && {
+      ...(options.placement.cluster !== undefined ? { cluster: options.placement.cluster } : {}),
+      ...(options.placement.tags !== undefined ? { tags: [...options.placement.tags] } : {}),
+    },
+    mirror: mirror?.resolved?.config,
+    sources: sources.flatMap((read) => (read.resolved ? [read.resolved.config] : [])),
+    // The server copies the origin's allowDirect when it sees the origin.
+    mirrorDirect: options.mirrorDirect ?? mirror?.resolved?.origin?.definition.allowDirect ?? false,
+    sealed,
     retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN,
     allowDataLoss: options.allowDataLoss ?? false,
     adopt: options.adopt ?? false,
   };
   const skipped = new Set(problems.map((p) => topLevelField(p.field)));
   const rules = definitionProblems(definition, policy).filter((p) => !skipped.has(topLevelField(p.field)));
-  return { value: definition, problems: [...problems, ...rules] };
+  const declared = declaredSealProblems(input, sealed, own.maxAgeMs);
+  return { value: definition, problems: [...problems, ...rules, ...declared], origins };
 }
 
+
+/** Props a sealed stream declares against what the server makes of it. */
+function declaredSealProblems(options: StreamOptions, sealed: boolean, maxAgeMs: number | undefined): Problem[] {
+  if (!sealed) return [];
+  const rule = 'cannot be declared on a sealed stream: the server seals it with no max age, discard new, deny delete, deny purge and no roll-ups';
+  const problems: Problem[] = [];
+  if (maxAgeMs !== undefined && maxAgeMs !== 0) problems.push({ field: 'maxAge', value: formatDuration(maxAgeMs), rule });
+  if (options.discard === DiscardPolicy.OLD) problems.push({ field: 'discard', value: showValue(options.discard), rule });
+  if (options.denyDelete === false) problems.push({ field: 'denyDelete', value: 'false', rule });
+  if (options.denyPurge === false) problems.push({ field: 'denyPurge', value: 'false', rule });
+  if (options.allowRollup === true) problems.push({ field: 'allowRollup', value: 'true', rule });
+  return problems;
+}
 
 /** Every rule one resolved stream breaks, on its own and against its store's policy. */
 export function definitionProblems(def: StreamDefinition, policy: StreamPolicy): Problem[] {
@@ -584,7 +757,8 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
   if (def.maxAgeMs !== 0 && def.maxAgeMs < MIN_WINDOW_MS) {
     add('maxAge', formatDuration(def.maxAgeMs), 'must be 0 (unlimited) or at least 100ms');
   }
-  if (def.duplicateWindowMs < MIN_WINDOW_MS) {
+  // 0 only where the server sets no window (a mirror, a sourced stream from 2.14).
+  if (def.duplicateWindowMs !== 0 && def.duplicateWindowMs < MIN_WINDOW_MS) {
     add('duplicateWindow', formatDuration(def.duplicateWindowMs), 'must be at least 100ms');
   } else if (def.maxAgeMs > 0 && def.duplicateWindowMs > def.maxAgeMs) {
     add('duplicateWindow', formatDuration(def.duplicateWindowMs), `must not be longer than maxAge ${formatDuration(def.maxAgeMs)}`);
@@ -622,15 +796,62 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
     if (def.allowAtomic) add('persistMode', '"async"', 'cannot be used with allowAtomic');
   }
 
-  const config = toJetStreamConfig(def);
-  for (const [field, version] of Object.entries(STREAM_FIELD_MIN_VERSION)) {
-    const value = (config as unknown as Record<string, unknown>)[field];
-    if (value !== undefined && !policy.version.atLeast(version)) {
-      // Durations as the prop takes them, not the API's nanoseconds.
-      const shown = typeof value === 'number' && DURATION_FIELDS.includes(field) ? formatNanoseconds(value) : showValue(value);
-      add(camelCase(field), shown, `needs NATS server ${version} or newer; ${store} runs ${policy.version.version}`);
+  problems.push(...copyProblems(def, policy.version));
+  if (def.subjectTransform) {
+    const { src, dest } = def.subjectTransform;
+    const problem = policy.version.atLeast('2.10.0') ? subjectTransformProblem(src, dest, policy.version, TransformUse.STREAM) : undefined;
+    if (problem) add('subjectTransform', `${src} -> ${dest}`, problem);
+  }
+  if (def.republish) {
+    const { src, dest } = def.republish;
+    const checked = checkSubjects(def.subjects);
+    const cycle = 'tokens' in checkSubject(dest) ? def.subjects.find((subject, i) => 'tokens' in checked[i] && subjectsOverlap(dest, subject)) : undefined;
+    if (cycle !== undefined) add('republish.destination', showValue(dest), `overlaps the stream's subject ${JSON.stringify(cycle)}: republished messages would be stored again`);
+    else {
+      const problem = subjectTransformProblem(src, dest, policy.version, TransformUse.REPUBLISH);
+      if (problem) add('republish', `${src} -> ${dest}`, problem);
     }
   }
+
+  for (const { field, value, needs } of fieldsNewerThan(toJetStreamConfig(def), policy.version.version)) {
+    // Durations as the prop takes them, not the API's nanoseconds.
+    const shown = typeof value === 'number' && DURATION_FIELDS.includes(field) ? formatNanoseconds(value) : showValue(value);
+    add(camelCase(field), shown, `needs NATS server ${needs} or newer; ${store} runs ${policy.version.version}`);
+  }
+  return problems;
+}
+
+/** The rules of a mirror and of sources, on their own and against the stream's other props. */
+function copyProblems(def: StreamDefinition, version: NatsServerVersion): Problem[] {
+  const problems: Problem[] = [];
+  const add = (field: string, value: string, rule: string) => problems.push({ field, value, rule });
+  if (def.mirror) {
+    const onMirror = 'cannot be set on a mirror: it holds exactly what its origin holds';
+    if (def.subjects.length > 0) add('subjects', showValue(def.subjects), `${onMirror}, under the origin's subjects`);
+    if (def.sources.length > 0) add('sources', `(${def.sources.length})`, 'cannot be used with mirror');
+    if (def.firstSequence !== undefined) add('firstSequence', String(def.firstSequence), onMirror);
+    if (def.subjectDeleteMarkerTtlMs > 0) add('subjectDeleteMarkerTtl', formatDuration(def.subjectDeleteMarkerTtlMs), onMirror);
+    if (def.allowMsgCounter) add('allowMsgCounter', 'true', onMirror);
+    if (def.allowAtomic) add('allowAtomic', 'true', 'cannot be set on a mirror: it takes no publishes');
+    if (def.allowBatched) add('allowBatched', 'true', 'cannot be set on a mirror: it takes no publishes');
+    if (def.allowMsgSchedules) add('allowMsgSchedules', 'true', onMirror);
+    problems.push(...sourceProblems(def.mirror, 'mirror', true, version));
+    if (def.mirrorDirect && def.mirror.external && !version.atLeast('2.10.0')) {
+      add('mirrorDirect', 'true', `is turned off by NATS server ${version.version} on a mirror of another domain; 2.10.0 keeps it`);
+    }
+  } else if (def.mirrorDirect) {
+    add('mirrorDirect', 'true', 'needs a mirror');
+  }
+  if (def.sources.length > 0 && def.allowMsgSchedules) add('allowMsgSchedules', 'true', 'cannot be used with sources');
+  const firstByIdentity = new Map<string, number>();
+  def.sources.forEach((source, i) => {
+    problems.push(...sourceProblems(source, `sources[${i}]`, false, version));
+    const identity = sourceIdentity(source);
+    const first = firstByIdentity.get(identity);
+    if (first === undefined) firstByIdentity.set(identity, i);
+    // 2.9 takes the same source twice.
+    else if (version.atLeast('2.10.0')) add(`sources[${i}]`, showValue(source.name), `copies the same messages as sources[${first}]`);
+  });
   return problems;
 }
 
@@ -670,8 +891,8 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
     deny_purge: def.denyPurge,
     allow_rollup_hdrs: def.allowRollup,
     allow_direct: def.allowDirect,
-    mirror_direct: false,
-    sealed: false,
+    mirror_direct: def.mirrorDirect,
+    sealed: def.sealed,
     no_ack: def.noAck,
   };
   if (def.description !== undefined) config.description = def.description;
@@ -692,6 +913,11 @@ export function toJetStreamConfig(def: StreamDefinition): JetStreamStreamConfig 
   if (def.allowMsgSchedules) config.allow_msg_schedules = true;
   if (def.persistMode === PersistMode.ASYNC) config.persist_mode = def.persistMode;
   if (def.allowBatched) config.allow_batched = true;
+  if (def.subjectTransform) config.subject_transform = { ...def.subjectTransform };
+  if (def.republish) config.republish = { ...def.republish };
+  if (def.placement) config.placement = { ...def.placement };
+  if (def.mirror) config.mirror = def.mirror;
+  if (def.sources.length > 0) config.sources = [...def.sources];
   return config;
 }
 

@@ -93,7 +93,13 @@ export abstract class StreamHost extends Construct implements IStreamStore {
 
   /** The streams as the rules between them see them. */
   protected hostedStreams(): HostedStream[] {
-    return this._streams.map((s) => ({ path: s.node.path, definition: s.definition }));
+    return this._streams.map((s) => ({
+      path: s.node.path,
+      definition: s.definition,
+      origins: s.origins.map(({ field, stream }) => ({
+        field, path: stream.node.path, definition: stream.definition, store: stream.store === this ? undefined : stream.store.name,
+      })),
+    }));
   }
 
   private partConfig(suffix: string): k8s.KubeConfigMap {

@@ -1,6 +1,6 @@
 import { Construct, IConstruct } from 'constructs';
 import { formatProblem } from './problems';
-import { StreamDefinition, StreamOptions, resolveStream } from './stream-definition';
+import { StreamDefinition, StreamOptions, StreamOriginReference, resolveStream } from './stream-definition';
 import type * as kplus from 'cdk8s-plus-28';
 import { GrantOptions, StreamGrant } from './grants';
 import type { IStreamStore } from './stream-store';
@@ -13,6 +13,8 @@ export interface IStream extends IConstruct {
   readonly store: IStreamStore;
   /** The stream with every default applied; props that could not be read are left unset. */
   readonly definition: StreamDefinition;
+  /** The streams of this app it mirrors or sources from, by the prop that names each. */
+  readonly origins: readonly StreamOriginReference[];
 }
 
 /** Props of `Stream`: the stream's options and the store that hosts it. */
@@ -33,6 +35,7 @@ export class Stream extends Construct implements IStream {
   public readonly name: string;
   public readonly store: IStreamStore;
   public readonly definition: StreamDefinition;
+  public readonly origins: readonly StreamOriginReference[];
 
   constructor(scope: Construct, id: string, props: StreamProps) {
     super(scope, id);
@@ -41,6 +44,7 @@ export class Stream extends Construct implements IStream {
     const resolution = resolveStream(options, id, store.streamPolicy);
     this.definition = resolution.value;
     this.name = resolution.value.name;
+    this.origins = resolution.origins;
     const messages = resolution.problems.map((problem) => `stream "${this.name}": ${formatProblem(problem)}`);
     this.node.addValidation({ validate: () => messages });
     store.registerStream(this);

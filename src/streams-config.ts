@@ -75,6 +75,7 @@ function renderEntry(d: StreamDefinition): string {
     // Written only when set, so the usual stream stays short.
     ...(d.allowDataLoss ? { allowDataLoss: true } : {}),
     ...(d.adopt ? { adopt: true } : {}),
+    ...(d.sealed ? { allowSeal: true } : {}),
     config: documentConfig(toJetStreamConfig(d)),
   }, '    ');
 }

@@ -82,6 +82,41 @@ export const STREAM_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
   allow_batched: '2.14.0',
 };
 
+/** A field of a stream configuration that a server release does not know. */
+export interface NewerField {
+  /** The API path: `allow_msg_ttl`, or `sources[1].subject_transforms`. */
+  readonly field: string;
+  readonly value: unknown;
+  /** The first release that knows it. */
+  readonly needs: string;
+}
+
+/** The release that gave mirrors and sources subject transforms. */
+const SOURCE_TRANSFORMS_MIN_VERSION = '2.10.0';
+
+/**
+ * Every field set in a JetStream stream configuration that `version` does not know, in
+ * {@link STREAM_FIELD_MIN_VERSION} order, then the mirror's and each source's subject transforms:
+ * such a server would drop them silently.
+ */
+export function fieldsNewerThan(config: object, version: string): NewerField[] {
+  const fields = config as Record<string, unknown>;
+  const newer: NewerField[] = Object.entries(STREAM_FIELD_MIN_VERSION)
+    .filter(([field, needs]) => fields[field] !== undefined && compareVersions(version, needs) < 0)
+    .map(([field, needs]) => ({ field, value: fields[field], needs }));
+  if (compareVersions(version, SOURCE_TRANSFORMS_MIN_VERSION) >= 0) return newer;
+  const origins = [
+    ['mirror', fields.mirror],
+    ...(Array.isArray(fields.sources) ? fields.sources.map((s, i) => [`sources[${i}]`, s]) : []),
+  ] as Array<[string, { subject_transforms?: unknown } | undefined]>;
+  for (const [field, origin] of origins) {
+    if (origin?.subject_transforms !== undefined) {
+      newer.push({ field: `${field}.subject_transforms`, value: origin.subject_transforms, needs: SOURCE_TRANSFORMS_MIN_VERSION });
+    }
+  }
+  return newer;
+}
+
 /** Compares two dotted release numbers numerically: negative, zero or positive. */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);

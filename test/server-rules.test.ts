@@ -5,12 +5,13 @@
  * cannot carry (with `.`, `*`, `>` or whitespace) are left out: the server never sees them as a name.
  */
 import { connect, NatsConnection } from 'nats';
-import { userMetadata } from '../src/apply/normalize';
+import { canonicalValue, userMetadata } from '../src/apply/normalize';
 import { renderNatsConfig } from '../src/nats-config';
 import {
   Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig,
 } from '../src/stream-definition';
-import { NatsServerVersion, STREAM_FIELD_MIN_VERSION } from '../src/versions';
+import { ExternalStream } from '../src/stream-sources';
+import { NatsServerVersion, fieldsNewerThan } from '../src/versions';
 import { SINGLE_SERVER } from './support/nats-config-options';
 import {
   DEFAULT_RELEASE, NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll, versionOf,
@@ -48,7 +49,12 @@ async function serverVerdict(nc: NatsConnection, config: JetStreamStreamConfig):
  * ours that is stricter than the server names instead the field the server would store otherwise
  * than declared: synth refuses what would make the server's copy differ from the app's.
  */
-type RuleCase = [what: string, options: StreamOptions, serverError?: string | { storesOtherwise: string }];
+/** A stream the cases mirror and source, on the server before them and declared outside the app. */
+const ORIGIN = ExternalStream.of('origin');
+
+type ServerVerdict = string | { storesOtherwise: string } | undefined;
+/** The server's words, or for a case whose verdict changed between releases, a function of the release. */
+type RuleCase = [what: string, options: StreamOptions, serverError?: ServerVerdict | ((version: NatsServerVersion) => ServerVerdict)];
 
 const CASES: readonly RuleCase[] = [
   ['max age under 100ms', { maxAge: '50ms' }, 'max age needs to be >= 100ms'],
@@ -103,25 +109,71 @@ const CASES: readonly RuleCase[] = [
   ['async persistence of a memory stream', { persistMode: PersistMode.ASYNC, storage: StorageType.MEMORY }, 'async persist mode is only supported on file storage'],
   ['async persistence with atomic batches', { persistMode: PersistMode.ASYNC, allowAtomic: true }, 'async persist mode is not supported with atomic batch publish'],
   ['fast batches (2.14+)', { allowBatched: true }],
+  ['mirror direct without a mirror', { mirrorDirect: true }],
+  ['a subject transform (2.10+)', { subjects: ['st.*.>'], subjectTransform: { source: 'st.*.>', destination: 'moved.{{wildcard(1)}}.>' } }],
+  ['a subject transform of every subject (2.10+)', { subjects: ['st.>'], subjectTransform: { destination: 'moved.>' } }],
+  ['a subject transform splitting a token (2.10+)', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.{{split(1,-)}}' } }],
+  ['a subject transform with random (2.12+)', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.{{random(10)}}.$1' } }],
+  ['a subject transform with left (2.14+)', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.{{left(1,2)}}' } }],
+  ['a subject transform out of range', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.$2' } }],
+  ['a subject transform with a function and no wildcard', { subjects: ['st.a'], subjectTransform: { source: 'st.a', destination: 'moved.{{partition(2)}}' } }],
+  ['a subject transform dropping ">"', { subjects: ['st.>'], subjectTransform: { source: 'st.>', destination: 'moved' } }],
+  ['a subject transform with too many arguments', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.{{wildcard(1,2)}}' } }],
+  ['republishing', { subjects: ['rules.rp.>'], republish: { destination: 'out.>' } }],
+  ['republishing headers of some subjects', { subjects: ['rules.rp.*'], republish: { source: 'rules.rp.*', destination: 'out.$1', headersOnly: true } }],
+  ['republishing into the stream\'s own subjects', { subjects: ['rules.rp.>'], republish: { source: 'rules.rp.>', destination: 'rules.rp.again.>' } }],
+  ['republishing with a mapping function', { subjects: ['rules.rp.*'], republish: { source: 'rules.rp.*', destination: 'out.{{wildcard(1)}}' } }],
+  ['republishing with left', { subjects: ['rules.rp.*'], republish: { source: 'rules.rp.*', destination: 'out.{{left(1,2)}}' } }],
+  ['republishing with a transform out of range', { subjects: ['rules.rp.*'], republish: { source: 'rules.rp.*', destination: 'out.$2' } }],
+  ['a placement by cluster', { placement: { cluster: 'rules' } }],
+  ['a placement by tags', { placement: { tags: ['az:1'] } }],
+];
+
+/** Mirrors and sources, tried once streams "origin" and "other" are on the server (they would overlap ">" above). */
+const COPY_CASES: readonly RuleCase[] = [
+  ['a mirror, which captures no subjects', { mirror: ORIGIN }],
+  ['a filtered mirror', { mirror: { stream: ORIGIN, filterSubject: 'origin.eu.>' } }],
+  ['a mirror with subject transforms (2.10+)', { mirror: { stream: ORIGIN, subjectTransforms: [{ source: 'origin.*.>', destination: 'copy.$1.>' }] } }],
+  ['a mirror with subjects', { mirror: ORIGIN, subjects: ['rules.mirror'] }],
+  ['a mirror with sources', { mirror: ORIGIN, sources: [ORIGIN] }],
+  ['a mirror with a first sequence', { mirror: ORIGIN, firstSequence: 10 }],
+  ['a mirror with subject delete markers', { mirror: ORIGIN, allowMsgTtl: true, allowRollup: true, subjectDeleteMarkerTtl: '5m' }],
+  ['a mirror that is a counter', { mirror: ORIGIN, allowMsgCounter: true }],
+  ['a mirror with atomic batches', { mirror: ORIGIN, allowAtomic: true }],
+  ['a mirror with fast batches', { mirror: ORIGIN, allowBatched: true }],
+  ['a mirror with a filter and transforms', { mirror: { stream: ORIGIN, filterSubject: 'origin.eu.>', subjectTransforms: [{ destination: 'x.>' }] } }],
+  ['a mirror whose transforms overlap', {
+    mirror: { stream: ORIGIN, subjectTransforms: [{ source: 'origin.*.a', destination: 'x.$1' }, { source: 'origin.eu.*', destination: 'y.$1' }] },
+  }],
+  ['a mirror of another domain, with direct gets', { mirror: ExternalStream.of('origin', { apiPrefix: '$JS.hub.API' }), mirrorDirect: true },
+    (version) => (version.atLeast('2.10.0') ? undefined : { storesOtherwise: 'mirror_direct' })],
+  ['two sources, one filtered', { sources: [ORIGIN, { stream: ExternalStream.of('other'), filterSubject: 'other.eu.>' }] }],
+  ['a source and subjects of its own', { sources: [ORIGIN], subjects: ['rules.own.>'] }],
+  ['a source with transforms that only filter (2.10+)', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.eu.>', destination: '' }, { source: 'origin.us.>', destination: '' }] }] }],
+  ['a source with partitioning transforms (2.10+)', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.*.*', destination: 'p.{{partition(4,1,2)}}.$1.$2' }] }] }],
+  ['a source transform reading a wildcard the source lacks', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.*', destination: 'x.$2' }] }] }],
+  ['a source transform with an unknown function', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.*', destination: 'x.{{nope(1)}}' }] }] }],
+  ['a source transform into "*"', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.*', destination: 'x.*' }] }] }],
+  ['source transforms that contain each other', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.>', destination: '' }, { source: 'origin.eu.>', destination: '' }] }] }],
+  ['a source with a filter and transforms', { sources: [{ stream: ORIGIN, filterSubject: 'origin.eu.>', subjectTransforms: [{ destination: 'x.>' }] }] }],
+  ['the same source twice', { sources: [ORIGIN, ORIGIN] }],
+  ['the same source twice with other filters', { sources: [{ stream: ORIGIN, filterSubject: 'origin.eu.>' }, { stream: ORIGIN, filterSubject: 'origin.us.>' }] }],
+  ['a source of another domain', { sources: [ExternalStream.of('origin', { apiPrefix: '$JS.hub.API', deliverPrefix: 'hub.deliver' })] }],
+  ['a source through this server\'s own API prefix', { sources: [ExternalStream.of('origin', { apiPrefix: '$JS.API' })] }],
+  ['a source with message schedules (2.12+)', { sources: [ORIGIN], allowMsgSchedules: true, allowRollup: true }],
 ];
 
 /**
- * The fields synth sends (false booleans left out: the server omits them) beside what the server
- * stored of each, its own metadata keys left out: equal when the server stored what was sent.
+ * The fields synth sends beside what the server stored of each, both as the apply program compares
+ * them (a value the server leaves out is its default; its own metadata keys are left out): equal
+ * when the server stored what was sent.
  */
 function sentAndStored(config: JetStreamStreamConfig, stored: Record<string, unknown> | undefined) {
-  const sent = Object.entries(config).filter(([, value]) => value !== false);
+  const sent = Object.entries(config);
   return {
-    sent: Object.fromEntries(sent),
-    stored: Object.fromEntries(sent.map(([key]) => [key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key]])),
+    sent: Object.fromEntries(sent.map(([key, value]) => [key, canonicalValue(key, value)])),
+    stored: Object.fromEntries(sent.map(([key]) => [key, canonicalValue(key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key])])),
   };
-}
-
-/** The fields of `config` that `version` is too old for. */
-function fieldsNewerThan(config: JetStreamStreamConfig, version: NatsServerVersion): string[] {
-  return Object.entries(STREAM_FIELD_MIN_VERSION)
-    .filter(([field, since]) => (config as unknown as Record<string, unknown>)[field] !== undefined && !version.atLeast(since))
-    .map(([field]) => field);
 }
 
 afterAll(async () => {
@@ -152,12 +204,12 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
     expect(Object.fromEntries(paths.map((p, i) => [p, answers[i].status]))).toEqual(Object.fromEntries(paths.map((p) => [p, 200])));
   });
 
-  // As objects: a row without its server error would make jest take the missing argument for done().
-  // Each case has a stream name of its own: a create the server failed must not affect the next.
-  test.each(CASES.map(([what, options, serverError], i) => ({ what, options, serverError, i })))('$what', async ({ options, serverError, i }) => {
-    const synth = synthVerdict(options, `rules${i}`, policy);
+  /** Synth's verdict and the server's on one case, which must agree. */
+  async function checkCase(options: StreamOptions, verdict: RuleCase[2], name: string): Promise<void> {
+    const serverError = typeof verdict === 'function' ? verdict(policy.version) : verdict;
+    const synth = synthVerdict(options, name, policy);
     const { error, stored } = await serverVerdict(nc, synth.config);
-    const tooNew = fieldsNewerThan(synth.config, policy.version);
+    const tooNew = fieldsNewerThan(synth.config, policy.version.version).map((f) => f.field);
     if (tooNew.length > 0) {
       // A field the release does not know: synth names it, and the server refuses it or drops it.
       expect({ synth: synth.problems.filter((p) => /needs NATS server \S+ or newer/.test(p)).length, kept: error ? [] : tooNew.filter((f) => stored?.[f] !== undefined) })
@@ -168,8 +220,8 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
       expect({ synth: synth.problems.length > 0 ? 'refuses' : 'accepts', error, [field]: stored?.[field] === sent ? 'as sent' : 'otherwise' })
         .toEqual({ synth: 'refuses', error: undefined, [field]: 'otherwise' });
     } else if (synth.problems.length > 0) {
-      expect({ synth: 'refuses', server: error === undefined ? 'accepts' : 'refuses', error })
-        .toEqual({ synth: 'refuses', server: 'refuses', error: serverError ?? error });
+      expect({ synth: 'refuses', server: error === undefined ? 'accepts' : 'refuses', error, problems: synth.problems })
+        .toEqual({ synth: 'refuses', server: 'refuses', error: serverError ?? error, problems: synth.problems });
     } else {
       expect({ synth: 'accepts', server: error === undefined ? 'accepts' : 'refuses', error })
         .toEqual({ synth: 'accepts', server: 'accepts', error: undefined });
@@ -177,6 +229,25 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
       const both = sentAndStored(synth.config, stored);
       expect(both.stored).toEqual(both.sent);
     }
+  }
+
+  // As objects: a row without its server error would make jest take the missing argument for done().
+  // Each case has a stream name of its own: a create the server failed must not affect the next.
+  test.each(CASES.map(([what, options, serverError], i) => ({ what, options, serverError, i })))('$what', async ({ options, serverError, i }) => {
+    await checkCase(options, serverError, `rules${i}`);
+  });
+
+  describe('mirrors and sources', () => {
+    beforeAll(async () => {
+      for (const name of ['origin', 'other']) {
+        const reply = await nc.request(`$JS.API.STREAM.CREATE.${name}`, JSON.stringify({ name, subjects: [`${name}.>`] }), { timeout: 5_000 });
+        expect(JSON.parse(new TextDecoder().decode(reply.data)).error).toBeUndefined();
+      }
+    });
+
+    test.each(COPY_CASES.map(([what, options, serverError], i) => ({ what, options, serverError, i })))('$what', async ({ options, serverError, i }) => {
+      await checkCase(options, serverError, `copy${i}`);
+    });
   });
 
   describe('max payload', () => {
@@ -197,14 +268,16 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
   });
 });
 
-describe('every stream field newer than 2.9, in two streams (counters and async persistence exclude some of the others)', () => {
+describe('every stream field newer than 2.9, in three streams (counters, async persistence and sources exclude some of the others)', () => {
   const STREAMS: Record<string, StreamOptions> = {
     everything: {
       metadata: { team: 'shop' }, compression: Compression.S2, firstSequence: 100, consumerLimits: { inactiveThreshold: '1h', maxAckPending: 100 },
+      subjectTransform: { source: 'everything', destination: 'moved.everything' },
       allowMsgTtl: true, subjectDeleteMarkerTtl: '5m',
       allowRollup: true, allowAtomic: true, allowMsgSchedules: true, allowBatched: true,
     },
     counter: { allowMsgCounter: true, persistMode: PersistMode.ASYNC },
+    copy: { sources: [{ stream: ExternalStream.of('everything'), subjectTransforms: [{ source: 'moved.>', destination: 'copied.>' }] }] },
   };
   const policyOf = (release: NatsServerRelease): StreamPolicy => ({
     storeName: 'rules', replicas: 1, version: versionOf(release), maxPayloadBytes: 1024 * 1024, defaults: {}, limits: {},
@@ -232,6 +305,7 @@ describe('every stream field newer than 2.9, in two streams (counters and async 
       'metadata: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'compression: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'firstSequence: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
+      'subjectTransform: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'consumerLimits: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
       'allowMsgTtl: needs NATS server 2.11.0 or newer; store "rules" runs 2.9.25',
       'subjectDeleteMarkerTtl: needs NATS server 2.11.0 or newer; store "rules" runs 2.9.25',
@@ -240,6 +314,7 @@ describe('every stream field newer than 2.9, in two streams (counters and async 
       'allowBatched: needs NATS server 2.14.0 or newer; store "rules" runs 2.9.25',
       'allowMsgCounter: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
       'persistMode: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
+      'sources[0].subjectTransforms: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
     ]);
   });
 });

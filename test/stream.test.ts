@@ -34,6 +34,9 @@ const NEWER_FIELDS_OFF = {
   allowMsgSchedules: false,
   persistMode: PersistMode.DEFAULT,
   allowBatched: false,
+  sources: [],
+  mirrorDirect: false,
+  sealed: false,
 } as const;
 
 const limitsOf = (d: StreamDefinition) => ({ maxMsgs: d.maxMsgs, maxBytes: d.maxBytes, maxAgeMs: d.maxAgeMs, maxMsgSize: d.maxMsgSize });
@@ -300,6 +303,6 @@ describe('toJetStreamConfig', () => {
     });
     expect(toJetStreamConfig(stream.definition)).toStrictEqual(CONFIG);
     const document = declaredStreams(Testing.synth(chart), 'events');
-    expect(document.streams).toEqual([{ retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, config: CONFIG }]);
+    expect(document.streams).toEqual([{ retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, config: CONFIG }]);
   });
 });

@@ -16,6 +16,8 @@ export interface DeclaredStream {
   readonly allowDataLoss: boolean;
   /** Take over a stream that already exists on the server and was not created by this store. */
   readonly adopt: boolean;
+  /** Seal the stream when its configuration says `sealed`: JetStream cannot unseal it. */
+  readonly allowSeal: boolean;
 }
 
 /** The streams document (`streams.json`) a store's synth writes for its apply Job. */
@@ -36,6 +38,30 @@ const size = { type: ['integer', 'string'], minimum: -1 };
 const flag = { type: 'boolean' };
 const enumOf = (values: object) => ({ enum: Object.values(values) });
 
+const transform = {
+  type: 'object',
+  required: ['src', 'dest'],
+  additionalProperties: false,
+  properties: { src: { type: 'string' }, dest: { type: 'string' } },
+};
+/** A mirror or a source; a newer synth may write fields this program does not know, as for the configuration. */
+const source = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: true,
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    filter_subject: { type: 'string', minLength: 1 },
+    subject_transforms: { type: 'array', items: transform, minItems: 1 },
+    external: {
+      type: 'object',
+      required: ['api'],
+      additionalProperties: false,
+      properties: { api: { type: 'string', minLength: 1 }, deliver: { type: 'string' } },
+    },
+  },
+};
+
 /** The configuration fields `toJetStreamConfig` always writes. */
 const REQUIRED_CONFIG_FIELDS: ReadonlyArray<keyof JetStreamStreamConfig> = [
   'name', 'subjects', 'retention', 'storage', 'num_replicas', 'max_consumers', 'max_msgs', 'max_bytes',
@@ -51,7 +77,8 @@ const CONFIG_SCHEMA = {
   additionalProperties: true,
   properties: {
     name: { type: 'string' },
-    subjects: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    // Empty only on a mirror or a stream with sources: see subjectsProblems.
+    subjects: { type: 'array', items: { type: 'string', minLength: 1 } },
     description: { type: 'string' },
     retention: enumOf(Retention),
     storage: enumOf(StorageType),
@@ -87,6 +114,20 @@ const CONFIG_SCHEMA = {
     allow_msg_schedules: flag,
     persist_mode: enumOf(PersistMode),
     allow_batched: flag,
+    subject_transform: transform,
+    republish: {
+      type: 'object',
+      required: ['dest'],
+      additionalProperties: false,
+      properties: { src: { type: 'string' }, dest: { type: 'string', minLength: 1 }, headers_only: flag },
+    },
+    placement: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { cluster: { type: 'string', minLength: 1 }, tags: { type: 'array', items: { type: 'string', minLength: 1 } } },
+    },
+    mirror: source,
+    sources: { type: 'array', items: source, minItems: 1 },
   },
 };
 
@@ -108,6 +149,7 @@ const DOCUMENT_SCHEMA = {
           retentionPolicy: enumOf(StreamRetentionPolicy),
           allowDataLoss: flag,
           adopt: flag,
+          allowSeal: flag,
           config: CONFIG_SCHEMA,
         },
       },
@@ -121,6 +163,7 @@ interface RawStream {
   retentionPolicy: 'Retain' | 'Delete';
   allowDataLoss?: boolean;
   adopt?: boolean;
+  allowSeal?: boolean;
   config: Record<string, unknown>;
 }
 
@@ -228,7 +271,7 @@ function readDocumentFile(text: string): { document?: StreamsDocument; problems:
   } catch (error) {
     return { problems: [`(document) is not JSON: ${(error as Error).message}`] };
   }
-  const problems = [...schemaProblems(validateDocument, data).map(requiredAsField), ...nameProblems(data)];
+  const problems = [...schemaProblems(validateDocument, data).map(requiredAsField), ...nameProblems(data), ...subjectsProblems(data)];
   if (problems.length > 0) return { problems: problems.map(formatProblem) };
   const raw = data as { store: string; version: string; streams: RawStream[] };
   const streams = raw.streams.map((s, i) => ({
@@ -236,6 +279,7 @@ function readDocumentFile(text: string): { document?: StreamsDocument; problems:
     retentionPolicy: s.retentionPolicy,
     allowDataLoss: s.allowDataLoss ?? false,
     adopt: s.adopt ?? false,
+    allowSeal: s.allowSeal ?? false,
   }));
   return problems.length > 0
     ? { problems: problems.map(formatProblem) }
@@ -292,6 +336,17 @@ function nameProblems(data: unknown): Problem[] {
     else firstIndex.set(name, i);
   });
   return problems;
+}
+
+/** The server gives a stream with no subjects, no mirror and no sources its name as subject: another stream than declared. */
+function subjectsProblems(data: unknown): Problem[] {
+  const streams = (data as { streams?: unknown } | null)?.streams;
+  if (!Array.isArray(streams)) return [];
+  return streams.flatMap((stream: { config?: Record<string, unknown> } | null, i) => {
+    const config = stream?.config;
+    if (!Array.isArray(config?.subjects) || config.subjects.length > 0 || config.mirror !== undefined || config.sources !== undefined) return [];
+    return [{ field: `streams[${i}].config.subjects`, value: '[]', rule: 'must list a subject unless the stream has a mirror or sources' }];
+  });
 }
 
 function documentError(source: string, lines: string[]): Error {

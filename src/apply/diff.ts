@@ -1,7 +1,7 @@
 import { showValue } from '../problems';
 import { DURATION_FIELDS, type JetStreamStreamConfig } from '../stream-definition';
 import { formatBytes, formatNanoseconds } from '../units';
-import { NormalizedStreamConfig, SERVER_DEFAULTS, canonicalValue } from './normalize';
+import { NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, SERVER_DEFAULTS, canonicalValue } from './normalize';
 
 /** One field whose server value differs from the declared one. */
 export interface FieldChange {
@@ -34,6 +34,7 @@ export function diffStreamConfig(desired: JetStreamStreamConfig, current: Normal
   const fields = new Set([...Object.keys(SERVER_DEFAULTS), ...Object.keys(wanted), ...Object.keys(current)]);
   const changes: FieldChange[] = [];
   for (const field of fields) {
+    if (SERVER_CHOSEN_FIELDS.has(field) && wanted[field] === undefined) continue;
     const from = canonicalValue(field, current[field]);
     const to = canonicalValue(field, wanted[field]);
     const same = field === 'subjects' ? sameSet(from, to) : deepEqual(from, to);

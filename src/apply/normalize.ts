@@ -55,15 +55,22 @@ export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unkno
   allow_msg_schedules: false,
   persist_mode: 'default',
   allow_batched: false,
+  // Each left out when unset.
+  subject_transform: undefined,
+  republish: undefined,
+  mirror: undefined,
+  sources: undefined,
+  // Left out when unset; in a cluster the server may choose one by itself (see SERVER_CHOSEN_FIELDS).
+  placement: undefined,
 };
 
 const MANAGED_FIELDS: ReadonlySet<string> = new Set(Object.keys(SERVER_DEFAULTS));
 
 /**
- * Fields the server reports that this program neither sends nor compares: the server may
- * fill in `placement` by itself in a cluster, which would make every stream look changed.
+ * Fields compared only when the declaration sets them: the server may fill in `placement` by
+ * itself in a cluster, which would make every stream that declares none look changed.
  */
-const UNMANAGED_FIELDS: ReadonlySet<string> = new Set(['placement']);
+export const SERVER_CHOSEN_FIELDS: ReadonlySet<string> = new Set(['placement']);
 
 /** Limits the server stores as -1 when given 0, so a declared 0 matches the server's -1. */
 const ZERO_MEANS_UNLIMITED: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_bytes', 'max_msg_size', 'max_msgs_per_subject']);
@@ -76,12 +83,13 @@ const SERVER_METADATA_PREFIX = '_nats.';
  * the server's default, a 0 limit becomes -1, and an empty description or metadata map becomes unset.
  */
 export function canonicalValue(field: string, value: unknown): unknown {
-  if (value === undefined) return MANAGED_FIELDS.has(field) ? (SERVER_DEFAULTS as Record<string, unknown>)[field] : undefined;
+  // Go writes a nil pointer (an unset mirror) as null.
+  if (value === undefined || value === null) return MANAGED_FIELDS.has(field) ? (SERVER_DEFAULTS as Record<string, unknown>)[field] : undefined;
   if (value === 0 && ZERO_MEANS_UNLIMITED.has(field)) return -1;
   if (field === 'description' && value === '') return undefined;
   // 0 is "no delete markers", which the server leaves out.
   if (field === 'subject_delete_marker_ttl' && value === 0) return undefined;
-  if ((field === 'metadata' || field === 'consumer_limits') && isEmpty(value)) return undefined;
+  if ((field === 'metadata' || field === 'consumer_limits' || field === 'sources' || field === 'placement') && isEmpty(value)) return undefined;
   return value;
 }
 
@@ -101,7 +109,7 @@ export function normalizeServerConfig(config: Record<string, unknown>): Normaliz
     if (canonical !== undefined) normalized[field] = canonical;
   }
   for (const [field, value] of Object.entries(config)) {
-    if (MANAGED_FIELDS.has(field) || UNMANAGED_FIELDS.has(field) || isEmpty(value)) continue;
+    if (MANAGED_FIELDS.has(field) || isEmpty(value)) continue;
     normalized[field] = value;
   }
   return normalized;

@@ -1,6 +1,6 @@
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { formatBytes } from '../units';
-import { STREAM_FIELD_MIN_VERSION, compareVersions } from '../versions';
+import { compareVersions, fieldsNewerThan } from '../versions';
 import { DeclaredStream } from './definitions';
 import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from './diff';
 import { NormalizedStreamConfig } from './normalize';
@@ -118,6 +118,7 @@ interface RuleContext {
   readonly change: FieldChange;
   readonly state: StreamState;
   readonly serverVersion: string;
+  readonly allowSeal: boolean;
 }
 
 /**
@@ -141,6 +142,8 @@ const REFUSAL_RULES: readonly RefusalRule[] = [
   { field: 'retention', dataLoss: true, check: ({ change, state }) => (change.to === 'interest' && state.messages > 0
     ? `messages no consumer is interested in would be removed and the stream holds ${state.messages} messages` : undefined) },
   { field: 'sealed', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot unseal a sealed stream') },
+  { field: 'sealed', dataLoss: false, check: ({ change, allowSeal }) => (change.to === true && !allowSeal
+    ? 'sealing is for good (JetStream cannot unseal a stream); a definition seals only with allowSeal, which the Stream prop sealed writes' : undefined) },
   { field: 'deny_delete', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_delete off once set') },
   { field: 'deny_purge', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn deny_purge off once set') },
   { field: 'allow_msg_ttl', dataLoss: false, check: ({ change }) => turnedOff(change, 'JetStream cannot turn allow_msg_ttl off once set') },
@@ -193,7 +196,8 @@ function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
   const adopt = current !== undefined && !input.managed.has(name);
   const reasons = versionProblems(config, input.serverVersion);
   if (current && adopt && !declared.adopt) reasons.push(NOT_MANAGED_REASON);
-  else if (current) reasons.push(...updateProblems(changes, current.state, declared.allowDataLoss, input.serverVersion));
+  else if (current) reasons.push(...updateProblems(changes, current.state, declared, input.serverVersion));
+  else if (config.sealed) reasons.push('sealed true: JetStream cannot create a sealed stream; create it unsealed, then seal it');
   if (reasons.length > 0) return { action: 'refused', name, reasons, changes };
   if (!current) return { action: 'create', name, config };
   return changes.length === 0
@@ -203,18 +207,15 @@ function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
 
 /** Fields the server is too old to know would be dropped silently: refuse instead. */
 function versionProblems(config: JetStreamStreamConfig, serverVersion: string): string[] {
-  const fields = config as unknown as Record<string, unknown>;
-  return Object.entries(STREAM_FIELD_MIN_VERSION)
-    .filter(([field, version]) => fields[field] !== undefined && olderThan(serverVersion, version))
-    .map(([field, version]) => `field ${field} needs NATS server ${version}; the server runs ${serverVersion}`);
+  return fieldsNewerThan(config, serverVersion).map(({ field, needs }) => `field ${field} needs NATS server ${needs}; the server runs ${serverVersion}`);
 }
 
-function updateProblems(changes: FieldChange[], state: StreamState, allowDataLoss: boolean, serverVersion: string): string[] {
+function updateProblems(changes: FieldChange[], state: StreamState, declared: DeclaredStream, serverVersion: string): string[] {
   const reasons: string[] = [];
   for (const change of changes) {
     for (const rule of REFUSAL_RULES) {
-      if (rule.field !== change.field || (rule.dataLoss && allowDataLoss)) continue;
-      const why = rule.check({ change, state, serverVersion });
+      if (rule.field !== change.field || (rule.dataLoss && declared.allowDataLoss)) continue;
+      const why = rule.check({ change, state, serverVersion, allowSeal: declared.allowSeal });
       if (why === undefined) continue;
       reasons.push(rule.dataLoss
         ? `${formatChange(change)} would lose data: ${why}; set allowDataLoss to allow it`

@@ -103,7 +103,6 @@ describe('parseStreamsDocument', () => {
     ['a missing config', documentText([{ retentionPolicy: 'Retain' }]), 'streams[0].config (unset) is required'],
     ['a missing name', documentText([entry({}, { name: undefined })]), 'streams[0].config.name (unset) is required'],
     ['a missing flag', documentText([entry({}, { sealed: undefined })]), 'streams[0].config.sealed (unset) is required'],
-    ['no subjects', documentText([entry({}, { subjects: [] })]), 'streams[0].config.subjects [] must NOT have fewer than 1 items'],
     ['an unknown retention', documentText([entry({}, { retention: 'forever' })]),
       'streams[0].config.retention "forever" must be one of "limits", "interest", "workqueue"'],
     ['an unknown storage', documentText([entry({}, { storage: 'disk' })]), 'streams[0].config.storage "disk" must be one of "file", "memory"'],
@@ -122,6 +121,8 @@ describe('parseStreamsDocument', () => {
       'streams[0].config.metadata.tier 1 must be string'],
     ['a name that is not a subject token', documentText([entry({}, { name: 'orders.eu' })]),
       'streams[0].config.name "orders.eu" must not contain "."'],
+    ['no subjects, no mirror and no sources', documentText([entry({}, { subjects: [] })]),
+      'streams[0].config.subjects [] must list a subject unless the stream has a mirror or sources'],
     ['a name declared twice', documentText([entry(), entry({ retentionPolicy: 'Delete' })]),
       'streams[1].config.name "orders" is already declared by streams[0]'],
   ])('fails on %s', (_, text, problem) => {

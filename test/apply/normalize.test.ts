@@ -16,7 +16,8 @@ describe('normalizeServerConfig', () => {
   test('lists every field of the declared configuration, each once', () => {
     expect(Object.keys(SERVER_DEFAULTS).sort()).toEqual(
       [...Object.keys(declaredConfig()), 'description', 'compression', 'first_seq', 'metadata', 'allow_msg_ttl', 'subject_delete_marker_ttl',
-        'allow_msg_counter', 'allow_atomic', 'allow_msg_schedules', 'persist_mode', 'allow_batched', 'consumer_limits'].sort(),
+        'allow_msg_counter', 'allow_atomic', 'allow_msg_schedules', 'persist_mode', 'allow_batched', 'consumer_limits',
+        'subject_transform', 'republish', 'placement', 'mirror', 'sources'].sort(),
     );
   });
 
@@ -95,7 +96,6 @@ describe('normalizeServerConfig', () => {
     ['sources', []],
     ['template_owner', ''],
     ['mirror', null],
-    ['placement', { cluster: 'nats', tags: ['az:1'] }],
   ])('drops %s %p, which holds no setting of ours', (field, value) => {
     expect(normalizeServerConfig(serverAnswer210({ [field]: value }))).not.toHaveProperty(field);
   });

@@ -11,7 +11,7 @@ const EMPTY: StreamState = { messages: 0, bytes: 0, first_seq: 0, last_seq: 0 };
 const HOLDS_500: StreamState = { messages: 500, bytes: 5 * 1024 * 1024, first_seq: 1, last_seq: 500, num_subjects: 50 };
 
 function declared(config: Partial<JetStreamStreamConfig> = {}, options: Partial<DeclaredStream> = {}): DeclaredStream {
-  return { config: declaredConfig(config), retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, ...options };
+  return { config: declaredConfig(config), retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, ...options };
 }
 
 function onServer(answer: Record<string, unknown> = {}, state: StreamState = EMPTY): ServerStream {
@@ -25,10 +25,10 @@ function input(parts: Partial<PlanInput>): PlanInput {
 /** The plan item for one managed stream "orders" declared as `desired` and held by the server as `answer`. */
 function planOne(
   desired: Partial<JetStreamStreamConfig>, answer: Record<string, unknown>,
-  { state = EMPTY, allowDataLoss = false, serverVersion = '2.10.24' } = {},
+  { state = EMPTY, allowDataLoss = false, allowSeal = false, serverVersion = '2.10.24' } = {},
 ): PlanItem {
   const plan = buildPlan(input({
-    declared: [declared(desired, { allowDataLoss })],
+    declared: [declared(desired, { allowDataLoss, allowSeal })],
     server: new Map([['orders', onServer(answer, state)]]),
     managed: new Map([['orders', { retentionPolicy: 'Retain' }]]),
     serverVersion,
@@ -157,6 +157,23 @@ describe('buildPlan', () => {
       });
     });
 
+    test('refuses a source\'s subject transforms on 2.9.10, which would copy every message untransformed', () => {
+      const sources = [{ name: 'a' }, { name: 'b', subject_transforms: [{ src: 'b.>', dest: 'x.>' }] }];
+      const plan = buildPlan(input({ declared: [declared({ sources })], serverVersion: '2.9.10' }));
+      expect(plan.items).toEqual([{
+        action: 'refused', name: 'orders', changes: [],
+        reasons: ['field sources[1].subject_transforms needs NATS server 2.10.0; the server runs 2.9.10'],
+      }]);
+    });
+
+    test('refuses to create a sealed stream, which JetStream cannot do', () => {
+      const plan = buildPlan(input({ declared: [declared({ sealed: true }, { allowSeal: true })] }));
+      expect(plan.items).toEqual([{
+        action: 'refused', name: 'orders', changes: [],
+        reasons: ['sealed true: JetStream cannot create a sealed stream; create it unsealed, then seal it'],
+      }]);
+    });
+
     test('creates the same stream on 2.10.0', () => {
       const plan = buildPlan(input({ declared: [declared({ metadata: { team: 'shop' } })], serverVersion: '2.10.0' }));
       expect(plan.items.map((i) => i.action)).toEqual(['create']);
@@ -174,6 +191,10 @@ describe('buildPlan', () => {
       ['any retention change on 2.9', { retention: 'interest' }, {}, { serverVersion: '2.9.10' },
         ['retention "limits" -> "interest": NATS server 2.9.10 cannot change retention; 2.10.0 can']],
       ['unsealing', {}, { sealed: true }, {}, ['sealed true -> false: JetStream cannot unseal a sealed stream']],
+      ['sealing without allowSeal', { sealed: true }, {}, {},
+        ['sealed false -> true: sealing is for good (JetStream cannot unseal a stream); a definition seals only with allowSeal, which the Stream prop sealed writes']],
+      ['adding a mirror to a stream', { mirror: { name: 'A' } } as Partial<JetStreamStreamConfig>, {}, {},
+        ['mirror (unset) -> {"name":"A"}: JetStream cannot change the mirror of a stream']],
       ['turning deny_delete off', {}, { deny_delete: true }, {},
         ['deny_delete true -> false: JetStream cannot turn deny_delete off once set']],
       ['turning deny_purge off', {}, { deny_purge: true }, {},
@@ -209,12 +230,12 @@ describe('buildPlan', () => {
       expect(reasons(item)).toEqual(expected);
     });
 
-    test.each<[string, Partial<JetStreamStreamConfig>, Record<string, unknown>, { state?: StreamState; serverVersion?: string }]>([
+    test.each<[string, Partial<JetStreamStreamConfig>, Record<string, unknown>, { state?: StreamState; serverVersion?: string; allowSeal?: boolean }]>([
       ['limits to interest on 2.10 when the stream is empty', { retention: 'interest' }, {}, {}],
       ['interest to limits on a stream with messages', { retention: 'limits' }, { retention: 'interest' }, { state: HOLDS_500 }],
       ['removing a mirror on 2.12', {}, { mirror: { name: 'A' } }, { serverVersion: '2.12.0' }],
       ['a max_consumers change on 2.12.5', { max_consumers: 10 }, {}, { serverVersion: '2.12.5' }],
-      ['sealing', { sealed: true }, {}, {}],
+      ['sealing with allowSeal', { sealed: true }, {}, { allowSeal: true }],
       ['turning deny_delete on', { deny_delete: true }, {}, {}],
       ['max_msgs lowered but above the stored messages', { max_msgs: 1000 }, { max_msgs: 2000 }, { state: HOLDS_500 }],
       ['max_msgs lowered to exactly the stored messages', { max_msgs: 500 }, {}, { state: HOLDS_500 }],
