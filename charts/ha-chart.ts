@@ -6,7 +6,8 @@ import { NatsAuth, StreamStore, renderStoredForm } from '../src';
 /**
  * A highly available, authenticated store: three servers spread over nodes and zones, users
  * whose passwords live in the Secret `backbone-users`, an API that may only publish orders and
- * an auditor that may only read them, and the apply Job logging in as its own restricted user.
+ * an auditor that may only read them, the apply Job logging in as its own restricted user, a
+ * stream that sources two others and a mirror.
  */
 export class HaChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
@@ -24,7 +25,11 @@ export class HaChart extends Chart {
       metrics: {},
     });
     const orders = store.addStream('orders', { subjects: ['orders.>'], replicas: 3, maxBytes: '10Gi', duplicateWindow: '5m' });
-    store.addStream('audit', { subjects: ['audit.>'], replicas: 3, maxAge: '720h', denyDelete: true, denyPurge: true });
+    const audit = store.addStream('audit', { subjects: ['audit.>'], replicas: 3, maxAge: '720h', denyDelete: true, denyPurge: true });
+    // One feed of what the shop did, for analytics: copies of orders and of the audit trail's order entries.
+    store.addStream('shop-activity', { sources: [orders, { stream: audit, filterSubject: 'audit.orders.>' }], replicas: 3 });
+    // A read-only copy of orders kept for a month, for reporting that must not load the orders stream.
+    store.addStream('orders-archive', { mirror: orders, maxAge: '720h', maxBytes: '20Gi' });
 
     const api = new kplus.Deployment(this, 'orders-api', { containers: [{ name: 'api', image: 'example.com/shop/orders-api:1.0.0' }] });
     const auditor = new kplus.Deployment(this, 'orders-auditor', { containers: [{ name: 'auditor', image: 'example.com/shop/orders-auditor:1.0.0' }] });

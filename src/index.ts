@@ -5,6 +5,8 @@ export * from './problems';
 export * from './nats-config';
 export * from './auth';
 export * from './stream-definition';
+export * from './stream-sources';
+export * from './subject-transforms';
 export * from './store-rules';
 export * from './stream';
 export * from './stream-store';

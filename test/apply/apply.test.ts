@@ -23,6 +23,7 @@ interface Entry {
   readonly retentionPolicy: 'Retain' | 'Delete';
   readonly allowDataLoss?: boolean;
   readonly adopt?: boolean;
+  readonly allowSeal?: boolean;
   readonly config: JetStreamStreamConfig;
 }
 
@@ -229,6 +230,52 @@ describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
     expect(off.out).toContain('[1/1] refused TTL: allow_msg_ttl true -> false: JetStream cannot turn allow_msg_ttl off once set');
     const info = await jsm.streams.info('TTL');
     expect([(info.config as unknown as Record<string, unknown>).allow_msg_ttl, info.state.messages]).toEqual([true, 3]);
+  });
+
+  test('creates a mirror and a sourced stream as declared; adding a mirror to a stream is refused, as by the server', async () => {
+    const streams = [
+      entry('ORDERS'),
+      entry('COPY', { subjects: [], duplicate_window: 0, sources: [{ name: 'ORDERS', filter_subject: 'ORDERS.eu.>' }] }),
+      entry('ARCHIVE', { subjects: [], duplicate_window: 0, mirror: { name: 'ORDERS' } }),
+      entry('PLAIN'),
+    ];
+    // The server sets a duplicate window on a sourced stream before 2.14, as synth declares it.
+    if (!versionOf(release).atLeast('2.14.0')) streams[1] = entry('COPY', { subjects: [], sources: [{ name: 'ORDERS', filter_subject: 'ORDERS.eu.>' }] });
+    const created = await run('apply', streams);
+    expect([created.exitCode, outcomes(created)]).toEqual([ExitCode.OK, { ARCHIVE: 'created', COPY: 'created', ORDERS: 'created', PLAIN: 'created' }]);
+    await publish('ORDERS.eu.1', 2);
+    await publish('ORDERS.us.1', 3);
+    const again = await run('apply', streams);
+    expect([again.exitCode, outcomes(again)]).toEqual([ExitCode.OK, { ARCHIVE: 'unchanged', COPY: 'unchanged', ORDERS: 'unchanged', PLAIN: 'unchanged' }]);
+
+    const serverError = await serverUpdateError({}, { subjects: [], mirror: { name: 'ORDERS' } });
+    const mirrored = await run('apply', [...streams.slice(0, 3), entry('PLAIN', { subjects: [], mirror: { name: 'ORDERS' } })]);
+    expect({ serverRefuses: serverError !== undefined, exitCode: mirrored.exitCode, PLAIN: outcomes(mirrored).PLAIN })
+      .toEqual({ serverRefuses: true, exitCode: ExitCode.REFUSED, PLAIN: 'refused' });
+    // PROBE, the server's own verdict, is the fifth stream the program sees.
+    expect(mirrored.out).toContain('[4/5] refused PLAIN: mirror (unset) -> {"name":"ORDERS"}: JetStream cannot change the mirror of a stream');
+  });
+
+  test('seals an existing stream only when the definition allows it, never on create, and keeps its messages', async () => {
+    const sealed = { sealed: true, max_age: 0, discard: 'new', deny_delete: true, deny_purge: true } as const;
+    const onCreate = await run('apply', [entry('S', sealed, { allowSeal: true })]);
+    expect([onCreate.exitCode, outcomes(onCreate)]).toEqual([ExitCode.REFUSED, { S: 'refused' }]);
+    expect(onCreate.out).toContain('[1/1] refused S: sealed true: JetStream cannot create a sealed stream; create it unsealed, then seal it');
+    await expect(jsm.streams.info('S')).rejects.toThrow('stream not found');
+
+    await run('apply', [entry('S', { max_age: HOUR_NS })]);
+    await publish('S.created', 3);
+    const withoutConsent = await run('apply', [entry('S', sealed)]);
+    expect([withoutConsent.exitCode, outcomes(withoutConsent)]).toEqual([ExitCode.REFUSED, { S: 'refused' }]);
+    expect((await jsm.streams.info('S')).config.sealed).toBe(false);
+
+    const withConsent = await run('apply', [entry('S', sealed, { allowSeal: true })]);
+    expect([withConsent.exitCode, outcomes(withConsent)]).toEqual([ExitCode.OK, { S: 'updated' }]);
+    const info = await jsm.streams.info('S');
+    expect([info.config.sealed, info.state.messages]).toEqual([true, 3]);
+    expect(outcomes(await run('apply', [entry('S', sealed, { allowSeal: true })]))).toEqual({ S: 'unchanged' });
+    const unseal = await run('apply', [entry('S', { max_age: HOUR_NS })]);
+    expect(unseal.out[1]).toMatch(/^\[1\/1\] refused S: .*; sealed true -> false: JetStream cannot unseal a sealed stream$/);
   });
 
   test('refuses a limit below the stored messages unless the stream allows data loss', async () => {
