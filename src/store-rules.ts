@@ -1,4 +1,4 @@
-import { Problem } from './problems';
+import { Problem, showValue } from './problems';
 import { ResolvedLimits, StorageType, StreamDefinition, UNLIMITED } from './stream-definition';
 import { SubjectTree, checkSubject, checkSubjects, subjectsOverlap } from './subjects';
 import { formatBytes, formatBytesReadable, formatBytesReadablePair, formatDuration } from './units';
@@ -243,6 +243,29 @@ function filterOverlaps(subjects: readonly string[], filter: string | undefined)
   if (filter === undefined || filter === '') return true;
   if ('problem' in checkSubject(filter)) return false;
   return subjects.some((subject) => !('problem' in checkSubject(subject)) && subjectsOverlap(subject, filter));
+}
+
+/**
+ * Placements a store this app deploys cannot satisfy: its servers carry no tags, and a cluster of
+ * them is named after the store (a single server has no cluster).
+ */
+export function placementProblems(streams: readonly HostedStream[], store: string, clustered: boolean): Problem[] {
+  const problems: Problem[] = [];
+  for (const { definition } of streams) {
+    const { placement } = definition;
+    if (!placement) continue;
+    const field = `stream "${definition.name}" placement`;
+    if (placement.tags !== undefined && placement.tags.length > 0) {
+      problems.push({ field: `${field}.tags`, value: showValue(placement.tags), rule: `cannot be met: the servers of store "${store}" carry no tags` });
+    }
+    if (placement.cluster !== undefined && (!clustered || placement.cluster !== store)) {
+      problems.push({
+        field: `${field}.cluster`, value: showValue(placement.cluster),
+        rule: clustered ? `is not the cluster of store "${store}", which is named "${store}"` : `cannot be met: store "${store}" is a single server, not a cluster`,
+      });
+    }
+  }
+  return problems;
 }
 
 /** A store default above the store's own limit. */

@@ -18,7 +18,7 @@ import { migrationGuardErrors } from './migration-guard';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
 import { RUN_AS, caVolume, hardenedContainer, secretByName, secretEnvValue } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue, withoutBrokenFields } from './problems';
-import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
+import { defaultsAboveLimitsProblems, hostedStreamProblems, placementProblems } from './store-rules';
 import { afterRendering, sortKeysDeep } from './rendering';
 import { renderStoredForm } from './stored-form';
 import { streamsPartProblems } from './streams-config';
@@ -642,7 +642,11 @@ export class StreamStore extends StreamHost {
   /** cdk8s validates the whole app once more for each chart it renders: the streams are checked once per set of them. */
   private streamRuleProblems(): Problem[] {
     if (this.streamRules?.streams !== this.streams.length) {
-      const problems = hostedStreamProblems(this.hostedStreams(), this.settings.maxStreams, this.settings);
+      const hosted = this.hostedStreams();
+      const problems = [
+        ...hostedStreamProblems(hosted, this.settings.maxStreams, this.settings),
+        ...placementProblems(hosted, this.name, this.settings.replicas > 1),
+      ];
       this.streamRules = { streams: this.streams.length, problems };
     }
     return this.streamRules.problems;
