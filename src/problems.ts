@@ -88,13 +88,14 @@ export function topLevelField(field: string): string {
 /**
  * Props without the fields that have problems: a broken field is reported once and then
  * treated as unset, so one synth still checks every other rule. A broken array element
- * removes the whole array; a broken nested field removes only that field.
+ * removes the whole array; a broken nested field removes only that field, unless its prop is
+ * one of `wholeProps` (an object that means nothing without each of its fields), which goes whole.
  */
-export function withoutBrokenFields<T extends object>(props: T, problems: readonly Problem[]): T {
+export function withoutBrokenFields<T extends object>(props: T, problems: readonly Problem[], wholeProps: readonly string[] = []): T {
   let result: any = props;
   for (const problem of problems) {
     const path = problem.field.split('[')[0].split('.');
-    result = withoutPath(result, path);
+    result = withoutPath(result, wholeProps.includes(path[0]) ? [path[0]] : path);
   }
   return result as T;
 }

@@ -167,12 +167,14 @@ export function hostedStreamProblems(
 
 /**
  * Mirrors and sources whose origin the store's server cannot copy from, or would refuse: an origin
- * on another store, a larger max message size than the copy takes, and a mirror's direct gets
- * unlike its origin's (the server copies the origin's).
+ * on another store, a larger max message size than the copy takes, a mirror's direct gets unlike
+ * its origin's (the server copies the origin's), and an external source's delivery prefix under
+ * which a local origin's subjects would arrive again.
  */
 export function originProblems(streams: readonly HostedStream[]): Problem[] {
   const problems: Problem[] = [];
   for (const stream of streams) {
+    problems.push(...deliverPrefixProblems(stream));
     for (const origin of stream.origins ?? []) {
       const field = `stream "${stream.definition.name}" ${origin.field}`;
       const value = `${JSON.stringify(origin.definition.name)} (${origin.path})`;
@@ -195,6 +197,28 @@ export function originProblems(streams: readonly HostedStream[]): Problem[] {
           rule: `differs from allowDirect ${origin.definition.allowDirect} of its origin ${value}, which the server copies onto the mirror`,
         });
       }
+    }
+  }
+  return problems;
+}
+
+/** nats-server refuses an external delivery prefix that, put before a local origin's subject, still overlaps it. */
+function deliverPrefixProblems(stream: HostedStream): Problem[] {
+  const { definition } = stream;
+  const copies = [...(definition.mirror ? [{ field: 'mirror', config: definition.mirror }] : []),
+    ...definition.sources.map((config, i) => ({ field: `sources[${i}]`, config }))];
+  const localSubjects = (stream.origins ?? []).filter((o) => o.store === undefined).flatMap((o) => o.definition.subjects)
+    .filter((subject) => 'tokens' in checkSubject(subject));
+  const problems: Problem[] = [];
+  for (const { field, config } of copies) {
+    const prefix = config.external?.deliver;
+    if (!prefix || 'problem' in checkSubject(prefix)) continue;
+    const overlapped = localSubjects.find((subject) => subjectsOverlap(subject, `${prefix}.${subject}`));
+    if (overlapped !== undefined) {
+      problems.push({
+        field: `stream "${definition.name}" ${field}.stream.deliverPrefix`, value: JSON.stringify(prefix),
+        rule: `overlaps the subject ${JSON.stringify(overlapped)} of a local origin once it is prefixed: choose a prefix outside it`,
+      });
     }
   }
   return problems;

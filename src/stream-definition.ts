@@ -546,7 +546,8 @@ export const STREAM_OPTIONS_SCHEMA = {
     placement: {
       type: 'object',
       additionalProperties: false,
-      properties: { cluster: { type: 'string', minLength: 1 }, tags: { type: 'array', items: { type: 'string', minLength: 1 } } },
+      minProperties: 1,
+      properties: { cluster: { type: 'string', minLength: 1 }, tags: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } },
     },
     // Streams and ExternalStreams are objects of their own: resolveSources checks them.
     mirror: { type: 'object' },
@@ -560,6 +561,9 @@ export const STREAM_OPTIONS_SCHEMA = {
 };
 
 const validateStreamOptions = compileSchema(STREAM_OPTIONS_SCHEMA);
+
+/** Props that mean nothing without each of their fields: one broken field leaves the whole prop unset. */
+const WHOLE_PROPS = ['subjectTransform', 'republish', 'placement'];
 
 /** The result of resolving: the value (unreadable fields left unset) and every problem. */
 export interface Resolution<T> {
@@ -618,18 +622,20 @@ export function unitRule(error: unknown): string {
  */
 export function resolveStream(input: StreamOptions, defaultName: string, policy: StreamPolicy): StreamResolution {
   const problems = schemaProblems(validateStreamOptions, input);
-  const readable = withoutBrokenFields(input, problems);
+  const readable = withoutBrokenFields(input, problems, WHOLE_PROPS);
   const mirror = readable.mirror === undefined ? undefined : readSource(readable.mirror, 'mirror');
   const sources = (readable.sources ?? []).map((source, i) => readSource(source, `sources[${i}]`));
   for (const read of [mirror, ...sources]) problems.push(...(read?.problems ?? []));
-  const options = withoutBrokenFields(readable, problems);
+  const options = withoutBrokenFields(readable, problems, WHOLE_PROPS);
   const origins: StreamOriginReference[] = [];
   if (mirror?.resolved?.origin) origins.push({ field: 'mirror', stream: mirror.resolved.origin });
   sources.forEach((read, i) => {
     if (read.resolved?.origin) origins.push({ field: `sources[${i}]`, stream: read.resolved.origin });
   });
-  // A stream that copies from others captures no subjects unless it lists some, as on the server.
-  const copies = input.mirror !== undefined || input.sources !== undefined;
+  // A stream that copies from others captures no subjects unless it lists some, as on the server;
+  // an empty list of sources copies nothing, as none.
+  const noSources = input.sources === undefined || (Array.isArray(input.sources) && input.sources.length === 0);
+  const copies = input.mirror !== undefined || !noSources;
   const sealed = options.sealed ?? false;
   const limits = resolveLimits(options);
   problems.push(...limits.problems);
@@ -645,7 +651,7 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
   // A sealed stream keeps its messages for good: the server sets no max age (a declared one is reported).
   const maxAgeMs = sealed && own.maxAgeMs === undefined ? 0 : pick('maxAgeMs', 0);
   // The server sets a default window on neither a mirror nor (from 2.14) a sourced stream.
-  const noDefaultWindow = options.mirror !== undefined || (options.sources !== undefined && policy.version.atLeast('2.14.0'));
+  const noDefaultWindow = options.mirror !== undefined || (sources.length > 0 && policy.version.atLeast('2.14.0'));
   const defaultWindowMs = noDefaultWindow ? 0 : maxAgeMs > 0 ? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, maxAgeMs) : DEFAULT_DUPLICATE_WINDOW_MS;
   const definition: StreamDefinition = {
     name,
@@ -682,9 +688,9 @@ export function resolveStream(input: StreamOptions, defaultName: string, policy:
     allowMsgSchedules: options.allowMsgSchedules ?? false,
     persistMode: options.persistMode ?? PersistMode.DEFAULT,
     allowBatched: options.allowBatched ?? false,
-    subjectTransform: options.subjectTransform && { src: options.subjectTransform.source ?? '>', dest: options.subjectTransform.destination },
+    subjectTransform: options.subjectTransform && { src: options.subjectTransform.source || '>', dest: options.subjectTransform.destination },
     republish: options.republish && {
-      src: options.republish.source ?? '>',
+      src: options.republish.source || '>',
       dest: options.republish.destination,
       ...(options.republish.headersOnly ? { headers_only: true } : {}),
     },

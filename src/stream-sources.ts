@@ -135,7 +135,7 @@ export function readSource(source: StreamSource, field: string): { readonly reso
   if (options.filterSubject !== undefined) config.filter_subject = options.filterSubject;
   if (options.subjectTransforms !== undefined) {
     // The server reports both sides of each transform, so both are written.
-    config.subject_transforms = options.subjectTransforms.map((t) => ({ src: t.source ?? '>', dest: t.destination }));
+    config.subject_transforms = options.subjectTransforms.map((t) => ({ src: t.source || '>', dest: t.destination }));
   }
   if (origin instanceof ExternalStream) {
     if (origin.apiPrefix !== undefined) config.external = { api: origin.apiPrefix, deliver: origin.deliverPrefix ?? '' };

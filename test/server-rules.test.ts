@@ -4,6 +4,7 @@
  * refuses the stream, and a stream synth accepts is stored as sent. Names the request subject
  * cannot carry (with `.`, `*`, `>` or whitespace) are left out: the server never sees them as a name.
  */
+import { Chart, Testing } from 'cdk8s';
 import { connect, NatsConnection } from 'nats';
 import { canonicalValue, userMetadata } from '../src/apply/normalize';
 import { renderNatsConfig } from '../src/nats-config';
@@ -11,6 +12,7 @@ import {
   Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig,
 } from '../src/stream-definition';
 import { ExternalStream } from '../src/stream-sources';
+import { StreamStore } from '../src/stream-store';
 import { NatsServerVersion, fieldsNewerThan } from '../src/versions';
 import { SINGLE_SERVER } from './support/nats-config-options';
 import {
@@ -18,6 +20,7 @@ import {
 } from './support/nats-server';
 import { httpGet } from './support/io';
 import { freePort } from './support/ports';
+import { validationErrors } from './support/validation-errors';
 
 /** What synth says of a stream: its problems as "field: rule" lines. */
 function synthVerdict(options: StreamOptions, name: string, policy: StreamPolicy): { problems: string[]; config: JetStreamStreamConfig } {
@@ -117,6 +120,7 @@ const CASES: readonly RuleCase[] = [
   ['a subject transform with left (2.14+)', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.{{left(1,2)}}' } }],
   ['a subject transform out of range', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.$2' } }],
   ['a subject transform with a function and no wildcard', { subjects: ['st.a'], subjectTransform: { source: 'st.a', destination: 'moved.{{partition(2)}}' } }],
+  ['a subject transform with an empty source, every subject (2.10+)', { subjects: ['st.>'], subjectTransform: { source: '', destination: 'moved.>' } }],
   ['a subject transform dropping ">"', { subjects: ['st.>'], subjectTransform: { source: 'st.>', destination: 'moved' } }],
   ['a subject transform with too many arguments', { subjects: ['st.*'], subjectTransform: { source: 'st.*', destination: 'moved.{{wildcard(1,2)}}' } }],
   ['republishing', { subjects: ['rules.rp.>'], republish: { destination: 'out.>' } }],
@@ -155,6 +159,7 @@ const COPY_CASES: readonly RuleCase[] = [
   ['a source transform with an unknown function', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.*', destination: 'x.{{nope(1)}}' }] }] }],
   ['a source transform into "*"', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.*', destination: 'x.*' }] }] }],
   ['source transforms that contain each other', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: 'origin.>', destination: '' }, { source: 'origin.eu.>', destination: '' }] }] }],
+  ['a source transform with an empty source, every subject (2.10+)', { sources: [{ stream: ORIGIN, subjectTransforms: [{ source: '', destination: 'copy.>' }] }] }],
   ['a source with a filter and transforms', { sources: [{ stream: ORIGIN, filterSubject: 'origin.eu.>', subjectTransforms: [{ destination: 'x.>' }] }] }],
   ['the same source twice', { sources: [ORIGIN, ORIGIN] }],
   ['the same source twice with other filters', { sources: [{ stream: ORIGIN, filterSubject: 'origin.eu.>' }, { stream: ORIGIN, filterSubject: 'origin.us.>' }] }],
@@ -243,6 +248,18 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
         const reply = await nc.request(`$JS.API.STREAM.CREATE.${name}`, JSON.stringify({ name, subjects: [`${name}.>`] }), { timeout: 5_000 });
         expect(JSON.parse(new TextDecoder().decode(reply.data)).error).toBeUndefined();
       }
+    });
+
+    // A store rule (it needs the origin's subjects): synth and the server judge a stream beside its local origin.
+    test.each([['origin', 'refuses'], ['hub.deliver', 'accepts']])('an external delivery prefix %s beside a local origin: both %s', async (prefix, verdict) => {
+      const chart = new Chart(Testing.app(), 'rules');
+      const store = new StreamStore(chart, 'rules', { version: policy.version });
+      const origin = store.addStream('origin', { subjects: ['origin.>'] });
+      const copy = store.addStream('prefixed', { sources: [origin, ExternalStream.of('remote', { apiPrefix: '$JS.hub.API', deliverPrefix: prefix })] });
+      const synth = validationErrors(() => Testing.synth(chart));
+      const { error } = await serverVerdict(nc, toJetStreamConfig(copy.definition));
+      expect({ synth: synth.length > 0 ? 'refuses' : 'accepts', server: error === undefined ? 'accepts' : 'refuses' }).toEqual({ synth: verdict, server: verdict });
+      if (error) expect(error).toContain('overlaps');
     });
 
     test.each(COPY_CASES.map(([what, options, serverError], i) => ({ what, options, serverError, i })))('$what', async ({ options, serverError, i }) => {

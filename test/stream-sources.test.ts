@@ -169,8 +169,68 @@ describe('rules of one stream', () => {
       ['republish.destination "a.b.>" overlaps the stream\'s subject "a.>": republished messages would be stored again']],
     ['a transform reading a wildcard the source lacks', { subjects: ['a.*'], subjectTransform: { source: 'a.*', destination: 'b.$2' } },
       ['subjectTransform a.* -> b.$2 destination "$2" reads wildcard 2, and source "a.*" has 1']],
+    ['an empty placement, which the server drops', { subjects: ['a.>'], placement: {} }, ['placement {} must NOT have fewer than 1 properties']],
+    ['a placement by no tags', { subjects: ['a.>'], placement: { tags: [] } }, ['placement.tags [] must NOT have fewer than 1 items']],
   ])('refuses %s', (_what, options, expected) => {
     expect(errors(options)).toEqual(expected);
+  });
+
+  test('a transform, republish or placement with a broken field is reported once and left out whole', () => {
+    let stream!: Stream;
+    const chart = app((store) => {
+      stream = store.addStream('s', {
+        subjects: ['s.>'],
+        subjectTransform: { destination: 5 as never },
+        republish: { source: 's.>', destination: 7 as never },
+        placement: { cluster: 'events', tags: [''] },
+      });
+    });
+    expect(synthErrors(chart)).toEqual([
+      onStream('s', 'subjectTransform.destination 5 must be string'),
+      onStream('s', 'republish.destination 7 must be string'),
+      onStream('s', 'placement.tags[0] "" must NOT have fewer than 1 characters'),
+    ]);
+    const config = toJetStreamConfig(stream.definition);
+    expect([config.subject_transform, config.republish, config.placement]).toEqual([undefined, undefined, undefined]);
+  });
+
+  test('an empty source subject means every subject, as the server reads it', () => {
+    let stream!: Stream;
+    app((store) => {
+      stream = store.addStream('s', {
+        subjects: ['s.>'],
+        subjectTransform: { source: '', destination: 'moved.>' },
+        republish: { source: '', destination: 'out.>' },
+        sources: [{ stream: ExternalStream.of('o'), subjectTransforms: [{ source: '', destination: 'o.copied.>' }] }],
+      });
+    });
+    const config = toJetStreamConfig(stream.definition);
+    expect([config.subject_transform, config.republish, config.sources]).toEqual([
+      { src: '>', dest: 'moved.>' }, { src: '>', dest: 'out.>' }, [{ name: 'o', subject_transforms: [{ src: '>', dest: 'o.copied.>' }] }],
+    ]);
+  });
+
+  test('an empty list of sources copies nothing: the stream captures its name as a stream without sources does', () => {
+    let empty!: Stream;
+    let none!: Stream;
+    app((store) => {
+      empty = store.addStream('empty', { sources: [] });
+      none = store.addStream('none', {});
+    });
+    expect(toJetStreamConfig(empty.definition)).toMatchObject({ subjects: ['empty'], duplicate_window: 120_000_000_000 });
+    expect(toJetStreamConfig(empty.definition).sources).toBeUndefined();
+    expect(toJetStreamConfig(none.definition)).toMatchObject({ subjects: ['none'], duplicate_window: 120_000_000_000 });
+  });
+
+  test('an external delivery prefix that would put a local origin\'s subjects under themselves is refused', () => {
+    const chart = app((store, orders) => {
+      store.addStream('copy', { sources: [orders, ExternalStream.of('remote', { apiPrefix: '$JS.hub.API', deliverPrefix: 'orders' })] });
+      store.addStream('fine', { sources: [orders, ExternalStream.of('remote', { apiPrefix: '$JS.hub.API', deliverPrefix: 'hub.deliver' })] });
+    });
+    expect(synthErrors(chart)).toEqual([
+      onStore('stream "copy" sources[1].stream.deliverPrefix "orders" overlaps the subject "orders.>" of a local origin once it is prefixed: '
+        + 'choose a prefix outside it'),
+    ]);
   });
 
   test('a sealed stream is what the server makes of it, and declares nothing against it', () => {
