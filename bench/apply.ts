@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     const configs = Array.from({ length: count }, (_, i) => streamConfig(i));
     const definitions = path.join(dir, 'streams.json');
     writeDocument(definitions, configs);
-    const options: ApplyOptions = { command: 'apply', server: server.url, definitions, waitMs: 10_000, concurrency: 32, ownerReplicas: 1 };
+    const options: ApplyOptions = { command: 'apply', server: server.url, definitions, waitMs: 10_000, concurrency: 32, ownerReplicas: 1, lockTtlMs: 30_000 };
     const add = (config: JetStreamStreamConfig) => jsm.streams.add({ ...config } as unknown as Partial<StreamConfig>);
 
     const floor: number[] = [];

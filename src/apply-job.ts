@@ -3,6 +3,7 @@ import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-program';
+import { STALE_EXIT_CODE } from './apply/names';
 import { PlanExitCode } from './apply/plan';
 import { SecretKeyReference, TLS_FILES } from './auth';
 import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
@@ -206,9 +207,9 @@ export class ApplyJob extends Construct {
 /**
  * Mounts the definitions, names the rendered Job after a hash of its spec, and adds what
  * cdk8s-plus-28 cannot express: the pod's seccomp profile, no service links, the termination
- * message policy, and a pod failure policy (refused streams fail the Job at once: a retry would be
- * refused the same way; a pod evicted by a node drain is retried without counting against the
- * backoff limit).
+ * message policy, and a pod failure policy (refused streams and stale definitions fail the Job at
+ * once: a retry would end the same way; a pod evicted by a node drain is retried without counting
+ * against the backoff limit).
  */
 export function finishJob(job: any, storeName: string, streams: StreamsVolume): any {
   const podSpec = '/spec/template/spec';
@@ -228,7 +229,7 @@ export function finishJob(job: any, storeName: string, streams: StreamsVolume): 
     JsonPatch.add(`${podSpec}/containers/0/terminationMessagePolicy`, 'FallbackToLogsOnError'),
     JsonPatch.add('/spec/podFailurePolicy', {
       rules: [
-        { action: 'FailJob', onExitCodes: { containerName: 'apply', operator: 'In', values: [PlanExitCode.REFUSED] } },
+        { action: 'FailJob', onExitCodes: { containerName: 'apply', operator: 'In', values: [PlanExitCode.REFUSED, STALE_EXIT_CODE] } },
         { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
       ],
     }));

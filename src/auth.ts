@@ -1,4 +1,4 @@
-import { APPLY_INBOX_PREFIX, OWNERSHIP_BUCKET } from './apply/names';
+import { APPLY_INBOX_PREFIX, LOCK_BUCKET, OWNERSHIP_BUCKET } from './apply/names';
 import type { NatsAuthorizationOptions, NatsConfigOptions } from './nats-config';
 import { Problem, showValue } from './problems';
 import { subjectProblem } from './subjects';
@@ -327,8 +327,9 @@ function inboxSubscription(options: StreamPermissionOptions): string {
 
 /**
  * What the post-deploy Job's apply program uses, and nothing more: the JetStream API check,
- * the stream list, creating, updating and deleting streams, and the store's record in the
- * ownership bucket (`jetstream-cdk8s`), which it creates, reads and writes.
+ * the stream list, creating, updating and deleting streams, the store's record in the ownership
+ * bucket (`jetstream-cdk8s`) and the store's key in the lock bucket (`jetstream-cdk8s-locks`),
+ * which it creates, reads and writes.
  *
  * Narrower than `$JS.API.STREAM.>`, which would also let the Job read every stream's messages
  * (`STREAM.MSG.GET`), purge them or restore snapshots. Measured from nats.js 2.29 against
@@ -354,6 +355,10 @@ export function applyJobPermissions(storeName: string): Permissions {
         `$JS.API.STREAM.MSG.GET.${bucketStream}`,
         `$JS.API.DIRECT.GET.${bucketStream}.>`,
         `$KV.${bucket}.${storeName}`,
+        // The lock: bound (or created) before it is taken; its holder read from the stream's leader.
+        `$JS.API.STREAM.INFO.KV_${LOCK_BUCKET}`,
+        `$JS.API.STREAM.MSG.GET.KV_${LOCK_BUCKET}`,
+        `$KV.${LOCK_BUCKET}.${storeName}`,
       ],
     },
     subscribe: { allow: [`${APPLY_INBOX_PREFIX}.>`] },

@@ -1,13 +1,10 @@
 import * as path from 'path';
 import { ApiObject, App, Chart, Names } from 'cdk8s';
 import { MIGRATING_FLAG, MIGRATING_VARIABLE, guardStatefulSet } from './migration';
-import { PreviousManifests, readPreviousManifests } from './previous-manifests';
+import { previousManifestsOf } from './previous-manifests';
 
-/**
- * Per app: the previous manifests, read once, and the warnings printed (cdk8s validates once for
- * the app and again for each chart it renders).
- */
-const perApp = new WeakMap<object, { previous: PreviousManifests; printed: Set<string> }>();
+/** Per app, the warnings printed (cdk8s validates once for the app and again for each chart it renders). */
+const printedPerApp = new WeakMap<object, Set<string>>();
 
 /**
  * The migration guard as a store's validation runs it, under `cdk8s synth` or any `app.synth()`:
@@ -15,15 +12,15 @@ const perApp = new WeakMap<object, { previous: PreviousManifests; printed: Set<s
  * Errors are returned for cdk8s to report with every other; warnings go to stderr once.
  */
 export function migrationGuardErrors(statefulSet: ApiObject): string[] {
-  const app = statefulSet.node.root as Partial<App>;
+  const app = statefulSet.node.root as App;
+  const previous = previousManifestsOf(statefulSet);
   // A construct tree without an App (a bare Chart in a test) writes no files: nothing to guard.
-  if (typeof app.outdir !== 'string') return [];
-  let state = perApp.get(app);
-  if (!state) {
-    state = { previous: readPreviousManifests(app.outdir), printed: new Set() };
-    perApp.set(app, state);
+  if (previous === undefined) return [];
+  let printed = printedPerApp.get(app);
+  if (!printed) {
+    printed = new Set();
+    printedPerApp.set(app, printed);
   }
-  const { previous, printed } = state;
   const file = path.join(path.relative(process.cwd(), app.outdir) || '.',
     `${Names.toDnsLabel(Chart.of(statefulSet))}${app.outputFileExtension ?? '.k8s.yaml'}`);
   const migrating = process.env[MIGRATING_VARIABLE] === '1' || process.argv.includes(MIGRATING_FLAG);

@@ -1,6 +1,8 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { App } from 'cdk8s';
+import type { IConstruct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 
 /** A file, or a directory of `*.yaml` files, holding the previous manifests instead of git (`kubectl get -o yaml` output too). */
@@ -30,6 +32,24 @@ export interface PreviousManifests {
 export function readPreviousManifests(outdir: string, env: Readonly<Record<string, string | undefined>> = process.env): PreviousManifests {
   const explicit = env[PREVIOUS_VARIABLE];
   return explicit ? readFiles(explicit) : readCommitted(path.resolve(outdir), env[PREVIOUS_REF_VARIABLE] || DEFAULT_REF);
+}
+
+/** Per app, the previous manifests, read once: cdk8s validates the app once more for each chart it renders. */
+const perApp = new WeakMap<object, PreviousManifests>();
+
+/**
+ * The previous manifests of the app `construct` belongs to, read once per app; undefined for a
+ * construct tree without an App (a bare Chart in a test), which writes no files.
+ */
+export function previousManifestsOf(construct: IConstruct): PreviousManifests | undefined {
+  const app = construct.node.root as Partial<App>;
+  if (typeof app.outdir !== 'string') return undefined;
+  let previous = perApp.get(app);
+  if (!previous) {
+    previous = readPreviousManifests(app.outdir);
+    perApp.set(app, previous);
+  }
+  return previous;
 }
 
 function readFiles(location: string): PreviousManifests {

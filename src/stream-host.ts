@@ -6,12 +6,11 @@ import { streamsDigest } from './apply/definitions';
 import { HostedStream } from './store-rules';
 import { IStream, Stream } from './stream';
 import { StreamOptions, StreamPolicy } from './stream-definition';
-import { StreamsPart, renderStreamsParts } from './streams-config';
+import { Chart } from 'cdk8s';
+import { previousManifestsOf } from './previous-manifests';
+import { PART_KEY, StreamsPart, nextGeneration, renderStreamsParts, withGeneration } from './streams-config';
 import type { GrantOptions, StreamGrant } from './grants';
 import type { IStreamStore } from './stream-store';
-
-/** The key of each definitions ConfigMap holding its part of the streams document. */
-const PART_KEY = 'streams.json';
 
 /** Where the apply Job finds a store's stream definitions: its ConfigMaps, and the digest of what they hold. */
 export interface StreamsVolume {
@@ -77,9 +76,15 @@ export abstract class StreamHost extends Construct implements IStreamStore {
     for (const suffix of suffixes) reader.node.addDependency(this.partConfig(suffix));
   }
 
-  /** The streams document in parts, rendered once for the streams declared so far. */
+  /**
+   * The streams document in parts, rendered once for the streams declared so far, numbered with
+   * the generation that follows from the previous synthesis's (see {@link nextGeneration}).
+   */
   protected streamsParts(): StreamsPart[] {
-    this.parts ??= renderStreamsParts(this.name, this.streamPolicy.version.version, this._streams.map((s) => s.definition));
+    if (this.parts) return this.parts;
+    const unnumbered = renderStreamsParts(this.name, this.streamPolicy.version.version, 0, this._streams.map((s) => s.definition));
+    const previous = previousManifestsOf(this)?.objects ?? [];
+    this.parts = withGeneration(unnumbered, nextGeneration(previous, this.name, Chart.of(this).namespace, unnumbered));
     return this.parts;
   }
 

@@ -35,7 +35,7 @@ const BOUNDARY_ONE_IN = 16;
  * on the names around it (a part ends before a stream whose name hashes to a boundary, once the part
  * is large enough), so adding or removing a stream changes its own part, not every part after it.
  */
-export function renderStreamsParts(store: string, version: string, definitions: readonly StreamDefinition[]): StreamsPart[] {
+export function renderStreamsParts(store: string, version: string, generation: number, definitions: readonly StreamDefinition[]): StreamsPart[] {
   const entries = [...definitions]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((d) => ({ name: d.name, text: renderEntry(d) }));
@@ -51,12 +51,60 @@ export function renderStreamsParts(store: string, version: string, definitions: 
     groups[groups.length - 1].push(entry);
     bytes += entryBytes;
   }
-  const header = `{\n  "store": ${JSON.stringify(store)},\n  "version": ${JSON.stringify(version)},\n  "streams": [`;
+  const header = `{\n  "store": ${JSON.stringify(store)},\n  "version": ${JSON.stringify(version)},\n  "generation": ${generation},\n  "streams": [`;
   return groups.map((group, i) => ({
     suffix: i === 0 ? '' : nameHash(group[0].name).slice(0, 10),
     streams: group.map((e) => e.name),
     text: group.length === 0 ? `${header}]\n}\n` : `${header}\n${group.map((e) => e.text).join(',\n')}\n  ]\n}\n`,
   }));
+}
+
+/** The parts with another generation in their header. */
+export function withGeneration(parts: readonly StreamsPart[], generation: number): StreamsPart[] {
+  // The header's generation line comes before any stream's text.
+  return parts.map((part) => ({ ...part, text: part.text.replace(/\n {2}"generation": \d+,\n/, `\n  "generation": ${generation},\n`) }));
+}
+
+/** The key of each definitions ConfigMap holding its part of the streams document. */
+export const PART_KEY = 'streams.json';
+
+/**
+ * The generation of a store's definitions (see `apply/generation.ts`): the previous synthesis's
+ * when the definitions are the same, else the next one; 0 for a store without a previous synthesis.
+ * Pure: `previous` are the objects the previous synthesis wrote, `namespace` the store's.
+ *
+ * @param parts the new definitions, rendered with any generation (it is not compared)
+ */
+export function nextGeneration(previous: readonly any[], store: string, namespace: string | undefined, parts: readonly StreamsPart[]): number {
+  const before = previousDocument(previous, store, namespace);
+  if (before === undefined) return 0;
+  const after = documentContent(parts.map((p) => JSON.parse(p.text)));
+  return after === before.content ? before.generation : before.generation + 1;
+}
+
+/** The store's previous definitions: their generation, and their content as {@link documentContent} compares it. */
+function previousDocument(objects: readonly any[], store: string, namespace: string | undefined): { generation: number; content: string } | undefined {
+  const documents = objects
+    .filter((o) => o?.kind === 'ConfigMap' && typeof o.data?.[PART_KEY] === 'string' && o.metadata?.namespace === namespace
+      && typeof o.metadata?.name === 'string' && o.metadata.name.startsWith(`${store}-streams`))
+    .flatMap((o) => {
+      try {
+        return [JSON.parse(o.data[PART_KEY])];
+      } catch {
+        // Not a document of ours: not the store's definitions.
+        return [];
+      }
+    })
+    .filter((d) => d?.store === store && Array.isArray(d.streams));
+  if (documents.length === 0) return undefined;
+  const generation = Math.max(...documents.map((d) => (Number.isInteger(d.generation) ? d.generation : 0)));
+  return { generation, content: documentContent(documents) };
+}
+
+/** What makes two documents the same definitions: the release and every stream, in name order; not the generation. */
+function documentContent(documents: readonly any[]): string {
+  const streams = documents.flatMap((d) => d.streams).sort((a, b) => (a.config?.name < b.config?.name ? -1 : a.config?.name > b.config?.name ? 1 : 0));
+  return JSON.stringify({ version: documents[0]?.version, streams });
 }
 
 /** A stream whose definition alone is larger than a part may be: no ConfigMap of ours can apply it. */

@@ -95,7 +95,7 @@ describe('apply Job', () => {
   test('fails at once when streams are refused, and retries a pod a node drain evicted without counting it', () => {
     expect(job(synth()).spec.podFailurePolicy).toEqual({
       rules: [
-        { action: 'FailJob', onExitCodes: { containerName: 'apply', operator: 'In', values: [3] } },
+        { action: 'FailJob', onExitCodes: { containerName: 'apply', operator: 'In', values: [3, 4] } },
         { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
       ],
     });

@@ -14,7 +14,7 @@ import {
 // nats.js 2.29 implements jsm.direct but leaves it out of the public JetStreamManager type.
 import type { DirectStreamAPI } from 'nats/lib/jetstream/types';
 import { ExitCode, runApply } from '../src/apply/apply';
-import { APPLY_INBOX_PREFIX, OWNERSHIP_BUCKET } from '../src/apply/names';
+import { APPLY_INBOX_PREFIX, LOCK_BUCKET, OWNERSHIP_BUCKET } from '../src/apply/names';
 import { writeOwnership } from '../src/apply/ownership';
 import {
   AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
@@ -468,7 +468,7 @@ describe('users', () => {
       fs.writeFileSync(definitions, JSON.stringify({ store, version: DEFAULT_NATS_SERVER_VERSION.version, streams }));
       const lines: string[] = [];
       const outcome = await runApply(
-        { command, server: server.url, definitions, waitMs: 1_000, concurrency: 4, ownerReplicas: 1, auth: { user, password: PASSWORDS.get(user) } },
+        { command, server: server.url, definitions, waitMs: 1_000, concurrency: 4, ownerReplicas: 1, lockTtlMs: 30_000, auth: { user, password: PASSWORDS.get(user) } },
         { out: (line) => lines.push(line), err: (line) => lines.push(line) },
       );
       return { exitCode: outcome.exitCode, output: lines.join('\n') };
@@ -479,7 +479,7 @@ describe('users', () => {
       // As the program connects: its user may only read replies under its own prefix.
       const nc = await connectAs(user, { inboxPrefix: APPLY_INBOX_PREFIX });
       try {
-        await writeOwnership(nc, store, new Map(), 0, 1);
+        await writeOwnership(nc, store, { managed: new Map(), applied: { generation: 0 } }, 0, 1);
         return 'written';
       } catch (error) {
         return (error as Error).message;
@@ -544,6 +544,17 @@ describe('users', () => {
         run: (user, store) => losingCreate(user, store),
       },
       'publish $KV.jetstream-cdk8s.events': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
+      'publish $JS.API.STREAM.INFO.KV_jetstream-cdk8s-locks': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
+      // Held by a newer run: the program reads who holds it.
+      'publish $JS.API.STREAM.MSG.GET.KV_jetstream-cdk8s-locks': {
+        setup: async (user, store) => {
+          await apply(user, store, 'apply', []);
+          const locks = await admin.jetstream().views.kv(LOCK_BUCKET, { bindOnly: true });
+          await locks.create(store, JSON.stringify({ holder: 'newer', since: 'now', generation: 9 }));
+        },
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output,
+      },
+      'publish $KV.jetstream-cdk8s-locks.events': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
       'subscribe _INBOX_jetstream-apply.>': { run: async (user, store) => (await apply(user, store, 'plan', [])).output },
     };
 
@@ -713,7 +724,7 @@ describe('permission helpers', () => {
   test('the Job writes the ownership bucket apply/ownership.ts names, and only its store\'s record', () => {
     const allowed = applyJobPermissions('orders-store').publish?.allow ?? [];
     expect(allowed).toContain(`$KV.${OWNERSHIP_BUCKET}.orders-store`);
-    expect(allowed.filter((subject) => subject.startsWith('$KV.'))).toEqual([`$KV.${OWNERSHIP_BUCKET}.orders-store`]);
+    expect(allowed.filter((subject) => subject.startsWith('$KV.'))).toEqual([`$KV.${OWNERSHIP_BUCKET}.orders-store`, `$KV.${LOCK_BUCKET}.orders-store`]);
   });
 });
 

@@ -801,7 +801,7 @@ describe('the streams document', () => {
     const store = new StreamStore(chart, 'events');
     const subjects = Array.from({ length: 3500 }, (_, i) => `orders.region-${String(i).padStart(4, '0')}.created.>`);
     store.addStream('orders', { subjects });
-    const part = renderStreamsParts('events', DEFAULT_NATS_SERVER_VERSION.version, store.streams.map((s) => s.definition))[0];
+    const part = renderStreamsParts('events', DEFAULT_NATS_SERVER_VERSION.version, 0, store.streams.map((s) => s.definition))[0];
     expect(Buffer.byteLength(part.text)).toBeGreaterThan(MAX_PART_BYTES);
     expect(synthErrors(chart)).toEqual([
       onStore(`streams "orders" renders ${formatBytes(Buffer.byteLength(part.text))} of definition, more than the 96KiB one ConfigMap `

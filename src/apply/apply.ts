@@ -1,15 +1,19 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { StreamsDocument, StreamsDocumentFile, parseStreamsDocuments, streamsDigest } from './definitions';
 import { diffStreamConfig, formatFieldValue } from './diff';
+import { DefinitionsVersion, staleReason } from './generation';
+import { StoreLock, takeStoreLock } from './lock';
+import { STALE_EXIT_CODE } from './names';
 import {
   ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, isServerRejection, readServerStreams,
   streamWriter,
 } from './nats-io';
 import {
-  OWNERSHIP_STREAM, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites, readOwnership,
-  sameOwnership, writeOwnership,
+  LOCK_STREAM, OWNERSHIP_STREAM, OwnershipContent, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites,
+  readOwnership, sameRecord, writeOwnership,
 } from './ownership';
 import { normalizeServerConfig } from './normalize';
 import { Plan, PlanExitCode, PlanItem, buildPlan, hasRefusals, pendingChanges } from './plan';
@@ -34,8 +38,10 @@ export interface ApplyOptions {
   readonly waitMs: number;
   /** Most stream writes in flight at once. */
   readonly concurrency: number;
-  /** Replicas of the ownership bucket when this run creates it. */
+  /** Replicas of the ownership and lock buckets when this run creates them. */
   readonly ownerReplicas: number;
+  /** How long the store's lock outlives a run that stopped renewing it, in milliseconds. */
+  readonly lockTtlMs: number;
   /** Where to write the termination message (the Job names its container's); none when unset. */
   readonly terminationLog?: string;
   /** Credentials and CA, from the environment only: secrets never go on a command line. */
@@ -60,7 +66,12 @@ export enum ExitCode {
   PENDING = PlanExitCode.PENDING,
   /** Some streams were refused; the others were applied. */
   REFUSED = PlanExitCode.REFUSED,
+  /** The definitions are older than the ones the store last applied: nothing was changed. */
+  STALE = STALE_EXIT_CODE,
 }
+
+/** A run whose definitions must not be applied over the store's: it changes nothing. */
+class StaleDefinitions extends Error {}
 
 /** How a run ended. */
 export interface ApplyOutcome {
@@ -76,6 +87,7 @@ const RESULT_OF_EXIT_CODE: Record<ExitCode, RunResult> = {
   [ExitCode.ERROR]: 'failed',
   [ExitCode.PENDING]: 'pending',
   [ExitCode.REFUSED]: 'refused',
+  [ExitCode.STALE]: 'stale',
 };
 
 /**
@@ -92,28 +104,50 @@ export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<Appl
     summary = { ...terminationSummary(RESULT_OF_EXIT_CODE[outcome.exitCode], outcome.results, mode), error: outcome.error };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    io.err(`error: ${message}`);
-    outcome = { exitCode: ExitCode.ERROR, results: [] };
-    summary = { result: 'failed', counts: {}, refused: [], failed: [], error: message };
+    const stale = error instanceof StaleDefinitions;
+    io.err(`${stale ? 'stale' : 'error'}: ${message}`);
+    outcome = { exitCode: stale ? ExitCode.STALE : ExitCode.ERROR, results: [] };
+    summary = { result: stale ? 'stale' : 'failed', counts: {}, refused: [], failed: [], error: message };
   }
   if (options.terminationLog !== undefined) writeTerminationMessage(options.terminationLog, terminationMessage(summary), io);
   return outcome;
 }
 
+/**
+ * Reads the definitions, connects, and for `apply` takes the store's lock first, so the record and
+ * the streams it reads stay as read until it is done. Definitions older than the ones the record
+ * says were applied are refused before anything is written.
+ */
 async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
-  const document = readDocument(options.definitions, options.definitionsDigest);
+  const deadline = Date.now() + options.waitMs;
+  const { document, digest } = readDocument(options.definitions, options.definitionsDigest);
+  const run: DefinitionsVersion = { generation: document.generation, digest };
   const connection = await connectJetStream(options.server, options.waitMs, io.err, options.auth);
+  let lock: StoreLock | undefined;
   try {
-    io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared; `
+    io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared (generation ${document.generation}); `
       + `NATS server ${connection.serverVersion} at ${options.server}`);
+    if (options.command === 'apply') {
+      lock = await takeStoreLock(connection.nc, document.store, { holder: `${os.hostname()} pid ${process.pid}`, since: new Date().toISOString(), ...run }, {
+        ttlMs: options.lockTtlMs, replicas: options.ownerReplicas, deadline, log: io.err,
+        // A newer run holds it: by the time it is free, these definitions are stale.
+        giveUp: (holder) => (holder.generation > run.generation ? staleReason(run, holder) : undefined),
+      }).catch((error: Error) => {
+        throw /^these definitions/.test(error.message) ? new StaleDefinitions(error.message) : error;
+      });
+    }
     const server = await readServerStreams(connection);
+    server.delete(LOCK_STREAM);
     const bucketExists = server.delete(OWNERSHIP_STREAM);
     const record = await readOwnership(connection.nc, document.store, bucketExists);
+    const stale = staleReason(run, record.applied);
+    if (stale !== undefined) throw new StaleDefinitions(stale);
     const plan = buildPlan({ declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion });
-    return options.command === 'plan'
-      ? showPlan(plan, document, record, io)
-      : await applyPlan(plan, document, record, connection, options, io);
+    return options.command === 'plan' || lock === undefined
+      ? showPlan(plan, document, run, record, io)
+      : await applyPlan(plan, document, run, record, connection, lock, options, io);
   } finally {
+    await lock?.release();
     await connection.nc.close();
   }
 }
@@ -124,7 +158,7 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
  * be the ones the Job was made for: a ConfigMap changed since (by a newer synth) is never applied
  * by an older Job.
  */
-function readDocument(location: string, digest: string | undefined): StreamsDocument {
+function readDocument(location: string, expectedDigest: string | undefined): { document: StreamsDocument; digest: string } {
   let files: StreamsDocumentFile[];
   try {
     const names = fs.statSync(location).isDirectory()
@@ -136,23 +170,21 @@ function readDocument(location: string, digest: string | undefined): StreamsDocu
   } catch (error) {
     throw new Error(`cannot read streams document ${location}: ${(error as Error).message}`);
   }
-  if (digest !== undefined) {
-    const actual = streamsDigest(files.map((f) => f.text));
-    if (actual !== digest) {
-      throw new Error(`the streams document in ${location} (digest ${actual.slice(0, 12)}) is not the one this run was made for `
-        + `(${digest.slice(0, 12)}): its ConfigMaps were changed by a newer synth, whose own Job applies them`);
-    }
+  const digest = streamsDigest(files.map((f) => f.text));
+  if (expectedDigest !== undefined && digest !== expectedDigest) {
+    throw new StaleDefinitions(`the streams document in ${location} (digest ${digest.slice(0, 12)}) is not the one this run was made for `
+      + `(${expectedDigest.slice(0, 12)}): its ConfigMaps were changed by a newer synth, whose own Job applies them`);
   }
-  return parseStreamsDocuments(files);
+  return { document: parseStreamsDocuments(files), digest };
 }
 
 /** A dry run: prints every item and the summary; pending includes an ownership record that would change. */
-function showPlan(plan: Plan, document: StreamsDocument, record: OwnershipRecord, io: ApplyIO): ApplyOutcome {
+function showPlan(plan: Plan, document: StreamsDocument, run: DefinitionsVersion, record: OwnershipRecord, io: ApplyIO): ApplyOutcome {
   const results = plan.items.map((item) => ({ item }));
   for (const result of results) io.out(describeResult(result, 'plan'));
-  const intended = intendedOwnership(plan, document.streams, record.managed);
-  const recordChanges = !sameOwnership(intended, record.managed);
-  if (recordChanges) io.out(`ownership record "${document.store}" would change: ${describeOwnershipChange(record.managed, intended)}`);
+  const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, record.managed), applied: run };
+  const recordChanges = !sameRecord(intended, record);
+  if (recordChanges) io.out(`ownership record "${document.store}" would change: ${describeOwnershipChange(record, intended)}`);
   for (const line of ['', ...summaryTable(results, 'plan')]) io.out(line);
   // As planExitCode, with the ownership record counted as a pending change.
   const exitCode = hasRefusals(plan) ? ExitCode.REFUSED : pendingChanges(plan) || recordChanges ? ExitCode.PENDING : ExitCode.OK;
@@ -164,24 +196,28 @@ function showPlan(plan: Plan, document: StreamsDocument, record: OwnershipRecord
  * is written only when it changes, so an unchanged re-apply writes nothing at all.
  */
 async function applyPlan(
-  plan: Plan, document: StreamsDocument, read: OwnershipRecord, connection: JetStreamConnection, options: ApplyOptions, io: ApplyIO,
+  plan: Plan, document: StreamsDocument, run: DefinitionsVersion, read: OwnershipRecord, connection: JetStreamConnection, lock: StoreLock,
+  options: ApplyOptions, io: ApplyIO,
 ): Promise<ApplyOutcome> {
   const { nc } = connection;
   const store = document.store;
-  const intended = intendedOwnership(plan, document.streams, read.managed);
+  // Recorded before any write: a run of older definitions that comes after this one, even if this one dies, is refused.
+  const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, read.managed), applied: run };
   let record = read;
-  if (!sameOwnership(intended, record.managed)) {
+  if (!sameRecord(intended, record)) {
     record = await writeOwnership(nc, store, intended, record.revision, options.ownerReplicas);
   }
 
   let done = 0;
   const report = (result: ItemResult) => io.out(progressLine(++done, plan.items.length, result));
-  const results = await executePlan(plan, streamWriter(connection), options.concurrency, report);
+  const results = await executePlan(plan, streamWriter(connection), options.concurrency, report, lock.lost);
 
-  const final = ownershipAfterWrites(intended, results);
+  const final: OwnershipContent = { managed: ownershipAfterWrites(intended.managed, results), applied: run };
   let recordError: string | undefined;
   try {
-    if (!sameOwnership(final, record.managed)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
+    const lost = lock.lost();
+    if (lost !== undefined) throw new Error(`${lost}; the ownership record was not updated`);
+    if (!sameRecord(final, record)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
   } catch (error) {
     // The writes are done: their results still go into the summary and the termination message.
     recordError = (error as Error).message;
@@ -207,7 +243,7 @@ const WRITE_PHASES = ['delete', 'update', 'create'] as const;
  * @returns one result per plan item, in plan order
  */
 async function executePlan(
-  plan: Plan, writer: StreamWriter, concurrency: number, report: (result: ItemResult) => void,
+  plan: Plan, writer: StreamWriter, concurrency: number, report: (result: ItemResult) => void, stopped: () => string | undefined,
 ): Promise<ItemResult[]> {
   const results = new Map<PlanItem, ItemResult>();
   const finish = (result: ItemResult) => {
@@ -218,6 +254,11 @@ async function executePlan(
   for (const item of plan.items) if (!phases.includes(item.action)) finish({ item });
   for (const phase of WRITE_PHASES) {
     await runPool(plan.items.filter((item) => item.action === phase), concurrency, async (item) => {
+      const stop = stopped();
+      if (stop !== undefined) {
+        finish({ item, error: `not written: ${stop}`, rejected: true });
+        return;
+      }
       try {
         await write(item, writer);
         finish({ item });

@@ -12,9 +12,11 @@ Brings a NATS server's JetStream streams to what a store's streams document decl
 Commands:
   plan    show what apply would do and write nothing
           (exit 0: up to date, 2: changes pending, 3: some streams would be refused)
-  apply   create, update and delete streams as planned
+  apply   take the store's lock, then create, update and delete streams as planned
           (exit 0: applied, 3: some streams refused, the others applied)
   Exit 1 on any error: bad input, server unreachable past the wait, a failed write.
+  Exit 4 when the definitions are older than the ones the store last applied
+  (their generation is lower): nothing is changed.
 
 Options (each overrides its environment variable):
   --server URL             NATS server URL                        NATS_URL
@@ -23,7 +25,10 @@ Options (each overrides its environment variable):
   --definitions-digest HEX refuse other definitions than these    STREAMS_DIGEST    (default: unchecked)
   --wait DURATION          wait for the server and JetStream      WAIT_TIMEOUT      (default 5m)
   --concurrency N          stream writes in flight at once        CONCURRENCY       (default 32)
-  --owner-replicas N       replicas of the ownership bucket       OWNER_REPLICAS    (default 1)
+  --owner-replicas N       replicas of the ownership and lock     OWNER_REPLICAS    (default 1)
+                           buckets
+  --lock-ttl DURATION      how long the store's lock outlives a   LOCK_TTL          (default 30s)
+                           run that stopped renewing it
   --termination-log FILE   write the JSON summary to this file    TERMINATION_LOG   (default: none)
   -h, --help               show this text
 
@@ -31,6 +36,7 @@ Credentials come from the environment only: NATS_USER and NATS_PASSWORD, or NATS
 NATS_CA_FILE names the CA certificate (PEM) the server's TLS certificate is checked against.`;
 
 const DEFAULT_WAIT = '5m';
+const DEFAULT_LOCK_TTL = '30s';
 const DEFAULT_CONCURRENCY = 32;
 const MAX_CONCURRENCY = 1024;
 const DEFAULT_OWNER_REPLICAS = 1;
@@ -69,6 +75,7 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
         'wait': { type: 'string' },
         'concurrency': { type: 'string' },
         'owner-replicas': { type: 'string' },
+        'lock-ttl': { type: 'string' },
         'termination-log': { type: 'string' },
         'help': { type: 'boolean', short: 'h' },
       },
@@ -95,7 +102,8 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
       server: required(setting('server', 'NATS_URL'), '--server or NATS_URL'),
       definitions: required(setting('definitions', 'STREAMS_FILE'), '--definitions or STREAMS_FILE'),
       definitionsDigest: digest(setting('definitions-digest', 'STREAMS_DIGEST')),
-      waitMs: waitMs(setting('wait', 'WAIT_TIMEOUT') ?? { source: 'default', value: DEFAULT_WAIT }),
+      waitMs: durationMs(setting('wait', 'WAIT_TIMEOUT') ?? { source: 'default', value: DEFAULT_WAIT }),
+      lockTtlMs: lockTtlMs(setting('lock-ttl', 'LOCK_TTL') ?? { source: 'default', value: DEFAULT_LOCK_TTL }),
       concurrency: wholeNumber(setting('concurrency', 'CONCURRENCY'), DEFAULT_CONCURRENCY, MAX_CONCURRENCY),
       ownerReplicas: wholeNumber(setting('owner-replicas', 'OWNER_REPLICAS'), DEFAULT_OWNER_REPLICAS, MAX_REPLICAS),
       terminationLog: setting('termination-log', 'TERMINATION_LOG')?.value,
@@ -129,7 +137,7 @@ function digest(setting: Setting | undefined): string | undefined {
   return setting?.value;
 }
 
-function waitMs(setting: Setting): number {
+function durationMs(setting: Setting): number {
   try {
     return parseDuration(setting.value);
   } catch (error) {
@@ -144,4 +152,11 @@ function wholeNumber(setting: Setting | undefined, fallback: number, max: number
     throw new UsageError(`${setting.source} "${setting.value}" must be a whole number from 1 to ${max}`);
   }
   return value;
+}
+
+/** The server removes a key-value entry no sooner than 100ms old; renewing every third of the lifetime needs a second or more. */
+function lockTtlMs(setting: Setting): number {
+  const ms = durationMs(setting);
+  if (ms < 1_000) throw new UsageError(`${setting.source} "${setting.value}" must be at least 1s`);
+  return ms;
 }

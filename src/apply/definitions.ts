@@ -26,6 +26,8 @@ export interface StreamsDocument {
   readonly store: string;
   /** NATS server release the store was synthesized for, such as "2.10.24". */
   readonly version: string;
+  /** Which synthesis of the store's definitions this is (see `generation.ts`); 0 when unnumbered or unset. */
+  readonly generation: number;
   /** Every stream of the store, in the document's order. */
   readonly streams: DeclaredStream[];
 }
@@ -44,11 +46,11 @@ const transform = {
   additionalProperties: false,
   properties: { src: { type: 'string' }, dest: { type: 'string' } },
 };
-/** A mirror or a source; a newer synth may write fields this program does not know, as for the configuration. */
+/** A mirror or a source. */
 const source = {
   type: 'object',
   required: ['name'],
-  additionalProperties: true,
+  additionalProperties: false,
   properties: {
     name: { type: 'string', minLength: 1 },
     filter_subject: { type: 'string', minLength: 1 },
@@ -73,8 +75,10 @@ const REQUIRED_CONFIG_FIELDS: ReadonlyArray<keyof JetStreamStreamConfig> = [
 const CONFIG_SCHEMA = {
   type: 'object',
   required: REQUIRED_CONFIG_FIELDS,
-  // A newer synth may write fields this program does not know; they are sent and diffed as they are.
-  additionalProperties: true,
+  // The program comes with the synth that writes its documents, so it knows every field: an unknown
+  // one is a typo or a newer synth's, which this program could not check, and the document is refused
+  // before anything is written (an older server would drop it silently, a newer one refuse the stream).
+  additionalProperties: false,
   properties: {
     name: { type: 'string' },
     // Empty only on a mirror or a stream with sources: see subjectsProblems.
@@ -137,8 +141,10 @@ const DOCUMENT_SCHEMA = {
   required: ['store', 'version', 'streams'],
   additionalProperties: false,
   properties: {
-    store: { type: 'string', minLength: 1 },
+    // A key of the ownership and lock buckets.
+    store: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
     version: { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$' },
+    generation: { type: 'integer', minimum: 0 },
     streams: {
       type: 'array',
       items: {
@@ -248,9 +254,9 @@ export function parseStreamsDocuments(files: readonly StreamsDocumentFile[]): St
   if (lines.length > 0) throw documentError(sources, lines);
   const [first] = documents;
   documents.forEach((document, i) => {
-    if (document.store !== first.store || document.version !== first.version) {
-      lines.push(`${files[i].source}: store ${JSON.stringify(document.store)} version ${document.version} `
-        + `is not the store ${JSON.stringify(first.store)} version ${first.version} of ${files[0].source}`);
+    if (document.store !== first.store || document.version !== first.version || document.generation !== first.generation) {
+      lines.push(`${files[i].source}: store ${JSON.stringify(document.store)} version ${document.version} generation ${document.generation} `
+        + `is not the store ${JSON.stringify(first.store)} version ${first.version} generation ${first.generation} of ${files[0].source}`);
     }
   });
   const streams = documents.flatMap((d) => d.streams);
@@ -260,7 +266,7 @@ export function parseStreamsDocuments(files: readonly StreamsDocumentFile[]): St
     seen.add(stream.config.name);
   }
   if (lines.length > 0) throw documentError(sources, lines);
-  return { store: first.store, version: first.version, streams };
+  return { store: first.store, version: first.version, generation: first.generation, streams };
 }
 
 /** One file's document, or its problems as lines. */
@@ -273,7 +279,7 @@ function readDocumentFile(text: string): { document?: StreamsDocument; problems:
   }
   const problems = [...schemaProblems(validateDocument, data).map(requiredAsField), ...nameProblems(data), ...subjectsProblems(data)];
   if (problems.length > 0) return { problems: problems.map(formatProblem) };
-  const raw = data as { store: string; version: string; streams: RawStream[] };
+  const raw = data as { store: string; version: string; generation?: number; streams: RawStream[] };
   const streams = raw.streams.map((s, i) => ({
     config: apiConfig(s.config, `streams[${i}].config`, problems),
     retentionPolicy: s.retentionPolicy,
@@ -283,7 +289,7 @@ function readDocumentFile(text: string): { document?: StreamsDocument; problems:
   }));
   return problems.length > 0
     ? { problems: problems.map(formatProblem) }
-    : { document: { store: raw.store, version: raw.version, streams }, problems: [] };
+    : { document: { store: raw.store, version: raw.version, generation: raw.generation ?? 0, streams }, problems: [] };
 }
 
 /** The configuration as the JetStream API takes it: written durations and sizes back in nanoseconds and bytes. */

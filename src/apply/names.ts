@@ -11,3 +11,12 @@ export const OWNERSHIP_BUCKET = 'jetstream-cdk8s';
  * and never to other clients' (`_INBOX.>` would let it read what they fetch from their consumers).
  */
 export const APPLY_INBOX_PREFIX = '_INBOX_jetstream-apply';
+
+/**
+ * The key-value bucket of the stores' locks, one key per store: an apply holds it while it runs, so
+ * two applies of one store never interleave. Its entries expire, so a crashed run cannot hold it.
+ */
+export const LOCK_BUCKET = 'jetstream-cdk8s-locks';
+
+/** The program's exit code when its definitions are older than the ones its store last applied: the Job fails without retrying. */
+export const STALE_EXIT_CODE = 4;

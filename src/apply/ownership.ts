@@ -1,25 +1,34 @@
 import { NatsConnection } from 'nats';
 import { DeclaredStream } from './definitions';
-import { OWNERSHIP_BUCKET } from './names';
+import { DefinitionsVersion } from './generation';
+import { isWrongLastSequence } from './lock';
+import { LOCK_BUCKET, OWNERSHIP_BUCKET } from './names';
 import { describeNatsError } from './nats-io';
 import { ManagedStream, Plan } from './plan';
 import type { ItemResult } from './report';
 
-/** The bucket's own stream: never planned, never touched. */
+/** The buckets' own streams: never planned, never touched. */
 export const OWNERSHIP_STREAM = `KV_${OWNERSHIP_BUCKET}`;
-
-/** The JetStream error of a publish whose expected last sequence no longer holds. */
-const WRONG_LAST_SEQUENCE = 10071;
+export const LOCK_STREAM = `KV_${LOCK_BUCKET}`;
 
 /** Streams a store manages, by name. */
 export type Ownership = ReadonlyMap<string, ManagedStream>;
 
-/** A store's ownership record as read from the bucket, with the revision an update must name. */
-export interface OwnershipRecord {
+/** What a store's ownership record holds: the streams it manages, and the definitions last applied. */
+export interface OwnershipContent {
   readonly managed: Ownership;
+  /** Generation 0 without a digest for a store never applied (or applied before generations). */
+  readonly applied: DefinitionsVersion;
+}
+
+/** A store's ownership record as read from the bucket, with the revision an update must name. */
+export interface OwnershipRecord extends OwnershipContent {
   /** The key's last revision; 0 when the store has no record yet. */
   readonly revision: number;
 }
+
+/** The record of a store the program never applied. */
+const NO_RECORD: OwnershipContent = { managed: new Map(), applied: { generation: 0 } };
 
 /**
  * The record to write before any stream is created: what the store manages once this plan is
@@ -71,6 +80,11 @@ export function ownershipAfterWrites(intended: Ownership, results: readonly Item
   return after;
 }
 
+/** True when both records hold the same: the same applied definitions, and the same streams with the same policies. */
+export function sameRecord(a: OwnershipContent, b: OwnershipContent): boolean {
+  return a.applied.generation === b.applied.generation && a.applied.digest === b.applied.digest && sameOwnership(a.managed, b.managed);
+}
+
 /** True when both records manage the same streams with the same retention policies. */
 export function sameOwnership(a: Ownership, b: Ownership): boolean {
   if (a.size !== b.size) return false;
@@ -80,20 +94,32 @@ export function sameOwnership(a: Ownership, b: Ownership): boolean {
   return true;
 }
 
-/** Says what changes between two records, for a dry run: `2 added, 1 removed, 1 policy changed`. */
-export function describeOwnershipChange(before: Ownership, after: Ownership): string {
+/** Says what changes between two records, for a dry run: `2 added, 1 removed, 1 policy changed, generation 2 -> 3`. */
+export function describeOwnershipChange(before: OwnershipContent, after: OwnershipContent): string {
+  const [from, to] = [before.managed, after.managed];
   const counts = [
-    [[...after.keys()].filter((name) => !before.has(name)).length, 'added'],
-    [[...before.keys()].filter((name) => !after.has(name)).length, 'removed'],
-    [[...after].filter(([name, s]) => before.has(name) && before.get(name)?.retentionPolicy !== s.retentionPolicy).length, 'policy changed'],
+    [[...to.keys()].filter((name) => !from.has(name)).length, 'added'],
+    [[...from.keys()].filter((name) => !to.has(name)).length, 'removed'],
+    [[...to].filter(([name, s]) => from.has(name) && from.get(name)?.retentionPolicy !== s.retentionPolicy).length, 'policy changed'],
   ] as const;
-  return counts.filter(([count]) => count > 0).map(([count, what]) => `${count} ${what}`).join(', ');
+  const changes = counts.filter(([count]) => count > 0).map(([count, what]) => `${count} ${what}`);
+  const [was, will] = [before.applied, after.applied];
+  if (was.generation !== will.generation) changes.push(`generation ${was.generation} -> ${will.generation}`);
+  else if (was.digest !== will.digest) changes.push(`digest ${(was.digest ?? '(none)').slice(0, 12)} -> ${(will.digest ?? '(none)').slice(0, 12)}`);
+  return changes.join(', ');
 }
 
-/** The record's JSON value, names sorted: `{"streams":{"ORDERS":{"retentionPolicy":"Retain"}}}`. */
-export function encodeOwnership(managed: Ownership): string {
+/**
+ * The record's JSON value, names sorted:
+ * `{"generation":3,"digest":"9f…","streams":{"ORDERS":{"retentionPolicy":"Retain"}}}`.
+ */
+export function encodeOwnership({ managed, applied }: OwnershipContent): string {
   const names = [...managed.keys()].sort();
-  return JSON.stringify({ streams: Object.fromEntries(names.map((name) => [name, { retentionPolicy: managed.get(name)?.retentionPolicy }])) });
+  return JSON.stringify({
+    generation: applied.generation,
+    ...(applied.digest !== undefined ? { digest: applied.digest } : {}),
+    streams: Object.fromEntries(names.map((name) => [name, { retentionPolicy: managed.get(name)?.retentionPolicy }])),
+  });
 }
 
 /**
@@ -102,13 +128,19 @@ export function encodeOwnership(managed: Ownership): string {
  *
  * @param where names the record in the error message
  */
-export function decodeOwnership(text: string, where: string): Map<string, ManagedStream> {
-  let streams: unknown;
+export function decodeOwnership(text: string, where: string): OwnershipContent {
+  let record: { streams?: unknown; generation?: unknown; digest?: unknown } | null;
   try {
-    streams = (JSON.parse(text) as { streams?: unknown } | null)?.streams;
+    record = JSON.parse(text);
   } catch (error) {
     throw new Error(`${where} is not JSON: ${(error as Error).message}`);
   }
+  const { streams, generation = 0, digest } = record ?? {};
+  // Records written before generations have neither: generation 0.
+  if (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 0) {
+    throw new Error(`${where} has generation ${JSON.stringify(generation)}; expected a whole number`);
+  }
+  if (digest !== undefined && typeof digest !== 'string') throw new Error(`${where} has digest ${JSON.stringify(digest)}; expected a string`);
   if (streams === null || typeof streams !== 'object' || Array.isArray(streams)) {
     throw new Error(`${where} has no "streams" object: ${JSON.stringify(text.slice(0, 200))}`);
   }
@@ -120,7 +152,7 @@ export function decodeOwnership(text: string, where: string): Map<string, Manage
     }
     managed.set(name, { retentionPolicy: policy });
   }
-  return managed;
+  return { managed, applied: { generation, digest } };
 }
 
 /**
@@ -128,7 +160,7 @@ export function decodeOwnership(text: string, where: string): Map<string, Manage
  * writes nothing; `bucketExists` comes from the stream list the caller already read.
  */
 export async function readOwnership(nc: NatsConnection, store: string, bucketExists: boolean): Promise<OwnershipRecord> {
-  if (!bucketExists) return { managed: new Map(), revision: 0 };
+  if (!bucketExists) return { ...NO_RECORD, revision: 0 };
   let entry;
   try {
     const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
@@ -136,10 +168,10 @@ export async function readOwnership(nc: NatsConnection, store: string, bucketExi
   } catch (error) {
     throw new Error(`cannot read ${recordName(store)}: ${describeNatsError(error)}`);
   }
-  if (!entry) return { managed: new Map(), revision: 0 };
+  if (!entry) return { ...NO_RECORD, revision: 0 };
   // A deleted key keeps a revision: the next write must name it.
-  if (entry.operation !== 'PUT') return { managed: new Map(), revision: entry.revision };
-  return { managed: decodeOwnership(entry.string(), recordName(store)), revision: entry.revision };
+  if (entry.operation !== 'PUT') return { ...NO_RECORD, revision: entry.revision };
+  return { ...decodeOwnership(entry.string(), recordName(store)), revision: entry.revision };
 }
 
 /**
@@ -150,15 +182,15 @@ export async function readOwnership(nc: NatsConnection, store: string, bucketExi
  * @returns the record as written, with its new revision
  */
 export async function writeOwnership(
-  nc: NatsConnection, store: string, managed: Ownership, revision: number, replicas: number,
+  nc: NatsConnection, store: string, content: OwnershipContent, revision: number, replicas: number,
 ): Promise<OwnershipRecord> {
   try {
     const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { replicas, history: 1 });
-    const value = encodeOwnership(managed);
+    const value = encodeOwnership(content);
     const written = revision === 0 ? await kv.create(store, value) : await kv.update(store, value, revision);
-    return { managed, revision: written };
+    return { ...content, revision: written };
   } catch (error) {
-    if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) {
+    if (isWrongLastSequence(error)) {
       throw new Error(`${recordName(store)} was changed by another run since this one read it (revision ${revision}); `
         + 'two applies for one store ran at once: run again');
     }

@@ -113,7 +113,7 @@ function alignColumns(rows: string[][], right: boolean[]): string[] {
 }
 
 /** The result of a run, as its termination message says it. */
-export type RunResult = 'applied' | 'pending' | 'refused' | 'failed';
+export type RunResult = 'applied' | 'pending' | 'refused' | 'failed' | 'stale';
 
 /** What the termination message reports. */
 export interface TerminationSummary {

@@ -17,6 +17,7 @@ describe('parseCli', () => {
       waitMs: 300_000,
       concurrency: 32,
       ownerReplicas: 1,
+      lockTtlMs: 30_000,
       terminationLog: undefined,
       auth: { user: undefined, password: undefined, token: undefined, caFile: undefined },
     });
@@ -29,19 +30,21 @@ describe('parseCli', () => {
   });
 
   test('reads every variable', () => {
-    const env = { ...ENV, WAIT_TIMEOUT: '90s', CONCURRENCY: '8', OWNER_REPLICAS: '3', TERMINATION_LOG: '/tmp/term' };
-    expect(options(['plan'], env)).toMatchObject({ command: 'plan', waitMs: 90_000, concurrency: 8, ownerReplicas: 3, terminationLog: '/tmp/term' });
+    const env = { ...ENV, WAIT_TIMEOUT: '90s', CONCURRENCY: '8', OWNER_REPLICAS: '3', TERMINATION_LOG: '/tmp/term', LOCK_TTL: '1m' };
+    expect(options(['plan'], env)).toMatchObject({
+      command: 'plan', waitMs: 90_000, concurrency: 8, ownerReplicas: 3, terminationLog: '/tmp/term', lockTtlMs: 60_000,
+    });
   });
 
   test('flags override the environment', () => {
     const args = [
       'plan', '--server', 'nats://127.0.0.1:4222', '--definitions', 'dist/streams.json', '--wait', '2s',
-      '--concurrency', '4', '--owner-replicas', '5', '--termination-log', '/tmp/t',
+      '--concurrency', '4', '--owner-replicas', '5', '--termination-log', '/tmp/t', '--lock-ttl', '10s',
     ];
     const env = { ...ENV, WAIT_TIMEOUT: '1h', CONCURRENCY: '64', OWNER_REPLICAS: '3', TERMINATION_LOG: '/x' };
     expect(options(args, env)).toEqual({
       command: 'plan', server: 'nats://127.0.0.1:4222', definitions: 'dist/streams.json', waitMs: 2000,
-      concurrency: 4, ownerReplicas: 5, terminationLog: '/tmp/t',
+      concurrency: 4, ownerReplicas: 5, terminationLog: '/tmp/t', lockTtlMs: 10_000,
       auth: { user: undefined, password: undefined, token: undefined, caFile: undefined },
     });
   });
@@ -65,6 +68,7 @@ describe('parseCli', () => {
     ['with concurrency 0', ['apply', '--concurrency', '0'], ENV, '--concurrency "0" must be a whole number from 1 to 1024'],
     ['with a fractional CONCURRENCY', ['apply'], { ...ENV, CONCURRENCY: '1.5' }, 'CONCURRENCY "1.5" must be a whole number from 1 to 1024'],
     ['with 7 owner replicas', ['apply'], { ...ENV, OWNER_REPLICAS: '7' }, 'OWNER_REPLICAS "7" must be a whole number from 1 to 5'],
+    ['with a lock lifetime under a second', ['apply', '--lock-ttl', '500ms'], ENV, '--lock-ttl "500ms" must be at least 1s'],
     ['with an unknown flag', ['apply', '--force'], ENV, "Unknown option '--force'"],
     ['with a password but no user', ['apply'], { ...ENV, NATS_PASSWORD: 'x' }, 'NATS_PASSWORD is set without NATS_USER'],
     ['with a token and a user', ['apply'], { ...ENV, NATS_TOKEN: 't', NATS_USER: 'u' }, 'set NATS_TOKEN or NATS_USER, not both'],

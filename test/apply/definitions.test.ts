@@ -27,7 +27,7 @@ describe('parseStreamsDocument', () => {
       resolveStream({ subjects: ['orders.>'], metadata: { team: 'shop' } }, 'orders', POLICY).value,
       resolveStream({ retentionPolicy: StreamRetentionPolicy.DELETE, description: 'audit' }, 'audit', POLICY).value,
     ];
-    const [{ text }] = renderStreamsParts('events', '2.10.24', definitions);
+    const [{ text }] = renderStreamsParts('events', '2.10.24', 0, definitions);
 
     const document = parseStreamsDocument(text, 'streams.json');
 
@@ -55,7 +55,7 @@ describe('parseStreamsDocument', () => {
     const definition = resolveStream({
       consumerLimits: { inactiveThreshold: '30m', maxAckPending: 500 }, allowMsgTtl: true, allowRollup: true, subjectDeleteMarkerTtl: '5m',
     }, 'orders', { ...POLICY, version: NatsServerVersion.V2_15_3 }).value;
-    const [{ text }] = renderStreamsParts('events', '2.15.3', [definition]);
+    const [{ text }] = renderStreamsParts('events', '2.15.3', 0, [definition]);
     expect(text).toContain('"inactive_threshold": "30m"');
     expect(text).toContain('"subject_delete_marker_ttl": "5m"');
     expect(parseStreamsDocument(text, 'streams.json').streams[0].config).toMatchObject({
@@ -81,7 +81,7 @@ describe('parseStreamsDocument', () => {
     expect(() => parseStreamsDocuments([file('events', [entry()]), file('events', [entry(), entry({}, { name: 'x' })])])).toThrow(
       'invalid streams document events-1.json, events-2.json:\n  stream "orders" is declared in more than one file');
     expect(() => parseStreamsDocuments([file('events', [entry()]), file('other', [entry({}, { name: 'x' })])])).toThrow(
-      'invalid streams document events-1.json, other-1.json:\n  other-1.json: store "other" version 2.10.24 is not the store "events" version 2.10.24 of events-1.json');
+      'invalid streams document events-1.json, other-1.json:\n  other-1.json: store "other" version 2.10.24 generation 0 is not the store "events" version 2.10.24 generation 0 of events-1.json');
   });
 
   test('reads an empty store', () => {

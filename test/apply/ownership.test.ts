@@ -73,16 +73,23 @@ describe('sameOwnership', () => {
 test('describeOwnershipChange counts only what changes', () => {
   const before = new Map([['a', RETAIN], ['b', RETAIN], ['c', RETAIN]]);
   const after = new Map([['a', DELETE], ['c', RETAIN], ['d', RETAIN], ['e', DELETE]]);
-  expect(describeOwnershipChange(before, after)).toBe('2 added, 1 removed, 1 policy changed');
-  expect(describeOwnershipChange(new Map(), new Map([['a', RETAIN]]))).toBe('1 added');
+  const record = (managed: Map<string, ManagedStream>, generation = 0) => ({ managed, applied: { generation } });
+  expect(describeOwnershipChange(record(before), record(after))).toBe('2 added, 1 removed, 1 policy changed');
+  expect(describeOwnershipChange(record(new Map()), record(new Map([['a', RETAIN]])))).toBe('1 added');
+  expect(describeOwnershipChange(record(before, 2), record(before, 3))).toBe('generation 2 -> 3');
 });
 
 describe('ownership record value', () => {
   test('is the documented JSON, names sorted, and reads back', () => {
-    const managed = new Map([['ORDERS', RETAIN], ['AUDIT', DELETE]]);
-    const text = encodeOwnership(managed);
-    expect(text).toBe('{"streams":{"AUDIT":{"retentionPolicy":"Delete"},"ORDERS":{"retentionPolicy":"Retain"}}}');
-    expect(decodeOwnership(text, 'record')).toEqual(managed);
+    const content = { managed: new Map([['ORDERS', RETAIN], ['AUDIT', DELETE]]), applied: { generation: 3, digest: 'ab12' } };
+    const text = encodeOwnership(content);
+    expect(text).toBe('{"generation":3,"digest":"ab12","streams":{"AUDIT":{"retentionPolicy":"Delete"},"ORDERS":{"retentionPolicy":"Retain"}}}');
+    expect(decodeOwnership(text, 'record')).toEqual(content);
+  });
+
+  test('written before generations, it reads as generation 0 without a digest', () => {
+    expect(decodeOwnership('{"streams":{"A":{"retentionPolicy":"Retain"}}}', 'record'))
+      .toEqual({ managed: new Map([['A', RETAIN]]), applied: { generation: 0, digest: undefined } });
   });
 
   test.each([
@@ -91,6 +98,7 @@ describe('ownership record value', () => {
     ['with streams as a list', '{"streams":[]}', 'record has no "streams" object'],
     ['with an unknown policy', '{"streams":{"A":{"retentionPolicy":"Keep"}}}', 'record: stream "A" has retentionPolicy "Keep"; expected "Retain" or "Delete"'],
     ['with an entry that is no object', '{"streams":{"A":null}}', 'record: stream "A" has retentionPolicy undefined'],
+    ['with a generation that is no whole number', '{"generation":1.5,"streams":{}}', 'record has generation 1.5; expected a whole number'],
   ])('fails %s', (_, text, message) => {
     expect(() => decodeOwnership(text, 'record')).toThrow(message);
   });

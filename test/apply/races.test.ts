@@ -1,0 +1,234 @@
+/**
+ * Two runs of one store at once, rollbacks and crashed runs, against a real nats-server: the store's
+ * lock lets one run at a time, and the generation of the definitions lets only the newest win.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Chart } from 'cdk8s';
+import { JetStreamManager, NatsConnection, connect } from 'nats';
+import { ApplyOptions, ExitCode, runApply } from '../../src/apply/apply';
+import { streamsDigest } from '../../src/apply/definitions';
+import { LOCK_BUCKET, OWNERSHIP_BUCKET } from '../../src/apply/names';
+import { decodeOwnership } from '../../src/apply/ownership';
+import { PREVIOUS_VARIABLE, parseObjects } from '../../src/previous-manifests';
+import type { JetStreamStreamConfig, StreamOptions } from '../../src/stream-definition';
+import { StreamStore } from '../../src/stream-store';
+import { DEFAULT_RELEASE, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
+import { HOUR_NS, declaredConfig } from './fixtures';
+
+interface Entry {
+  readonly retentionPolicy: 'Retain' | 'Delete';
+  readonly config: JetStreamStreamConfig;
+}
+
+const entry = (name: string, config: Partial<JetStreamStreamConfig> = {}, retentionPolicy: Entry['retentionPolicy'] = 'Retain'): Entry => ({
+  retentionPolicy, config: declaredConfig({ name, subjects: [`${name}.>`], ...config }),
+});
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startNatsServer({ release: DEFAULT_RELEASE });
+  nc = await connect({ servers: server.url });
+  jsm = await nc.jetstreamManager();
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await stopAll();
+});
+
+beforeEach(() => {
+  dir = makeTempDir();
+});
+
+/** Writes a store's streams document of `generation` and returns its path. */
+function document(store: string, generation: number, streams: readonly Entry[], file = `${store}-${generation}-${Math.random()}.json`): string {
+  const definitions = path.join(dir, file);
+  fs.writeFileSync(definitions, JSON.stringify({ store, version: versionOf(DEFAULT_RELEASE).version, generation, streams }));
+  return definitions;
+}
+
+/** Runs the program in-process; its lines are kept for the assertions. */
+async function run(definitions: string, options: Partial<ApplyOptions> = {}): Promise<{ exitCode: ExitCode; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { exitCode } = await runApply(
+    { command: 'apply', server: server.url, definitions, waitMs: 20_000, concurrency: 8, ownerReplicas: 1, lockTtlMs: 30_000, ...options },
+    { out: (line) => out.push(line), err: (line) => err.push(line) },
+  );
+  return { exitCode, out, err };
+}
+
+/** The streams on the server whose names start with `prefix`, with their max age. */
+async function streamsOf(prefix: string): Promise<Record<string, number>> {
+  const found: Record<string, number> = {};
+  for await (const info of jsm.streams.list()) {
+    if (info.config.name.startsWith(prefix)) found[info.config.name] = info.config.max_age;
+  }
+  return found;
+}
+
+async function recordOf(store: string): Promise<{ generation: number; streams: string[] }> {
+  const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
+  const e = await kv.get(store);
+  const content = decodeOwnership(e?.string() ?? '{"streams":{}}', store);
+  return { generation: content.applied.generation, streams: [...content.managed.keys()].sort() };
+}
+
+const TRIALS = 20;
+
+test(`an older and a newer run started together, ${TRIALS} times: the newer definitions always win, and the older run changes nothing`, async () => {
+  const endings: string[] = [];
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const store = `race${trial}`;
+    const name = (stream: string) => `R${trial}_${stream}`;
+    // The state both start from: generation 1 applied, with B.
+    expect((await run(document(store, 1, [entry(name('A')), entry(name('B'), {}, 'Delete')]))).exitCode).toBe(ExitCode.OK);
+    const older = document(store, 2, [entry(name('A'), { max_age: HOUR_NS }), entry(name('B'), {}, 'Delete')]);
+    const newer = document(store, 3, [entry(name('A'), { max_age: 2 * HOUR_NS }), entry(name('C'), {}, 'Delete')]);
+    // Which starts first alternates, so each order of arrival is tried.
+    const [first, second] = trial % 2 === 0 ? [older, newer] : [newer, older];
+    const results = await Promise.all([run(first), run(second)]);
+    const [olderRun, newerRun] = trial % 2 === 0 ? results : [results[1], results[0]];
+    const state = await streamsOf(`R${trial}_`);
+    expect({ trial, newer: newerRun.exitCode, state, record: await recordOf(store) }).toEqual({
+      trial, newer: ExitCode.OK, state: { [name('A')]: 2 * HOUR_NS, [name('C')]: 0 }, record: { generation: 3, streams: [name('A'), name('C')] },
+    });
+    // The older run either came first and was then undone, or came second and was refused whole.
+    expect([ExitCode.OK, ExitCode.STALE]).toContain(olderRun.exitCode);
+    if (olderRun.exitCode === ExitCode.STALE) expect(olderRun.out.filter((line) => /^\[\d+\/\d+\]/.test(line))).toEqual([]);
+    endings.push(olderRun.exitCode === ExitCode.STALE ? 'older refused' : 'older first');
+  }
+  // Both orders of arrival happened: the test tried the race, not one order twenty times.
+  expect(new Set(endings)).toEqual(new Set(['older refused', 'older first']));
+});
+
+test('a run older than what was applied exits 4 with the reason, and changes nothing', async () => {
+  const store = 'stale';
+  expect((await run(document(store, 5, [entry('STALE_A', { max_age: 2 * HOUR_NS })]))).exitCode).toBe(ExitCode.OK);
+  const older = await run(document(store, 4, [entry('STALE_A', { max_age: HOUR_NS }), entry('STALE_B')]));
+  expect(older.exitCode).toBe(ExitCode.STALE);
+  expect(older.err).toEqual(['stale: these definitions are generation 4, older than generation 5, which was applied already: '
+    + 'a newer Job applies newer definitions']);
+  expect(await streamsOf('STALE_')).toEqual({ STALE_A: 2 * HOUR_NS });
+  expect((await recordOf(store)).generation).toBe(5);
+  // Unnumbered definitions (synthesized without the previous output) say how to number them.
+  const unnumbered = await run(document(store, 0, [entry('STALE_A')]));
+  expect(unnumbered.exitCode).toBe(ExitCode.STALE);
+  expect(unnumbered.err[0]).toContain('synthesize again with the committed output (git) or JETSTREAM_CDK8S_PREVIOUS');
+});
+
+test('the same generation with other definitions is refused; the same definitions again (a new program) apply', async () => {
+  const store = 'twins';
+  const applied = [entry('TWIN_A')];
+  expect((await run(document(store, 3, applied, 'a.json'))).exitCode).toBe(ExitCode.OK);
+  const twin = await run(document(store, 3, [entry('TWIN_A'), entry('TWIN_B')]));
+  expect(twin.exitCode).toBe(ExitCode.STALE);
+  expect(twin.err[0]).toMatch(/^stale: generation 3 was applied with other definitions \(digest [0-9a-f]{12}, these are [0-9a-f]{12}\)/);
+  expect(await streamsOf('TWIN_')).toEqual({ TWIN_A: 0 });
+  expect((await run(document(store, 3, applied, 'a.json'))).exitCode).toBe(ExitCode.OK);
+});
+
+test('unnumbered definitions (generation 0) replace each other, as before generations', async () => {
+  const store = 'plain';
+  expect((await run(document(store, 0, [entry('PLAIN_A')]))).exitCode).toBe(ExitCode.OK);
+  expect((await run(document(store, 0, [entry('PLAIN_A', { max_age: HOUR_NS })]))).exitCode).toBe(ExitCode.OK);
+  expect(await streamsOf('PLAIN_')).toEqual({ PLAIN_A: HOUR_NS });
+});
+
+test('a lock left by a crashed run expires: the next run waits for it, saying who holds it, then applies', async () => {
+  // A server of its own: the lock bucket's lifetime is set when the first run creates it.
+  const own = await startNatsServer({ release: DEFAULT_RELEASE });
+  const ownNc = await connect({ servers: own.url });
+  try {
+    const store = 'crashed';
+    const kv = await ownNc.jetstream().views.kv(LOCK_BUCKET, { ttl: 1_000, history: 1, allow_direct: false });
+    await kv.create(store, JSON.stringify({ holder: 'crashed-pod pid 1', since: '2026-12-06T00:00:00.000Z', generation: 1 }));
+    const started = Date.now();
+    const result = await run(document(store, 1, [entry('CRASHED_A')]), { server: own.url, lockTtlMs: 1_000 });
+    expect(result.exitCode).toBe(ExitCode.OK);
+    expect(result.err).toEqual(['waiting: the lock of store "crashed" is held by crashed-pod pid 1 (generation 1) since 2026-12-06T00:00:00.000Z']);
+    expect((await (await ownNc.jetstreamManager()).streams.info('CRASHED_A')).config.name).toBe('CRASHED_A');
+    // It waited for the server to expire the lock.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    // Released: the key is deleted, so the next run takes it at once.
+    const next = await run(document(store, 1, [entry('CRASHED_A')]), { server: own.url, lockTtlMs: 1_000 });
+    expect([next.exitCode, next.err]).toEqual([ExitCode.OK, []]);
+  } finally {
+    await ownNc.close();
+    await own.stop();
+  }
+});
+
+test('a run finding the lock held by a newer generation is stale at once, without waiting', async () => {
+  const store = 'overtaken';
+  const kv = await nc.jetstream().views.kv(LOCK_BUCKET, { ttl: 1_000, history: 1, allow_direct: false });
+  await kv.create(store, JSON.stringify({ holder: 'newer-pod pid 1', since: '2026-12-06T00:00:00.000Z', generation: 7, digest: 'f'.repeat(64) }));
+  const result = await run(document(store, 6, [entry('OVERTAKEN_A')]), { lockTtlMs: 1_000 });
+  expect(result.exitCode).toBe(ExitCode.STALE);
+  expect(result.err).toEqual(['stale: these definitions are generation 6, older than generation 7, which was applied already: '
+    + 'a newer Job applies newer definitions']);
+  expect(await streamsOf('OVERTAKEN_')).toEqual({});
+});
+
+test('the digest a run records is the one of its files', async () => {
+  const store = 'digest';
+  const definitions = document(store, 2, [entry('DIGEST_A')]);
+  expect((await run(definitions)).exitCode).toBe(ExitCode.OK);
+  const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
+  const content = decodeOwnership((await kv.get(store))?.string() ?? '', store);
+  expect(content.applied).toEqual({ generation: 2, digest: streamsDigest([fs.readFileSync(definitions, 'utf8')]) });
+});
+
+describe('rollbacks', () => {
+  /** Synthesizes a store of `streams` into a new directory, after the synthesis in `previous` as its committed output would be. */
+  function synthesize(streams: Record<string, StreamOptions>, previous?: string): { outdir: string; job: any; documents: string[] } {
+    const outdir = makeTempDir();
+    const saved = process.env[PREVIOUS_VARIABLE];
+    process.env[PREVIOUS_VARIABLE] = previous ?? path.join(outdir, 'none.yaml');
+    if (previous === undefined) fs.writeFileSync(path.join(outdir, 'none.yaml'), '');
+    try {
+      const app = new App({ outdir });
+      const store = new StreamStore(new Chart(app, 'shop'), 'rollback');
+      for (const [name, options] of Object.entries(streams)) store.addStream(name, options);
+      app.synth();
+    } finally {
+      if (saved === undefined) delete process.env[PREVIOUS_VARIABLE];
+      else process.env[PREVIOUS_VARIABLE] = saved;
+    }
+    fs.rmSync(path.join(outdir, 'none.yaml'), { force: true });
+    const objects = parseObjects(fs.readFileSync(path.join(outdir, 'shop.k8s.yaml'), 'utf8'));
+    const job = objects.find((o) => o.kind === 'Job');
+    const documents = objects.filter((o) => o.kind === 'ConfigMap' && o.data?.['streams.json']).map((o) => o.data['streams.json']);
+    return { outdir, job, documents };
+  }
+
+  test('definitions A, then B, then A again: three Jobs of three generations, and the third applies A', async () => {
+    const A = { 'RB_ORDERS': { subjects: ['rb.orders.>'], maxAge: '1h' } };
+    const B = { 'RB_ORDERS': { subjects: ['rb.orders.>'], maxAge: '2h' }, 'RB_AUDIT': { subjects: ['rb.audit.>'] } };
+    const first = synthesize(A);
+    const second = synthesize(B, first.outdir);
+    const third = synthesize(A, second.outdir);
+    // The same definitions synthesized again keep their generation, and their Job.
+    const again = synthesize(A, third.outdir);
+    const generations = [first, second, third, again].map((s) => JSON.parse(s.documents[0]).generation);
+    expect(generations).toEqual([0, 1, 2, 2]);
+    const names = [first, second, third, again].map((s) => s.job.metadata.name);
+    expect(new Set(names.slice(0, 3)).size).toBe(3);
+    expect(names[3]).toBe(names[2]);
+
+    for (const synthesis of [first, second, third]) {
+      const definitions = path.join(synthesis.outdir, 'streams.json');
+      fs.writeFileSync(definitions, synthesis.documents[0]);
+      expect((await run(definitions)).exitCode).toBe(ExitCode.OK);
+    }
+    expect(await streamsOf('RB_')).toEqual({ RB_ORDERS: HOUR_NS, RB_AUDIT: 0 });
+    // The first Job, still retrying somewhere, can no longer apply its (equal) definitions over the third's.
+    const late = path.join(first.outdir, 'streams.json');
+    expect((await run(late)).exitCode).toBe(ExitCode.STALE);
+  });
+});
