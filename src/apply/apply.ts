@@ -16,7 +16,7 @@ import {
   readOwnership, sameRecord, writeOwnership,
 } from './ownership';
 import { normalizeServerConfig } from './normalize';
-import { Plan, PlanExitCode, PlanItem, buildPlan, hasRefusals, pendingChanges } from './plan';
+import { Plan, PlanExitCode, PlanItem, UpdateItem, buildPlan, hasRefusals, pendingChanges, updateWaves } from './plan';
 import {
   ItemResult, ReportMode, RunResult, TerminationSummary, describeResult, progressLine, summaryTable, terminationMessage,
   terminationSummary,
@@ -231,7 +231,7 @@ async function applyPlan(
   return { exitCode: failed ? ExitCode.ERROR : refused ? ExitCode.REFUSED : ExitCode.OK, results, error: recordError };
 }
 
-/** Write phases, in order: deletes free their subjects first, updates then release or take theirs, creates last. */
+/** Write phases, in order: deletes free their subjects first, updates then release or take theirs (see {@link updateWaves}), creates last. */
 const WRITE_PHASES = ['delete', 'update', 'create'] as const;
 
 /**
@@ -252,8 +252,11 @@ async function executePlan(
   };
   const phases: ReadonlyArray<PlanItem['action']> = WRITE_PHASES;
   for (const item of plan.items) if (!phases.includes(item.action)) finish({ item });
-  for (const phase of WRITE_PHASES) {
-    await runPool(plan.items.filter((item) => item.action === phase), concurrency, async (item) => {
+  const inPhase = (phase: PlanItem['action']) => plan.items.filter((item) => item.action === phase);
+  // Updates that move subjects between streams go in waves: the one giving a subject up first.
+  const batches = WRITE_PHASES.flatMap((phase) => (phase === 'update' ? updateWaves(inPhase(phase) as UpdateItem[]) : [inPhase(phase)]));
+  for (const batch of batches) {
+    await runPool(batch, concurrency, async (item) => {
       const stop = stopped();
       if (stop !== undefined) {
         finish({ item, error: `not written: ${stop}`, rejected: true });

@@ -1,4 +1,5 @@
 import type { JetStreamStreamConfig } from '../stream-definition';
+import { subjectsOverlap } from '../subjects';
 import { formatBytes } from '../units';
 import { compareVersions, fieldsNewerThan } from '../versions';
 import { DeclaredStream } from './definitions';
@@ -57,6 +58,8 @@ export interface UpdateItem {
   readonly config: JetStreamStreamConfig;
   readonly changes: FieldChange[];
   readonly adopt: boolean;
+  /** Updates of other streams that give up subjects this one takes: they are written first. */
+  readonly after: string[];
 }
 
 /** A stream already as declared: nothing is sent. `adopt` as for {@link UpdateItem}. */
@@ -185,7 +188,99 @@ export function buildPlan(input: PlanInput): Plan {
     if (!managed) items.push({ action: 'foreign', name });
     else items.push({ action: managed.retentionPolicy === 'Delete' ? 'delete' : 'orphaned', name });
   }
-  return { items: items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+  const checked = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
+  return { items: checked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+}
+
+/** What stays on the server as it is after the apply, and why, for the reason of a refusal. */
+const KEPT_AS: Partial<Record<PlanItem['action'], string>> = {
+  orphaned: 'orphaned: it left the app with retentionPolicy Retain, so it is kept. Delete it, or declare it again with retentionPolicy DELETE and then remove it',
+  foreign: 'foreign: it is not managed by this store. Delete it, or declare it with adopt and other subjects',
+  refused: 'refused in this run, so it keeps its subjects',
+};
+
+/**
+ * Creates and subject-changing updates whose subjects overlap those of a stream that keeps its own
+ * on the server (an orphan, a foreign stream, a refused one): the server would refuse the write on
+ * every run, so the plan refuses it, saying which stream holds the subject and what to do.
+ */
+function refuseKeptSubjects(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
+  const kept = items.flatMap((item) => {
+    const why = KEPT_AS[item.action];
+    const subjects = serverSubjects(server, item.name);
+    return why !== undefined && subjects.length > 0 ? [{ name: item.name, subjects, why }] : [];
+  });
+  if (kept.length === 0) return items;
+  return items.map((item) => {
+    if (!takesSubjects(item, server)) return item;
+    const reasons = kept.flatMap((k) => {
+      const clash = firstOverlap(item.config.subjects, k.subjects);
+      return k.name !== item.name && clash
+        ? [`subject ${JSON.stringify(clash[0])} overlaps ${JSON.stringify(clash[1])} of stream ${JSON.stringify(k.name)}, which is ${k.why}`]
+        : [];
+    });
+    return reasons.length === 0 ? item : { action: 'refused', name: item.name, reasons, changes: item.action === 'update' ? item.changes : [] };
+  });
+}
+
+/**
+ * Orders updates that move subjects between streams: an update taking a subject another update
+ * gives up runs after it, so one run converges (the server refuses overlapping subjects).
+ */
+function orderSubjectMoves(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
+  const updates = items.filter((item): item is UpdateItem => item.action === 'update');
+  return items.map((item) => {
+    if (item.action !== 'update' || !takesSubjects(item, server)) return item;
+    const after = updates
+      .filter((other) => other.name !== item.name && firstOverlap(item.config.subjects, serverSubjects(server, other.name)))
+      .map((other) => other.name);
+    return after.length === 0 ? item : { ...item, after };
+  });
+}
+
+/**
+ * The updates in the order they are written, as waves: each update comes in a wave after those of
+ * the updates it takes subjects from. Updates that take from each other (a swap) cannot be ordered
+ * and come in the last wave, where the server refuses what still overlaps. Pure.
+ */
+export function updateWaves(updates: readonly UpdateItem[]): UpdateItem[][] {
+  const waves: UpdateItem[][] = [];
+  const written = new Set<string>();
+  const names = new Set(updates.map((u) => u.name));
+  let left = [...updates];
+  while (left.length > 0) {
+    const ready = left.filter((u) => u.after.every((name) => written.has(name) || !names.has(name)));
+    const wave = ready.length > 0 ? ready : left;
+    waves.push(wave);
+    for (const u of wave) written.add(u.name);
+    left = left.filter((u) => !written.has(u.name));
+  }
+  return waves;
+}
+
+/** A create, or an update that changes the stream's subjects: a write that may take subjects the server gives another stream. */
+function takesSubjects(item: PlanItem, server: ReadonlyMap<string, ServerStream>): item is CreateItem | UpdateItem {
+  if (item.action === 'create') return true;
+  return item.action === 'update' && item.changes.some((c) => c.field === 'subjects') && server.has(item.name);
+}
+
+function serverSubjects(server: ReadonlyMap<string, ServerStream>, name: string): readonly string[] {
+  const subjects = server.get(name)?.config.subjects;
+  return Array.isArray(subjects) ? subjects : [];
+}
+
+/** The first pair of subjects of `a` and `b` that overlap; subjects the server would refuse anyway count as none. */
+function firstOverlap(a: readonly string[], b: readonly string[]): [string, string] | undefined {
+  for (const x of a) {
+    for (const y of b) {
+      try {
+        if (subjectsOverlap(x, y)) return [x, y];
+      } catch {
+        // An invalid subject: the server refuses the stream with its own words.
+      }
+    }
+  }
+  return undefined;
 }
 
 function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
@@ -202,7 +297,7 @@ function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
   if (!current) return { action: 'create', name, config };
   return changes.length === 0
     ? { action: 'unchanged', name, adopt }
-    : { action: 'update', name, config, changes, adopt };
+    : { action: 'update', name, config, changes, adopt, after: [] };
 }
 
 /** Fields the server is too old to know would be dropped silently: refuse instead. */

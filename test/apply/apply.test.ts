@@ -387,16 +387,52 @@ test('keeps the results of its writes in the termination message when the final 
 
 test('reports a failed write with the server\'s error; the other streams still apply', async () => {
   await jsm.streams.add({ name: 'THEIRS', subjects: ['shared.>'] });
-  const result = await run('apply', [entry('CLASH', { subjects: ['shared.>'] }, { retentionPolicy: 'Delete' }), entry('FINE')]);
+  // A hand-written definition synth would refuse: a duplicate window longer than the max age.
+  const clash = { max_age: 60_000_000_000, duplicate_window: 120_000_000_000 };
+  const result = await run('apply', [entry('CLASH', clash, { retentionPolicy: 'Delete' }), entry('FINE')]);
   expect(result.exitCode).toBe(ExitCode.ERROR);
   expect(outcomes(result)).toEqual({ CLASH: 'failed', FINE: 'created', THEIRS: 'foreign' });
   expect(result.out.find((line) => line.includes('CLASH'))).toMatch(
-    /^\[\d\/3\] failed to create CLASH: subjects overlap with an existing stream \(JetStream error 10065\)$/);
+    /^\[\d\/3\] failed to create CLASH: duplicates window can not be larger then max age \(JetStream error \d+\)$/);
   // The server refused the create: CLASH is not ours, so a CLASH someone makes later is never deleted as ours.
   expect((await ownershipRecord()).streams).toEqual(['FINE']);
   await jsm.streams.add({ name: 'CLASH', subjects: ['clash.>'] });
   const removed = await run('apply', [entry('FINE')]);
   expect(outcomes(removed)).toEqual({ CLASH: 'foreign', FINE: 'unchanged', THEIRS: 'foreign' });
+});
+
+test('a renamed Retain stream keeps its subjects: the new name is refused with the reason and what to do, not failed on every run', async () => {
+  await run('apply', [entry('S', { subjects: ['s.>'] })]);
+  const renamed = [entry('S2', { subjects: ['s.>'] })];
+  for (const command of ['plan', 'apply'] as const) {
+    const result = await run(command, renamed);
+    expect([command, result.exitCode, outcomes(result, command)]).toEqual([command, ExitCode.REFUSED, {
+      S: 'orphaned', S2: 'refused',
+    }]);
+    expect(result.out).toContain(`${command === 'plan' ? '' : '[2/2] '}refused S2: subject "s.>" overlaps "s.>" of stream "S", which is orphaned: `
+      + 'it left the app with retentionPolicy Retain, so it is kept. Delete it, or declare it again with retentionPolicy DELETE and then remove it');
+  }
+  await expect(jsm.streams.info('S2')).rejects.toThrow('stream not found');
+  // Done as it says: declared again with Delete, then removed, the rename goes through.
+  await run('apply', [entry('S', { subjects: ['s.>'] }, { retentionPolicy: 'Delete' })]);
+  expect(outcomes(await run('apply', renamed))).toEqual({ S: 'deleted', S2: 'created' });
+});
+
+test('a stream taking the subjects of a foreign stream is refused, naming it', async () => {
+  await jsm.streams.add({ name: 'THEIRS', subjects: ['shared.>'] });
+  const result = await run('apply', [entry('MINE', { subjects: ['shared.orders'] })]);
+  expect([result.exitCode, outcomes(result)]).toEqual([ExitCode.REFUSED, { MINE: 'refused', THEIRS: 'foreign' }]);
+  expect(result.out).toContainEqual(expect.stringContaining('refused MINE: subject "shared.orders" overlaps "shared.>" of stream "THEIRS", which is foreign'));
+});
+
+test('a subject moved from one stream to another applies in one run: the stream giving it up is updated first', async () => {
+  await run('apply', [entry('A', { subjects: ['a.>'] }), entry('Z', { subjects: ['z.>', 'c.>'] })]);
+  const moved = await run('apply', [entry('A', { subjects: ['a.>', 'c.>'] }), entry('Z', { subjects: ['z.>'] })]);
+  expect([moved.exitCode, outcomes(moved)]).toEqual([ExitCode.OK, { A: 'updated', Z: 'updated' }]);
+  expect(moved.out.filter((line) => line.startsWith('['))).toEqual([
+    '[1/2] updated Z: subjects ["z.>","c.>"] -> ["z.>"]', '[2/2] updated A: subjects ["a.>"] -> ["a.>","c.>"]',
+  ]);
+  expect((await jsm.streams.info('A')).config.subjects).toEqual(['a.>', 'c.>']);
 });
 
 test('a field the program does not know is refused with the document: nothing is created', async () => {

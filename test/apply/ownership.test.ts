@@ -17,7 +17,7 @@ describe('intendedOwnership', () => {
   const plan: Plan = {
     items: [
       { action: 'create', name: 'new', config },
-      { action: 'update', name: 'changed', config, changes: [], adopt: false },
+      { action: 'update', name: 'changed', config, changes: [], adopt: false, after: [] },
       { action: 'unchanged', name: 'adopted', adopt: true },
       { action: 'unchanged', name: 'same', adopt: false },
       { action: 'refused', name: 'refused-managed', reasons: ['r'], changes: [] },

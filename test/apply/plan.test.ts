@@ -2,7 +2,7 @@ import { DeclaredStream } from '../../src/apply/definitions';
 import { normalizeServerConfig } from '../../src/apply/normalize';
 import {
   ManagedStream, NOT_MANAGED_REASON, Plan, PlanExitCode, PlanInput, PlanItem, ServerStream, StreamState,
-  buildPlan, hasRefusals, pendingChanges, planExitCode,
+  UpdateItem, buildPlan, hasRefusals, pendingChanges, planExitCode, updateWaves,
 } from '../../src/apply/plan';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 import { GIB, HOUR_NS, declaredConfig, serverAnswer210 } from './fixtures';
@@ -85,10 +85,10 @@ describe('buildPlan', () => {
     expect(plan.items).toEqual([
       { action: 'foreign', name: 'KV_settings' },
       { action: 'update', name: 'adopted', config: declaredConfig({ name: 'adopted', subjects: ['adopted.>'], max_msgs: 10 }),
-        changes: [{ field: 'max_msgs', from: -1, to: 10 }], adopt: true },
+        changes: [{ field: 'max_msgs', from: -1, to: 10 }], adopt: true, after: [] },
       { action: 'unchanged', name: 'adopted-same', adopt: true },
       { action: 'update', name: 'changed', config: declaredConfig({ name: 'changed', subjects: ['changed.>'], max_age: 12 * HOUR_NS }),
-        changes: [{ field: 'max_age', from: 6 * HOUR_NS, to: 12 * HOUR_NS }], adopt: false },
+        changes: [{ field: 'max_age', from: 6 * HOUR_NS, to: 12 * HOUR_NS }], adopt: false, after: [] },
       { action: 'refused', name: 'memory', reasons: ['storage "file" -> "memory": JetStream cannot change the storage type of a stream'],
         changes: [{ field: 'storage', from: 'file', to: 'memory' }] },
       { action: 'create', name: 'new', config: declaredConfig({ name: 'new', subjects: ['new.>'] }) },
@@ -118,13 +118,23 @@ describe('buildPlan', () => {
     expect(reasons(plan.items[0])).toEqual(['storage "file" -> "memory": JetStream cannot change the storage type of a stream']);
   });
 
-  test('a renamed stream is a new stream plus an orphan', () => {
-    const plan = buildPlan(input({
-      declared: [declared({ name: 'orders-v2' })],
+  test('a renamed stream is a new stream plus an orphan; while the orphan holds its subjects, the new one is refused', () => {
+    const renamed = (subjects: string[]) => buildPlan(input({
+      declared: [declared({ name: 'orders-v2', subjects })],
       server: new Map([['orders', onServer()]]),
       managed: new Map([['orders', { retentionPolicy: 'Retain' }]]),
     }));
-    expect(plan.items.map((i) => [i.action, i.name])).toEqual([['orphaned', 'orders'], ['create', 'orders-v2']]);
+    expect(renamed(['orders-v2.>']).items.map((i) => [i.action, i.name])).toEqual([['orphaned', 'orders'], ['create', 'orders-v2']]);
+    expect(renamed(['orders.>']).items.map((i) => [i.action, i.name])).toEqual([['orphaned', 'orders'], ['refused', 'orders-v2']]);
+  });
+
+  test('an update taking subjects another update gives up comes after it; one keeping its subjects waits for none', () => {
+    const plan = buildPlan(input({
+      declared: [declared({ name: 'a', subjects: ['a.>', 'c.>'] }), declared({ name: 'z', subjects: ['z.>'] }), declared({ name: 'm', subjects: ['m.>'], max_age: HOUR_NS })],
+      server: new Map([['a', onServer({ name: 'a', subjects: ['a.>'] })], ['z', onServer({ name: 'z', subjects: ['z.>', 'c.*'] })], ['m', onServer({ name: 'm', subjects: ['m.>'] })]]),
+      managed: new Map(['a', 'z', 'm'].map((name) => [name, { retentionPolicy: 'Retain' as const }])),
+    }));
+    expect(plan.items.map((i) => [i.name, i.action === 'update' ? i.after : i.action])).toEqual([['a', ['z']], ['m', []], ['z', []]]);
   });
 
   test('leaves out a managed stream that is gone from both the app and the server', () => {
@@ -267,7 +277,7 @@ describe('buildPlan', () => {
 describe('plan outcome', () => {
   const plan = (...actions: Array<PlanItem>): Plan => ({ items: actions });
   const create: PlanItem = { action: 'create', name: 'a', config: declaredConfig() };
-  const update: PlanItem = { action: 'update', name: 'a', config: declaredConfig(), changes: [], adopt: false };
+  const update: PlanItem = { action: 'update', name: 'a', config: declaredConfig(), changes: [], adopt: false, after: [] };
   const unchanged: PlanItem = { action: 'unchanged', name: 'a', adopt: false };
   const adopted: PlanItem = { action: 'unchanged', name: 'a', adopt: true };
   const remove: PlanItem = { action: 'delete', name: 'a' };
@@ -288,5 +298,20 @@ describe('plan outcome', () => {
     expect(pendingChanges(p)).toBe(pending);
     expect(hasRefusals(p)).toBe(refusals);
     expect(planExitCode(p)).toBe(exitCode);
+  });
+});
+
+describe('updateWaves', () => {
+  const update = (name: string, after: string[] = []): UpdateItem => ({ action: 'update', name, config: declaredConfig({ name }), changes: [], adopt: false, after });
+  const names = (waves: UpdateItem[][]) => waves.map((wave) => wave.map((u) => u.name));
+
+  test.each<[string, UpdateItem[], string[][]]>([
+    ['independent updates in one wave', [update('A'), update('B')], [['A', 'B']]],
+    ['a taker after the giver', [update('A', ['Z']), update('Z')], [['Z'], ['A']]],
+    ['a chain in order', [update('A', ['B']), update('B', ['C']), update('C')], [['C'], ['B'], ['A']]],
+    ['a giver that is no update: nothing to wait for', [update('A', ['GONE'])], [['A']]],
+    ['a swap, which no order makes work, last', [update('A', ['B']), update('B', ['A']), update('C')], [['C'], ['A', 'B']]],
+  ])('%s', (_, updates, expected) => {
+    expect(names(updateWaves(updates))).toEqual(expected);
   });
 });

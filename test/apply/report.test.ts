@@ -9,12 +9,12 @@ const config = declaredConfig();
 const maxAgeChange = { field: 'max_age', from: 6 * HOUR_NS, to: 12 * HOUR_NS };
 const ITEMS = {
   create: { action: 'create', name: 'NEW', config },
-  update: { action: 'update', name: 'ORDERS', config, changes: [maxAgeChange], adopt: false },
+  update: { action: 'update', name: 'ORDERS', config, changes: [maxAgeChange], adopt: false, after: [] },
   updateTwo: {
-    action: 'update', name: 'ORDERS', config, adopt: false,
+    action: 'update', name: 'ORDERS', config, adopt: false, after: [],
     changes: [maxAgeChange, { field: 'subjects', from: ['a'], to: ['a', 'b'] }],
   },
-  adoptUpdate: { action: 'update', name: 'LEGACY', config, changes: [maxAgeChange], adopt: true },
+  adoptUpdate: { action: 'update', name: 'LEGACY', config, changes: [maxAgeChange], adopt: true, after: [] },
   unchanged: { action: 'unchanged', name: 'SAME', adopt: false },
   adoptUnchanged: { action: 'unchanged', name: 'LEGACY', adopt: true },
   delete: { action: 'delete', name: 'GONE' },
