@@ -142,7 +142,9 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
     const record = await readOwnership(connection.nc, document.store, bucketExists);
     const stale = staleReason(run, record.applied);
     if (stale !== undefined) throw new StaleDefinitions(stale);
-    const plan = buildPlan({ declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion });
+    const plan = buildPlan({
+      declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion, clustered: connection.clustered,
+    });
     return options.command === 'plan' || lock === undefined
       ? showPlan(plan, document, run, record, io)
       : await applyPlan(plan, document, run, record, connection, lock, options, io);

@@ -30,6 +30,8 @@ export interface JetStreamConnection {
   readonly url: string;
   /** The release of the server the client is connected to, such as "2.9.10". */
   readonly serverVersion: string;
+  /** True when the server is part of a cluster (its INFO names one); a single server keeps streams of one replica only. */
+  readonly clustered: boolean;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
 }
@@ -77,7 +79,7 @@ export async function connectJetStream(
       // In a cluster this fails until a meta leader is elected.
       await (await nc.jetstreamManager({ checkAPI: false, timeout: Math.min(timeout, JETSTREAM_CHECK_MS) })).getAccountInfo();
       const jsm = await nc.jetstreamManager({ checkAPI: false, timeout: API_TIMEOUT_MS });
-      return { url, serverVersion: nc.info?.version ?? '0.0.0', nc, jsm };
+      return { url, serverVersion: nc.info?.version ?? '0.0.0', clustered: nc.info?.cluster !== undefined, nc, jsm };
     } catch (error) {
       lastFailure = `${waitingFor}: ${describeNatsError(error)}`;
     }

@@ -39,6 +39,8 @@ export interface PlanInput {
   readonly managed: ReadonlyMap<string, ManagedStream>;
   /** The server's release, such as "2.9.10". */
   readonly serverVersion: string;
+  /** False for a single server, which keeps streams of one replica only. */
+  readonly clustered: boolean;
 }
 
 /** Create a declared stream the server lacks. */
@@ -289,7 +291,7 @@ function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
   const current = input.server.get(name);
   const changes = current ? diffStreamConfig(config, current.config) : [];
   const adopt = current !== undefined && !input.managed.has(name);
-  const reasons = versionProblems(config, input.serverVersion);
+  const reasons = [...versionProblems(config, input.serverVersion), ...replicaProblems(config, input.clustered)];
   if (current && adopt && !declared.adopt) reasons.push(NOT_MANAGED_REASON);
   else if (current) reasons.push(...updateProblems(changes, current.state, declared, input.serverVersion));
   else if (config.sealed) reasons.push('sealed true: JetStream cannot create a sealed stream; create it unsealed, then seal it');
@@ -298,6 +300,16 @@ function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
   return changes.length === 0
     ? { action: 'unchanged', name, adopt }
     : { action: 'update', name, config, changes, adopt, after: [] };
+}
+
+/**
+ * A single server refuses to create a stream of more than one replica, but takes an update to more
+ * and then loses the stream at its next restart ("replicas > 1 not supported in non-clustered mode").
+ */
+function replicaProblems(config: JetStreamStreamConfig, clustered: boolean): string[] {
+  if (clustered || config.num_replicas <= 1) return [];
+  return [`num_replicas ${config.num_replicas}: the server is a single server, not a cluster, and keeps 1 replica; `
+    + 'a single server would take the change and lose the stream at its next restart'];
 }
 
 /** Fields the server is too old to know would be dropped silently: refuse instead. */

@@ -181,6 +181,19 @@ test('updates in place with the full configuration; the plan shows the field-lev
 describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
   onRelease(chosen);
 
+  test('refuses more replicas than a single server keeps; servers before 2.14 would take the update and lose the stream at restart', async () => {
+    await run('apply', [entry('ORDERS')]);
+    await publish('ORDERS.created', 3);
+    const serverError = await serverUpdateError({}, { num_replicas: 3 });
+    expect(serverError).toBe(versionOf(chosen).atLeast('2.14.0') ? 'replicas > 1 not supported in non-clustered mode' : undefined);
+    const result = await run('apply', [entry('ORDERS', { num_replicas: 3 }), entry('NEW', { num_replicas: 3 })]);
+    expect([result.exitCode, outcomes(result)]).toEqual([ExitCode.REFUSED, { NEW: 'refused', ORDERS: 'refused', PROBE: 'foreign' }]);
+    expect(result.out).toContain('[2/3] refused ORDERS: num_replicas 3: the server is a single server, not a cluster, and keeps 1 replica; '
+      + 'a single server would take the change and lose the stream at its next restart');
+    const orders = await jsm.streams.info('ORDERS');
+    expect([orders.config.num_replicas, orders.state.messages]).toEqual([1, 3]);
+  });
+
   test('refuses a storage type change and keeps the messages; the other streams still apply', async () => {
     await run('apply', [entry('ORDERS'), entry('AUDIT')]);
     await publish('ORDERS.created', 10);

@@ -19,7 +19,7 @@ function onServer(answer: Record<string, unknown> = {}, state: StreamState = EMP
 }
 
 function input(parts: Partial<PlanInput>): PlanInput {
-  return { declared: [], server: new Map(), managed: new Map(), serverVersion: '2.10.24', ...parts };
+  return { declared: [], server: new Map(), managed: new Map(), serverVersion: '2.10.24', clustered: false, ...parts };
 }
 
 /** The plan item for one managed stream "orders" declared as `desired` and held by the server as `answer`. */
