@@ -341,6 +341,7 @@ function inboxSubscription(options: StreamPermissionOptions): string {
 export function applyJobPermissions(storeName: string): Permissions {
   const bucket = OWNERSHIP_BUCKET;
   const bucketStream = `KV_${bucket}`;
+  const lockStream = `KV_${LOCK_BUCKET}`;
   return {
     publish: {
       allow: [
@@ -351,15 +352,18 @@ export function applyJobPermissions(storeName: string): Permissions {
         '$JS.API.STREAM.DELETE.*',
         // Binding the bucket before a write; creating it is STREAM.CREATE.
         `$JS.API.STREAM.INFO.${bucketStream}`,
-        // Reading the record: by sequence when bound only, by subject when a create lost a race.
-        `$JS.API.STREAM.MSG.GET.${bucketStream}`,
-        `$JS.API.DIRECT.GET.${bucketStream}.>`,
+        // Reading its own record, and the pieces of a large one, by subject: no other store's.
+        `$JS.API.DIRECT.GET.${bucketStream}.$KV.${bucket}.${storeName}`,
+        `$JS.API.DIRECT.GET.${bucketStream}.$KV.${bucket}.${storeName}.>`,
         `$KV.${bucket}.${storeName}`,
+        `$KV.${bucket}.${storeName}.>`,
         // The lock: bound (or created) before it is taken; its holder read from the stream's leader.
-        `$JS.API.STREAM.INFO.KV_${LOCK_BUCKET}`,
-        `$JS.API.STREAM.MSG.GET.KV_${LOCK_BUCKET}`,
+        `$JS.API.STREAM.INFO.${lockStream}`,
+        `$JS.API.STREAM.MSG.GET.${lockStream}`,
         `$KV.${LOCK_BUCKET}.${storeName}`,
       ],
+      // The buckets of every store's records and locks: never deleted or reconfigured by a Job (purging is not granted at all).
+      deny: [bucketStream, lockStream].flatMap((stream) => ['DELETE', 'UPDATE'].map((verb) => `$JS.API.STREAM.${verb}.${stream}`)),
     },
     subscribe: { allow: [`${APPLY_INBOX_PREFIX}.>`] },
   };

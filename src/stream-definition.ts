@@ -1,3 +1,4 @@
+import { MESSAGE_OVERHEAD_BYTES } from './apply/names';
 import { Problem, compileSchema, schemaProblems, showValue, topLevelField, withoutBrokenFields } from './problems';
 import { checkSubject, checkSubjects, reservedSubjectProblem, reservedSubjectRules, streamNameProblem, subjectsOverlap } from './subjects';
 import {
@@ -759,6 +760,11 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
 
   if (def.maxMsgSize > policy.maxPayloadBytes) {
     add('maxMsgSize', formatBytes(def.maxMsgSize), `exceeds the max payload ${formatBytes(policy.maxPayloadBytes)} of ${store}`);
+  }
+  const requestBytes = Buffer.byteLength(JSON.stringify(toJetStreamConfig(def))) + MESSAGE_OVERHEAD_BYTES;
+  if (requestBytes > policy.maxPayloadBytes) {
+    add('(configuration)', formatBytes(requestBytes), `with the request's ${MESSAGE_OVERHEAD_BYTES} bytes of overhead exceeds the max payload `
+      + `${formatBytes(policy.maxPayloadBytes)} of ${store}: the apply Job sends a stream's whole configuration in one message`);
   }
   if (def.maxAgeMs !== 0 && def.maxAgeMs < MIN_WINDOW_MS) {
     add('maxAge', formatDuration(def.maxAgeMs), 'must be 0 (unlimited) or at least 100ms');

@@ -15,7 +15,7 @@ import {
 import type { DirectStreamAPI } from 'nats/lib/jetstream/types';
 import { ExitCode, runApply } from '../src/apply/apply';
 import { APPLY_INBOX_PREFIX, LOCK_BUCKET, OWNERSHIP_BUCKET } from '../src/apply/names';
-import { writeOwnership } from '../src/apply/ownership';
+import { encodeOwnership, writeOwnership } from '../src/apply/ownership';
 import {
   AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
   authProblems, natsAuthorization, passwordVariable, streamConsumerPermissions, streamPublisherPermissions,
@@ -474,12 +474,23 @@ describe('users', () => {
       return { exitCode: outcome.exitCode, output: lines.join('\n') };
     }
 
+    /** Writes the record of `store` as pieces, as a record too large for one message is kept. */
+    async function recordInPieces(user: string, store: string): Promise<void> {
+      await apply(user, store, 'apply', []);
+      const kv = await admin.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true, allow_direct: true });
+      const current = await kv.get(store);
+      const text = encodeOwnership({ managed: new Map(), applied: { generation: 0 } });
+      await kv.put(`${store}.0a1b.0`, text.slice(0, 10));
+      await kv.put(`${store}.0a1b.1`, text.slice(10));
+      await kv.update(store, JSON.stringify({ pieces: { epoch: '0a1b', count: 2 } }), current?.revision ?? 0);
+    }
+
     /** A second writer of a new record loses: nats.js reads the key (DIRECT.GET) to tell why. */
     async function losingCreate(user: string, store: string): Promise<string> {
       // As the program connects: its user may only read replies under its own prefix.
       const nc = await connectAs(user, { inboxPrefix: APPLY_INBOX_PREFIX });
       try {
-        await writeOwnership(nc, store, { managed: new Map(), applied: { generation: 0 } }, 0, 1);
+        await writeOwnership(nc, store, { managed: new Map(), applied: { generation: 0 } }, { revision: 0 }, 1);
         return 'written';
       } catch (error) {
         return (error as Error).message;
@@ -510,6 +521,24 @@ describe('users', () => {
       expect(await messages('JOB_A')).toBe(0);
     });
 
+    test('cannot delete or reconfigure the record and lock buckets, nor read another store\'s record', async () => {
+      expect(await apply('admin', 'other-store', 'apply', ['OTHER_A'])).toMatchObject({ exitCode: ExitCode.OK });
+      expect(await apply('apply', STORE, 'apply', [])).toMatchObject({ exitCode: ExitCode.OK });
+      const violations: Violation[] = [];
+      for (const subject of [
+        `$JS.API.STREAM.DELETE.KV_${OWNERSHIP_BUCKET}`, `$JS.API.STREAM.UPDATE.KV_${LOCK_BUCKET}`,
+        `$JS.API.DIRECT.GET.KV_${OWNERSHIP_BUCKET}.$KV.${OWNERSHIP_BUCKET}.other-store`,
+      ]) {
+        // One connection each: the client reports one violation per connection.
+        violations.push(...(await runAs('apply', async (nc) => nc.publish(subject, codec.encode('{}')), { inboxPrefix: APPLY_INBOX_PREFIX })).violations);
+      }
+      expect(violations.map((v) => v.subject)).toEqual([
+        `$JS.API.STREAM.DELETE.KV_${OWNERSHIP_BUCKET}`, `$JS.API.STREAM.UPDATE.KV_${LOCK_BUCKET}`,
+        `$JS.API.DIRECT.GET.KV_${OWNERSHIP_BUCKET}.$KV.${OWNERSHIP_BUCKET}.other-store`,
+      ]);
+      expect((await adminJsm.streams.info(`KV_${OWNERSHIP_BUCKET}`)).config.name).toBe(`KV_${OWNERSHIP_BUCKET}`);
+    });
+
     test('cannot read other clients\' replies: only its own inbox prefix', async () => {
       const { violations } = await runAs('apply', async (nc) => {
         nc.subscribe('_INBOX.>');
@@ -535,15 +564,21 @@ describe('users', () => {
         run: async (user, store) => (await apply(user, store, 'apply', [])).output,
       },
       'publish $JS.API.STREAM.INFO.KV_jetstream-cdk8s': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
-      'publish $JS.API.STREAM.MSG.GET.KV_jetstream-cdk8s': {
+      'publish $JS.API.DIRECT.GET.KV_jetstream-cdk8s.$KV.jetstream-cdk8s.events': {
         setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
         run: async (user, store, stream) => (await apply(user, store, 'plan', [stream])).output,
       },
-      'publish $JS.API.DIRECT.GET.KV_jetstream-cdk8s.>': {
-        setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
-        run: (user, store) => losingCreate(user, store),
+      // A record in pieces: its key names them, each read by its own subject.
+      'publish $JS.API.DIRECT.GET.KV_jetstream-cdk8s.$KV.jetstream-cdk8s.events.>': {
+        setup: (user, store) => recordInPieces(user, store),
+        run: async (user, store, stream) => (await apply(user, store, 'plan', [stream])).output,
       },
       'publish $KV.jetstream-cdk8s.events': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
+      // A record in pieces replaced by one that fits its key: the earlier pieces are removed.
+      'publish $KV.jetstream-cdk8s.events.>': {
+        setup: (user, store) => recordInPieces(user, store),
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output,
+      },
       'publish $JS.API.STREAM.INFO.KV_jetstream-cdk8s-locks': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
       // Held by a newer run: the program reads who holds it.
       'publish $JS.API.STREAM.MSG.GET.KV_jetstream-cdk8s-locks': {
@@ -721,10 +756,15 @@ describe('permission helpers', () => {
     expect(() => streamConsumerPermissions(ORDERS, { inboxPrefix })).toThrow(message);
   });
 
-  test('the Job writes the ownership bucket apply/ownership.ts names, and only its store\'s record', () => {
-    const allowed = applyJobPermissions('orders-store').publish?.allow ?? [];
-    expect(allowed).toContain(`$KV.${OWNERSHIP_BUCKET}.orders-store`);
-    expect(allowed.filter((subject) => subject.startsWith('$KV.'))).toEqual([`$KV.${OWNERSHIP_BUCKET}.orders-store`, `$KV.${LOCK_BUCKET}.orders-store`]);
+  test('the Job writes the buckets apply/ names, only its store\'s keys, and may delete neither bucket', () => {
+    const { allow = [], deny = [] } = applyJobPermissions('orders-store').publish ?? {};
+    expect(allow.filter((subject) => subject.startsWith('$KV.'))).toEqual([
+      `$KV.${OWNERSHIP_BUCKET}.orders-store`, `$KV.${OWNERSHIP_BUCKET}.orders-store.>`, `$KV.${LOCK_BUCKET}.orders-store`,
+    ]);
+    expect(deny).toEqual([
+      `$JS.API.STREAM.DELETE.KV_${OWNERSHIP_BUCKET}`, `$JS.API.STREAM.UPDATE.KV_${OWNERSHIP_BUCKET}`,
+      `$JS.API.STREAM.DELETE.KV_${LOCK_BUCKET}`, `$JS.API.STREAM.UPDATE.KV_${LOCK_BUCKET}`,
+    ]);
   });
 });
 

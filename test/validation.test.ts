@@ -270,6 +270,15 @@ describe('store limits', () => {
       .toEqual([onStream('maxMsgSize 5MiB exceeds the max payload 4MiB of store "events"')]);
   });
 
+  test('fails on a max payload too small for the stream\'s configuration, which the apply Job sends in one message', () => {
+    const subjects = Array.from({ length: 80 }, (_, i) => `orders.region-${i}.>`);
+    const errors = streamErrors({ subjects }, { maxPayload: '2Ki' });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(new RegExp(`^${onStream('').replace(/[[\]/]/g, '\\$&')}\\(configuration\\) \\d+B with the request's 512 bytes of overhead `
+      + 'exceeds the max payload 2KiB of store "events": the apply Job sends a stream\'s whole configuration in one message$'));
+    expect(streamErrors({ subjects }, { maxPayload: '8Ki' })).toEqual([]);
+  });
+
   test('accepts maxMsgSize equal to the max payload', () => {
     expect(streamErrors({ maxMsgSize: '1Mi' })).toEqual([]);
     expect(streamErrors({ maxMsgSize: '4Mi' }, { maxPayload: '4Mi' })).toEqual([]);

@@ -207,7 +207,7 @@ async function applyPlan(
   const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, read.managed), applied: run };
   let record = read;
   if (!sameRecord(intended, record)) {
-    record = await writeOwnership(nc, store, intended, record.revision, options.ownerReplicas);
+    record = await writeOwnership(nc, store, intended, record, options.ownerReplicas, io.err);
   }
 
   let done = 0;
@@ -219,7 +219,7 @@ async function applyPlan(
   try {
     const lost = lock.lost();
     if (lost !== undefined) throw new Error(`${lost}; the ownership record was not updated`);
-    if (!sameRecord(final, record)) record = await writeOwnership(nc, store, final, record.revision, options.ownerReplicas);
+    if (!sameRecord(final, record)) record = await writeOwnership(nc, store, final, record, options.ownerReplicas, io.err);
   } catch (error) {
     // The writes are done: their results still go into the summary and the termination message.
     recordError = (error as Error).message;

@@ -20,3 +20,9 @@ export const LOCK_BUCKET = 'jetstream-cdk8s-locks';
 
 /** The program's exit code when its definitions are older than the ones its store last applied: the Job fails without retrying. */
 export const STALE_EXIT_CODE = 4;
+
+/**
+ * What max_payload counts of a JetStream request besides its body: the subject, the reply inbox and
+ * the headers of a conditional write, well within this.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 512;

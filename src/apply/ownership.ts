@@ -1,8 +1,9 @@
-import { NatsConnection } from 'nats';
+import { createHash } from 'crypto';
+import { KV, NatsConnection } from 'nats';
 import { DeclaredStream } from './definitions';
 import { DefinitionsVersion } from './generation';
 import { isWrongLastSequence } from './lock';
-import { LOCK_BUCKET, OWNERSHIP_BUCKET } from './names';
+import { LOCK_BUCKET, MESSAGE_OVERHEAD_BYTES, OWNERSHIP_BUCKET } from './names';
 import { describeNatsError } from './nats-io';
 import { ManagedStream, Plan } from './plan';
 import type { ItemResult } from './report';
@@ -25,7 +26,16 @@ export interface OwnershipContent {
 export interface OwnershipRecord extends OwnershipContent {
   /** The key's last revision; 0 when the store has no record yet. */
   readonly revision: number;
+  /** The keys of the pieces of a record too large for one message; none when it fits the store's key. */
+  readonly pieces?: RecordPieces;
 }
+
+/** Where the pieces of a large record are: keys `<store>.<epoch>.0` to `<store>.<epoch>.<count - 1>`. */
+export interface RecordPieces {
+  readonly epoch: string;
+  readonly count: number;
+}
+
 
 /** The record of a store the program never applied. */
 const NO_RECORD: OwnershipContent = { managed: new Map(), applied: { generation: 0 } };
@@ -156,14 +166,46 @@ export function decodeOwnership(text: string, where: string): OwnershipContent {
 }
 
 /**
+ * The record as it is stored: its JSON in the store's key when that fits one message of
+ * `maxBytes`, else in pieces of at most `maxBytes` under keys named after the record's content
+ * (see {@link RecordPieces}), and in the store's key only where they are. Pure.
+ */
+export function storedRecord(text: string, maxBytes: number): { head: string; pieces?: RecordPieces; values: Uint8Array[] } {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= maxBytes) return { head: text, values: [] };
+  const values: Uint8Array[] = [];
+  for (let start = 0; start < bytes.length; start += maxBytes) values.push(bytes.subarray(start, start + maxBytes));
+  const pieces = { epoch: createHash('sha256').update(bytes).digest('hex').slice(0, 12), count: values.length };
+  return { head: JSON.stringify({ pieces }), pieces, values };
+}
+
+function pieceKey(store: string, pieces: RecordPieces, i: number): string {
+  return `${store}.${pieces.epoch}.${i}`;
+}
+
+/** The pieces a head names, or undefined for a head that holds the record itself. */
+function headPieces(head: string): RecordPieces | undefined {
+  try {
+    const pieces = (JSON.parse(head) as { pieces?: Partial<RecordPieces> } | null)?.pieces;
+    return pieces && typeof pieces.epoch === 'string' && /^[0-9a-f]+$/.test(pieces.epoch) && Number.isInteger(pieces.count)
+      ? { epoch: pieces.epoch, count: pieces.count as number } : undefined;
+  } catch {
+    // Not JSON: decodeOwnership says so.
+    return undefined;
+  }
+}
+
+/**
  * Reads a store's ownership record. Binds to the bucket without creating it, so a dry run
  * writes nothing; `bucketExists` comes from the stream list the caller already read.
  */
 export async function readOwnership(nc: NatsConnection, store: string, bucketExists: boolean): Promise<OwnershipRecord> {
   if (!bucketExists) return { ...NO_RECORD, revision: 0 };
   let entry;
+  let kv: KV;
   try {
-    const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
+    // Direct gets, by subject: the Job's user may read its own store's keys only (the bucket allows them).
+    kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true, allow_direct: true });
     entry = await kv.get(store);
   } catch (error) {
     throw new Error(`cannot read ${recordName(store)}: ${describeNatsError(error)}`);
@@ -171,30 +213,66 @@ export async function readOwnership(nc: NatsConnection, store: string, bucketExi
   if (!entry) return { ...NO_RECORD, revision: 0 };
   // A deleted key keeps a revision: the next write must name it.
   if (entry.operation !== 'PUT') return { ...NO_RECORD, revision: entry.revision };
-  return { ...decodeOwnership(entry.string(), recordName(store)), revision: entry.revision };
+  const pieces = headPieces(entry.string());
+  const text = pieces ? await readPieces(kv, store, pieces) : entry.string();
+  return { ...decodeOwnership(text, recordName(store)), revision: entry.revision, pieces };
+}
+
+async function readPieces(kv: KV, store: string, pieces: RecordPieces): Promise<string> {
+  const values: Uint8Array[] = [];
+  for (let i = 0; i < pieces.count; i++) {
+    const piece = await kv.get(pieceKey(store, pieces, i)).catch((error) => {
+      throw new Error(`cannot read ${recordName(store)}: ${describeNatsError(error)}`);
+    });
+    if (!piece || piece.operation !== 'PUT') throw new Error(`${recordName(store)} lacks its piece ${pieceKey(store, pieces, i)}`);
+    values.push(piece.value);
+  }
+  // Joined as bytes: a piece may end inside a character.
+  return Buffer.concat(values).toString('utf8');
 }
 
 /**
- * Writes a store's ownership record if the key is still at `revision` (absent when 0), creating
- * the bucket with `replicas` when it does not exist. Another run that wrote in between makes
- * this fail instead of being overwritten.
+ * Writes a store's ownership record if its key is still at the revision `previous` was read at
+ * (absent when 0), creating the bucket with `replicas` when it does not exist. Another run that
+ * wrote in between makes this fail instead of being overwritten. A record larger than one message
+ * of the server's `max_payload` is written in pieces first, then the key naming them, so a run
+ * killed in between leaves the record as it was; the previous pieces are removed after.
  *
  * @returns the record as written, with its new revision
  */
 export async function writeOwnership(
-  nc: NatsConnection, store: string, content: OwnershipContent, revision: number, replicas: number,
+  nc: NatsConnection, store: string, content: OwnershipContent, previous: Pick<OwnershipRecord, 'revision' | 'pieces'>, replicas: number,
+  warn: (line: string) => void = () => undefined,
 ): Promise<OwnershipRecord> {
+  const maxBytes = (nc.info?.max_payload ?? 1024 * 1024) - MESSAGE_OVERHEAD_BYTES;
+  if (maxBytes < 1) throw new Error(`cannot write ${recordName(store)}: the server's max_payload ${nc.info?.max_payload} leaves no room for a value`);
+  const { head, pieces, values } = storedRecord(encodeOwnership(content), maxBytes);
+  let kv: KV | undefined;
   try {
-    const kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { replicas, history: 1 });
-    const value = encodeOwnership(content);
-    const written = revision === 0 ? await kv.create(store, value) : await kv.update(store, value, revision);
-    return { ...content, revision: written };
+    kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { replicas, history: 1 });
+    for (const [i, value] of values.entries()) await kv.put(pieceKey(store, pieces as RecordPieces, i), value);
+    const written = previous.revision === 0 ? await kv.create(store, head) : await kv.update(store, head, previous.revision);
+    if (previous.pieces && previous.pieces.epoch !== pieces?.epoch) await purgePieces(kv, store, previous.pieces, warn);
+    return { ...content, revision: written, pieces };
   } catch (error) {
+    // A write whose answer was lost and sent again finds its own first write: that is success.
+    const current = kv && isWrongLastSequence(error) ? await kv.get(store).catch(() => null) : null;
+    if (current?.operation === 'PUT' && current.string() === head && current.revision === previous.revision + 1) {
+      return { ...content, revision: current.revision, pieces };
+    }
     if (isWrongLastSequence(error)) {
-      throw new Error(`${recordName(store)} was changed by another run since this one read it (revision ${revision}); `
+      throw new Error(`${recordName(store)} was changed by another run since this one read it (revision ${previous.revision}); `
         + 'two applies for one store ran at once: run again');
     }
     throw new Error(`cannot write ${recordName(store)}: ${describeNatsError(error)}`);
+  }
+}
+
+/** Removes the pieces of a record no key names any more; one left behind only takes space, so a failure is a warning. */
+async function purgePieces(kv: KV, store: string, pieces: RecordPieces, warn: (line: string) => void): Promise<void> {
+  for (let i = 0; i < pieces.count; i++) {
+    const key = pieceKey(store, pieces, i);
+    await kv.purge(key).catch((error) => warn(`warning: cannot remove ${key}, a piece of an earlier ${recordName(store)}: ${describeNatsError(error)}`));
   }
 }
 

@@ -9,11 +9,12 @@ import { JetStreamManager, NatsConnection, connect } from 'nats';
 import { ApplyOptions, ExitCode, runApply } from '../../src/apply/apply';
 import { streamsDigest } from '../../src/apply/definitions';
 import { LOCK_BUCKET, OWNERSHIP_BUCKET } from '../../src/apply/names';
-import { decodeOwnership } from '../../src/apply/ownership';
+import { RecordPieces, decodeOwnership, readOwnership, writeOwnership } from '../../src/apply/ownership';
 import { PREVIOUS_VARIABLE, parseObjects } from '../../src/previous-manifests';
 import type { JetStreamStreamConfig, StreamOptions } from '../../src/stream-definition';
 import { StreamStore } from '../../src/stream-store';
 import { DEFAULT_RELEASE, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
+import { freePort } from '../support/ports';
 import { HOUR_NS, declaredConfig } from './fixtures';
 
 interface Entry {
@@ -230,5 +231,59 @@ describe('rollbacks', () => {
     // The first Job, still retrying somewhere, can no longer apply its (equal) definitions over the third's.
     const late = path.join(first.outdir, 'streams.json');
     expect((await run(late)).exitCode).toBe(ExitCode.STALE);
+  });
+});
+
+describe('an ownership record larger than one message', () => {
+  test('1,000 streams on a server with max_payload 16KiB apply, and a second run changes nothing', async () => {
+    const [port, monitorPort] = [await freePort(), await freePort()];
+    const own = await startNatsServer({
+      release: DEFAULT_RELEASE,
+      config: `listen: "127.0.0.1:${port}"\nhttp: "127.0.0.1:${monitorPort}"\nmax_payload: 16384\njetstream { store_dir: "${makeTempDir()}" }\n`,
+    });
+    try {
+      const streams = Array.from({ length: 1_000 }, (_, i) => entry(`BIG_${String(i).padStart(4, '0')}`));
+      const definitions = document('big', 1, streams);
+      const first = await run(definitions, { server: own.url, concurrency: 32 });
+      expect([first.exitCode, first.err]).toEqual([ExitCode.OK, []]);
+      const second = await run(definitions, { server: own.url });
+      expect([second.exitCode, second.out.filter((line) => /^\[\d+\/\d+\] (?!unchanged)/.test(line))]).toEqual([ExitCode.OK, []]);
+      const ownNc = await connect({ servers: own.url });
+      try {
+        const record = await readOwnership(ownNc, 'big', true);
+        expect([record.managed.size, record.applied.generation, record.pieces?.count]).toEqual([1_000, 1, expect.any(Number)]);
+        expect(record.pieces?.count).toBeGreaterThan(1);
+      } finally {
+        await ownNc.close();
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('a record of 10,000 streams is written in pieces under max_payload 16KiB, read back whole, and its old pieces removed', async () => {
+    const [port, monitorPort] = [await freePort(), await freePort()];
+    const own = await startNatsServer({
+      release: DEFAULT_RELEASE,
+      config: `listen: "127.0.0.1:${port}"\nhttp: "127.0.0.1:${monitorPort}"\nmax_payload: 16384\njetstream { store_dir: "${makeTempDir()}" }\n`,
+    });
+    const ownNc = await connect({ servers: own.url });
+    try {
+      // Names of several bytes a character: a piece may end inside one.
+      const managed = (n: number) => new Map(Array.from({ length: n }, (_, i) => [`strøm-${i}`, { retentionPolicy: 'Retain' as const }]));
+      const first = await writeOwnership(ownNc, 'huge', { managed: managed(10_000), applied: { generation: 4 } }, { revision: 0 }, 1);
+      const read = await readOwnership(ownNc, 'huge', true);
+      expect([read.managed, read.applied.generation, read.revision]).toEqual([managed(10_000), 4, first.revision]);
+      const pieces = read.pieces as RecordPieces;
+      expect(pieces.count).toBeGreaterThan(10);
+      // Smaller again: one message, and the pieces are gone.
+      await writeOwnership(ownNc, 'huge', { managed: managed(3), applied: { generation: 5 } }, read, 1);
+      expect((await readOwnership(ownNc, 'huge', true)).managed).toEqual(managed(3));
+      const kv = await ownNc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true });
+      expect((await kv.get(`huge.${pieces.epoch}.0`))?.operation).toBe('PURGE');
+    } finally {
+      await ownNc.close();
+      await own.stop();
+    }
   });
 });
