@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-program';
@@ -21,6 +21,22 @@ export enum ApplyJobHook {
   ARGO_CD_POST_SYNC = 'ArgoCdPostSync',
   /** Helm runs the Job after install and upgrade (`helm.sh/hook: post-install,post-upgrade`). */
   HELM_POST_INSTALL_UPGRADE = 'HelmPostInstallUpgrade',
+}
+
+/** Settings of a store's drift check: a CronJob that compares the live server with the definitions. */
+export interface DriftCheckOptions {
+  /**
+   * When it runs, as a CronJob schedule (five cron fields, or `@hourly` and the like).
+   * @default "*\/10 * * * *": every 10 minutes
+   */
+  readonly schedule?: string;
+  /**
+   * Repair what is safe to repair unattended: re-create streams that are missing (memory streams
+   * after every server restarted, a stream deleted by hand) and undo configuration changed by hand,
+   * where no stored message is lost. It never deletes a stream, and ignores `allowDataLoss`.
+   * @default false: report drift only (the check fails, with the drift in its log and termination message)
+   */
+  readonly repair?: boolean;
 }
 
 /** Settings of a store's post-deploy Job. */
@@ -73,6 +89,18 @@ export interface ApplyJobOptions {
    * @default - a plain Job, run by `kubectl apply`
    */
   readonly hook?: ApplyJobHook;
+  /**
+   * The drift check: a CronJob `<store>-drift` in the Job's pod, that runs the program's `plan` (or
+   * `repair`) on a schedule; `false` for none.
+   * @default - a check every 10 minutes that reports drift only
+   */
+  readonly drift?: DriftCheckOptions | false;
+}
+
+/** The drift check with its defaults applied. */
+export interface ResolvedDriftCheck {
+  readonly schedule: string;
+  readonly repair: boolean;
 }
 
 /** What the Job needs from its store, resolved. */
@@ -93,6 +121,7 @@ export interface ApplyJobSettings {
   readonly image: string;
   readonly programPath?: string;
   readonly hook?: ApplyJobHook;
+  readonly drift?: ResolvedDriftCheck;
   readonly labels: Record<string, string>;
   readonly annotations?: Record<string, string>;
   /** How the program logs in, and the Secret holding the CA it trusts. */
@@ -141,6 +170,8 @@ export class ApplyJob extends Construct {
   public readonly program?: ApplyProgram;
   /** The Job. */
   public readonly job: kplus.Job;
+  /** The drift check's CronJob, when the store has one. */
+  public readonly driftCheck?: ApiObject;
 
   constructor(scope: Construct, id: string, settings: ApplyJobSettings) {
     super(scope, id);
@@ -191,6 +222,18 @@ export class ApplyJob extends Construct {
       ],
     });
     afterRendering(ApiObject.of(this.job), (job) => finishJob(job, settings.storeName, settings.streams()));
+    const drift = settings.drift;
+    if (drift) {
+      const labels = { ...settings.labels, 'app.kubernetes.io/component': 'stream-drift' };
+      this.driftCheck = new ApiObject(this, 'DriftCheck', {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: driftCheckName(settings.storeName), labels, annotations: settings.annotations },
+        spec: Lazy.any({ produce: () => driftCheckSpec(ApiObject.of(this.job).toJson(), drift, labels) }),
+      });
+      // It mounts what the Job mounts: after the Job, so after everything the Job waits for.
+      this.driftCheck.node.addDependency(this.job);
+    }
   }
 
   /** The program's credentials as environment variables, the secrets read from their Secrets. */
@@ -241,6 +284,44 @@ export function finishJob(job: any, storeName: string, streams: StreamsVolume): 
   return stored;
 }
 
+/**
+ * The drift check's CronJob spec, from the finished Job: the same pod (image, program, definitions
+ * and their digest, credentials, hardening) running `plan` or `repair` once per schedule, one at a
+ * time, without retries: a check that finds drift fails, and the next one runs on schedule. Pure.
+ */
+export function driftCheckSpec(job: any, drift: ResolvedDriftCheck, labels: Record<string, string>): any {
+  const template = JSON.parse(JSON.stringify(job.spec.template));
+  template.metadata = { ...template.metadata, labels };
+  const container = template.spec.containers[0];
+  container.command = [...container.command.slice(0, -1), drift.repair ? 'repair' : 'plan'];
+  return {
+    schedule: drift.schedule,
+    concurrencyPolicy: 'Forbid',
+    successfulJobsHistoryLimit: 1,
+    failedJobsHistoryLimit: 3,
+    jobTemplate: {
+      metadata: { labels },
+      spec: { backoffLimit: 0, activeDeadlineSeconds: job.spec.activeDeadlineSeconds, template },
+    },
+  };
+}
+
+/** Kubernetes' longest CronJob name: its Jobs add 11 characters, and a Job's name is a label of its pods. */
+const MAX_CRON_JOB_NAME = 52;
+/** Kubernetes' longest label value. */
+export const LABEL_VALUE_LIMIT = 63;
+/**
+ * The longest store name: the longest name made from it, the apply Job's `<store>-apply-<8 hex>`, is also
+ * a label of the Job's pods. The other names fit: the StatefulSet's (at most 52: its pods' revision label
+ * adds 11 characters to it) and the headless Service's `<store>-headless` (a DNS label); the drift
+ * check's CronJob `<store>-drift` needs two fewer, a rule of its own.
+ */
+export const MAX_STORE_NAME_LENGTH = LABEL_VALUE_LIMIT - '-apply-'.length - 8;
+
+function driftCheckName(storeName: string): string {
+  return `${storeName}-drift`;
+}
+
 function hookAnnotations(hook: ApplyJobHook | undefined): Record<string, string> {
   return hook === undefined ? {} : HOOK_ANNOTATIONS[hook];
 }
@@ -264,6 +345,21 @@ export const APPLY_JOB_OPTIONS_SCHEMA = {
     backoffLimit: { type: 'integer', minimum: 0 },
     activeDeadline: LIMIT_PROPERTIES.maxAge,
     hook: { enum: Object.values(ApplyJobHook) },
+    drift: {
+      description: 'false, or { schedule, repair } with a schedule of five cron fields or a descriptor such as "@hourly"',
+      anyOf: [
+        { const: false },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            // Five fields, or a descriptor such as @hourly: the API server checks the rest.
+            schedule: { type: 'string', pattern: '^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\\S+( +\\S+){4})$' },
+            repair: { type: 'boolean' },
+          },
+        },
+      ],
+    },
   },
 };
 
@@ -277,7 +373,12 @@ export interface ResolvedApplyJob {
   readonly backoffLimit: number;
   readonly activeDeadlineMs: number;
   readonly hook?: ApplyJobHook;
+  /** Undefined when the store has no drift check. */
+  readonly drift?: ResolvedDriftCheck;
 }
+
+/** Every 10 minutes: memory streams lost to a restart are back (with `repair`) well within an hour. */
+const DEFAULT_DRIFT_SCHEDULE = '*/10 * * * *';
 
 /** The apply Job's options with every default applied; `duration` reads a duration prop, collecting problems. */
 export function resolveApplyJob(
@@ -293,15 +394,29 @@ export function resolveApplyJob(
     backoffLimit: options.backoffLimit ?? 3,
     activeDeadlineMs: duration('applyJob.activeDeadline', options.activeDeadline, waitTimeoutMs + 10 * 60_000),
     hook: options.hook,
+    drift: options.drift === false ? undefined : { schedule: options.drift?.schedule ?? DEFAULT_DRIFT_SCHEDULE, repair: options.drift?.repair ?? false },
   };
 }
 
-/** The apply Job's own rule: its deadline must outlast its wait for the server. */
-export function applyJobProblems(job: ResolvedApplyJob): Problem[] {
-  if (job.activeDeadlineMs > job.waitTimeoutMs) return [];
-  return [{
-    field: 'applyJob.activeDeadline',
-    value: formatDuration(job.activeDeadlineMs),
-    rule: `must be longer than applyJob.waitTimeout ${formatDuration(job.waitTimeoutMs)}, or the Job is stopped before the program gives up waiting`,
-  }];
+/** The apply Job's own rules: its deadline must outlast its wait for the server, and its CronJob's name fit. */
+export function applyJobProblems(job: ResolvedApplyJob, storeName: string): Problem[] {
+  const problems: Problem[] = [];
+  if (job.activeDeadlineMs <= job.waitTimeoutMs) {
+    problems.push({
+      field: 'applyJob.activeDeadline',
+      value: formatDuration(job.activeDeadlineMs),
+      rule: `must be longer than applyJob.waitTimeout ${formatDuration(job.waitTimeoutMs)}, or the Job is stopped before the program gives up waiting`,
+    });
+  }
+  const cronJob = driftCheckName(storeName);
+  // A name over the store's own limit is reported once, by that rule.
+  if (job.drift && cronJob.length > MAX_CRON_JOB_NAME && storeName.length <= MAX_STORE_NAME_LENGTH) {
+    problems.push({
+      field: 'applyJob.drift',
+      value: JSON.stringify(cronJob),
+      rule: `names a CronJob of ${cronJob.length} characters, and Kubernetes allows ${MAX_CRON_JOB_NAME}: `
+        + `use a store name of at most ${MAX_CRON_JOB_NAME - cronJob.length + storeName.length} characters, or set applyJob.drift to false`,
+    });
+  }
+  return problems;
 }

@@ -115,9 +115,9 @@ export class ExistingStreamStore extends StreamHost {
     const maxPayloadBytes = readUnit(problems, 'maxPayload', props.maxPayload, 1024 * 1024, parseSize);
     const job = resolveApplyJob(props.applyJob ?? {},
       (field: string, value: DurationInput | undefined, fallback: number) => readUnit(problems, field, value, fallback, parseDuration));
-    problems.push(...applyJobProblems(job), ...credentialProblems(props.credentials ?? {}));
-    this.propProblems = problems;
     this.name = props.name ?? id;
+    problems.push(...applyJobProblems(job, this.name), ...credentialProblems(props.credentials ?? {}));
+    this.propProblems = problems;
     this.maxStreams = props.limits?.maxStreams;
     const version = props.version ?? DEFAULT_NATS_SERVER_VERSION;
     this.streamPolicy = {

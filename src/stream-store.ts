@@ -4,7 +4,8 @@ import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 import {
-  APPLY_JOB_OPTIONS_SCHEMA, APPLY_JOB_USER, ApplyJob, ApplyJobOptions, ResolvedApplyJob, applyJobProblems, resolveApplyJob,
+  APPLY_JOB_OPTIONS_SCHEMA, APPLY_JOB_USER, ApplyJob, ApplyJobOptions, LABEL_VALUE_LIMIT, MAX_STORE_NAME_LENGTH, ResolvedApplyJob, applyJobProblems,
+  resolveApplyJob,
 } from './apply-job';
 import {
   AuthEnvVariable, AuthKind, NatsAuth, NatsUser, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions,
@@ -295,14 +296,7 @@ const DEFAULT_EXPORTER_IMAGE = 'natsio/prometheus-nats-exporter:0.15.0';
 const MIN_LAME_DUCK_DURATION_MS = 30_000;
 /** The least the termination grace period must exceed lame-duck mode by; the default adds twice that. */
 const LAME_DUCK_MARGIN_MS = 10_000;
-/** Kubernetes' longest label value. */
-const LABEL_VALUE_LIMIT = 63;
-/**
- * The longest store name: the longest name made from it, the apply Job's `<store>-apply-<8 hex>`, is also
- * a label of the Job's pods. The other names fit: the StatefulSet's (at most 52: its pods' revision label
- * adds 11 characters to it) and the headless Service's `<store>-headless` (a DNS label).
- */
-const MAX_NAME_LENGTH = LABEL_VALUE_LIMIT - '-apply-'.length - 8;
+
 /** The store's labels that never change: its selector, and the only ones its volume claim template carries. */
 const STABLE_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/managed-by'];
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -888,7 +882,7 @@ export function resolveStore(input: StreamStoreProps, id: string): { value: Reso
   problems.push(...storeRuleProblems(value, props, usableVolume, minimumGraceMs));
   problems.push(...labelProblems(props.labels ?? {}, Object.keys(storeLabels(value.name, 'stream-store', value.version.version))));
   problems.push(...annotationProblems(props.annotations ?? {}));
-  problems.push(...applyJobProblems(value.applyJob));
+  problems.push(...applyJobProblems(value.applyJob, value.name));
   problems.push(...authProblems(value.auth), ...(value.tls ? tlsProblems(value.tls) : []));
   if (value.auth.kind === AuthKind.USERS && props.applyJob?.password === undefined) {
     problems.push({
@@ -906,8 +900,8 @@ function storeRuleProblems(s: ResolvedStore, props: StreamStoreProps, usableVolu
   if (!DNS_LABEL.test(s.name)) {
     add('name', showValue(s.name), 'must be a DNS label: lower-case letters, digits and "-", starting with a letter');
   }
-  if (s.name.length > MAX_NAME_LENGTH) {
-    add('name', showValue(s.name), `must be at most ${MAX_NAME_LENGTH} characters (it has ${s.name.length}): the longest name made from it, `
+  if (s.name.length > MAX_STORE_NAME_LENGTH) {
+    add('name', showValue(s.name), `must be at most ${MAX_STORE_NAME_LENGTH} characters (it has ${s.name.length}): the longest name made from it, `
       + `the apply Job's "<store>-apply-<8 hex>", is also a label of the Job's pods, and a label value has at most ${LABEL_VALUE_LIMIT} characters; `
       + 'names are never truncated');
   }

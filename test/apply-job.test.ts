@@ -248,3 +248,43 @@ describe('the apply program ConfigMap, one per namespace of the app', () => {
     expect(programs([['a', 'shop']])).toEqual({ a: { own: 1, mounts: true } });
   });
 });
+
+describe('drift check', () => {
+  const cronJob = (objects: any[]) => objects.find((o) => o.kind === 'CronJob');
+
+  test('by default a CronJob runs the Job\'s pod with plan every 10 minutes, one at a time, without retries, after the Job', () => {
+    const objects = synth();
+    const check = cronJob(objects);
+    expect(check.metadata).toMatchObject({ name: 'events-drift', labels: { 'app.kubernetes.io/component': 'stream-drift' } });
+    expect(check.spec).toMatchObject({ schedule: '*/10 * * * *', concurrencyPolicy: 'Forbid', jobTemplate: { spec: { backoffLimit: 0 } } });
+    const pod = check.spec.jobTemplate.spec.template.spec;
+    const jobPod = job(objects).spec.template.spec;
+    expect(pod.containers[0].command).toEqual(['node', '/opt/jetstream-apply/run.js', 'plan']);
+    // The same pod otherwise: program, definitions and their digest, hardening.
+    expect({ ...pod, containers: [{ ...pod.containers[0], command: undefined }] })
+      .toEqual({ ...jobPod, containers: [{ ...jobPod.containers[0], command: undefined }] });
+    expect(check.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/component']).toBe('stream-drift');
+    const order = objects.map((o) => o.metadata.name);
+    expect(order.indexOf('events-drift')).toBeGreaterThan(order.indexOf(job(objects).metadata.name));
+  });
+
+  test('repairs on its schedule when asked, and is left out with false', () => {
+    const repairing = cronJob(synth({ applyJob: { drift: { schedule: '@hourly', repair: true } } }));
+    expect([repairing.spec.schedule, repairing.spec.jobTemplate.spec.template.spec.containers[0].command[2]]).toEqual(['@hourly', 'repair']);
+    expect(cronJob(synth({ applyJob: { drift: false } }))).toBeUndefined();
+  });
+
+  test('fails on a schedule that is not cron, and on a store name too long for a CronJob', () => {
+    expect(synthErrors({ applyJob: { drift: { schedule: 'hourly' } } })).toEqual([
+      '[test/events] store "events": applyJob.drift {"schedule":"hourly"} must be false, or { schedule, repair } with a schedule of five '
+        + 'cron fields or a descriptor such as "@hourly"',
+    ]);
+    const chart = new Chart(Testing.app(), 'test');
+    const name = 'a'.repeat(47);
+    new StreamStore(chart, 'events', { name }).addStream('orders', {});
+    expect(validationErrors(() => Testing.synth(chart))).toEqual([
+      `[test/events] store "${name}": applyJob.drift "${name}-drift" names a CronJob of 53 characters, and Kubernetes allows 52: `
+        + 'use a store name of at most 46 characters, or set applyJob.drift to false',
+    ]);
+  });
+});

@@ -26,7 +26,8 @@ afterAll(stopAll);
 test('synthesizes only the streams, the program and the Job, pointed at the server with its credentials', () => {
   const objects = Testing.synth(build().chart);
   expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-    expect.stringMatching(/^ConfigMap\/jetstream-apply-[0-9a-f]{10}$/), 'ConfigMap/shared-streams', expect.stringMatching(/^Job\/shared-apply-[0-9a-f]{8}$/),
+    expect.stringMatching(/^ConfigMap\/jetstream-apply-[0-9a-f]{10}$/), 'ConfigMap/shared-streams', 'CronJob/shared-drift',
+    expect.stringMatching(/^Job\/shared-apply-[0-9a-f]{8}$/),
   ]);
   const env = objects.find((o) => o.kind === 'Job').spec.template.spec.containers[0].env;
   expect(env).toEqual(expect.arrayContaining([

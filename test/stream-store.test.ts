@@ -281,7 +281,8 @@ describe('StreamStore', () => {
         'app.kubernetes.io/name': 'jetstream-apply',
       });
       for (const object of objects) {
-        const component = object.metadata.name.startsWith('events-apply') ? 'stream-apply' : 'stream-store';
+        const component = object.metadata.name.startsWith('events-apply') ? 'stream-apply'
+          : object.kind === 'CronJob' ? 'stream-drift' : 'stream-store';
         expect(object.metadata.labels).toEqual({
           'app.kubernetes.io/component': component,
           'app.kubernetes.io/instance': 'events',
@@ -299,6 +300,7 @@ describe('StreamStore', () => {
         'ConfigMap/backbone-connection',
         'ConfigMap/backbone-streams',
         expect.stringMatching(/^ConfigMap\/jetstream-apply-[0-9a-f]{10}$/),
+        'CronJob/backbone-drift',
         expect.stringMatching(/^Job\/backbone-apply-[0-9a-f]{8}$/),
         'NetworkPolicy/backbone',
         'Service/backbone',
@@ -457,7 +459,8 @@ describe('StreamStore', () => {
       // The program's ConfigMap has no order of its own; the Job comes after the StatefulSet.
       expect(kinds.indexOf('Job')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
       expect(kinds.indexOf('PodDisruptionBudget')).toBeGreaterThan(kinds.indexOf('StatefulSet'));
-      expect(kinds.sort()).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'Job', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
+      expect(kinds.indexOf('CronJob')).toBeGreaterThan(kinds.indexOf('Job'));
+      expect(kinds.sort()).toEqual(['ConfigMap', 'ConfigMap', 'ConfigMap', 'ConfigMap', 'CronJob', 'Job', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'StatefulSet']);
     });
 
     test('keeps the order when other objects of the chart are declared first', () => {
@@ -510,7 +513,7 @@ describe('StreamStore', () => {
       expect(text.endsWith('}\n')).toBe(true);
     });
 
-    test('a one-field change to one stream changes three short lines of the YAML: the field, the Job name and the definitions digest', () => {
+    test('a one-field change to one stream changes four short lines of the YAML: the field, the Job name and the digest in the Job and its drift check', () => {
       const yaml = (maxAge: string) => Yaml.stringify(...synth({}, (store) => {
         for (let i = 0; i < 20; i++) store.addStream(`s${i}`, { maxAge: i === 7 ? maxAge : '1h' });
       })).split('\n');
@@ -521,6 +524,7 @@ describe('StreamStore', () => {
         '            "max_age": "12h",',
         expect.stringMatching(/^ {2}name: events-apply-[0-9a-f]{8}$/),
         expect.stringMatching(/^ {14}value: [0-9a-f]{64}$/),
+        expect.stringMatching(/^ {18}value: [0-9a-f]{64}$/),
       ]);
     });
 

@@ -718,8 +718,9 @@ describe('store names', () => {
     ]);
   });
 
-  test('accepts a DNS label of 48 characters', () => {
-    expect(synthErrors(storeWith({ name: `a${'-b'.repeat(23)}c` }))).toEqual([]);
+  test('accepts a DNS label of 48 characters without a drift check, and of 46 with one', () => {
+    expect(synthErrors(storeWith({ name: `a${'-b'.repeat(23)}c`, applyJob: { drift: false } }))).toEqual([]);
+    expect(synthErrors(storeWith({ name: `a${'-b'.repeat(22)}c` }))).toEqual([]);
     expect(synthErrors(storeWith({ name: 'events-2' }))).toEqual([]);
   });
 });

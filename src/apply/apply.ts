@@ -22,8 +22,8 @@ import {
   terminationSummary,
 } from './report';
 
-/** What the program does: show the plan only, or apply it. */
-export type Command = 'plan' | 'apply';
+/** What the program does: show the plan only, apply it, or apply only what is safe to repair unattended. */
+export type Command = 'plan' | 'apply' | 'repair';
 
 /** Everything a run needs, resolved from flags and environment by `parseCli`. */
 export interface ApplyOptions {
@@ -96,7 +96,7 @@ const RESULT_OF_EXIT_CODE: Record<ExitCode, RunResult> = {
  * exit code 1.
  */
 export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
-  const mode: ReportMode = options.command;
+  const mode: ReportMode = options.command === 'plan' ? 'plan' : 'apply';
   let outcome: ApplyOutcome;
   let summary: TerminationSummary;
   try {
@@ -127,7 +127,7 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
   try {
     io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared (generation ${document.generation}); `
       + `NATS server ${connection.serverVersion} at ${options.server}`);
-    if (options.command === 'apply') {
+    if (options.command !== 'plan') {
       lock = await takeStoreLock(connection.nc, document.store, { holder: `${os.hostname()} pid ${process.pid}`, since: new Date().toISOString(), ...run }, {
         ttlMs: options.lockTtlMs, replicas: options.ownerReplicas, deadline, log: io.err,
         // A newer run holds it: by the time it is free, these definitions are stale.
@@ -144,6 +144,7 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
     if (stale !== undefined) throw new StaleDefinitions(stale);
     const plan = buildPlan({
       declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion, clustered: connection.clustered,
+      repair: options.command === 'repair',
     });
     return options.command === 'plan' || lock === undefined
       ? showPlan(plan, document, run, record, io)

@@ -5,7 +5,7 @@ import { ApplyOptions, Command } from './apply';
 import { ConnectionAuth } from './nats-io';
 
 /** The usage text of `--help`. */
-export const USAGE = `Usage: jetstream-apply <plan|apply> [options]
+export const USAGE = `Usage: jetstream-apply <plan|apply|repair> [options]
 
 Brings a NATS server's JetStream streams to what a store's streams document declares.
 
@@ -14,6 +14,9 @@ Commands:
           (exit 0: up to date, 2: changes pending, 3: some streams would be refused)
   apply   take the store's lock, then create, update and delete streams as planned
           (exit 0: applied, 3: some streams refused, the others applied)
+  repair  as apply, but only what is safe unattended: re-create missing streams and
+          undo changes made by hand, never deleting a stream or discarding messages
+          (allowDataLoss is ignored); the drift check's CronJob runs it
   Exit 1 on any error: bad input, server unreachable past the wait, a failed write.
   Exit 4 when the definitions are older than the ones the store last applied
   (their generation is lower): nothing is changed.
@@ -42,7 +45,7 @@ const MAX_CONCURRENCY = 1024;
 const DEFAULT_OWNER_REPLICAS = 1;
 /** JetStream's own limit on stream replicas. */
 const MAX_REPLICAS = 5;
-const COMMANDS: readonly Command[] = ['plan', 'apply'];
+const COMMANDS: readonly Command[] = ['plan', 'apply', 'repair'];
 
 /** What the command line asks for: the usage text, or a run. */
 export type CliRequest = { readonly help: true } | { readonly help: false; readonly options: ApplyOptions };
@@ -87,7 +90,7 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
   if (values.help) return { help: true };
   if (positionals.length !== 1 || !COMMANDS.includes(positionals[0] as Command)) {
     const given = positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ');
-    throw new UsageError(`expected one command, plan or apply; got ${given}`);
+    throw new UsageError(`expected one command, plan, apply or repair; got ${given}`);
   }
   const setting = (flag: keyof typeof values, variable: string): Setting | undefined => {
     const flagValue = values[flag];

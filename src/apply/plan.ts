@@ -41,6 +41,11 @@ export interface PlanInput {
   readonly serverVersion: string;
   /** False for a single server, which keeps streams of one replica only. */
   readonly clustered: boolean;
+  /**
+   * Plan a repair: only what is safe unattended. No stream is deleted (the apply Job deletes it),
+   * and no change discards messages, whatever `allowDataLoss` says.
+   */
+  readonly repair?: boolean;
 }
 
 /** Create a declared stream the server lacks. */
@@ -81,6 +86,8 @@ export interface DeleteItem {
 export interface OrphanedItem {
   readonly action: 'orphaned';
   readonly name: string;
+  /** Why it is kept, when not for its retention policy: a repair deletes nothing. */
+  readonly keptBecause?: string;
 }
 
 /** A stream on the server that this store never managed and the app does not declare: left untouched. */
@@ -188,7 +195,9 @@ export function buildPlan(input: PlanInput): Plan {
     if (declaredNames.has(name)) continue;
     const managed = input.managed.get(name);
     if (!managed) items.push({ action: 'foreign', name });
-    else items.push({ action: managed.retentionPolicy === 'Delete' ? 'delete' : 'orphaned', name });
+    else if (managed.retentionPolicy === 'Retain') items.push({ action: 'orphaned', name });
+    else if (input.repair) items.push({ action: 'orphaned', name, keptBecause: 'a repair deletes nothing; the apply Job deletes it' });
+    else items.push({ action: 'delete', name });
   }
   const checked = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
   return { items: checked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
@@ -293,7 +302,7 @@ function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
   const adopt = current !== undefined && !input.managed.has(name);
   const reasons = [...versionProblems(config, input.serverVersion), ...replicaProblems(config, input.clustered)];
   if (current && adopt && !declared.adopt) reasons.push(NOT_MANAGED_REASON);
-  else if (current) reasons.push(...updateProblems(changes, current.state, declared, input.serverVersion));
+  else if (current) reasons.push(...updateProblems(changes, current.state, declared, input.serverVersion, input.repair ?? false));
   else if (config.sealed) reasons.push('sealed true: JetStream cannot create a sealed stream; create it unsealed, then seal it');
   if (reasons.length > 0) return { action: 'refused', name, reasons, changes };
   if (!current) return { action: 'create', name, config };
@@ -317,15 +326,16 @@ function versionProblems(config: JetStreamStreamConfig, serverVersion: string): 
   return fieldsNewerThan(config, serverVersion).map(({ field, needs }) => `field ${field} needs NATS server ${needs}; the server runs ${serverVersion}`);
 }
 
-function updateProblems(changes: FieldChange[], state: StreamState, declared: DeclaredStream, serverVersion: string): string[] {
+function updateProblems(changes: FieldChange[], state: StreamState, declared: DeclaredStream, serverVersion: string, repair: boolean): string[] {
   const reasons: string[] = [];
+  const remedy = repair ? 'a repair never discards messages: the apply Job applies it as allowDataLoss allows' : 'set allowDataLoss to allow it';
   for (const change of changes) {
     for (const rule of REFUSAL_RULES) {
-      if (rule.field !== change.field || (rule.dataLoss && declared.allowDataLoss)) continue;
+      if (rule.field !== change.field || (rule.dataLoss && declared.allowDataLoss && !repair)) continue;
       const why = rule.check({ change, state, serverVersion, allowSeal: declared.allowSeal });
       if (why === undefined) continue;
       reasons.push(rule.dataLoss
-        ? `${formatChange(change)} would lose data: ${why}; set allowDataLoss to allow it`
+        ? `${formatChange(change)} would lose data: ${why}; ${remedy}`
         : `${formatChange(change)}: ${why}`);
     }
   }

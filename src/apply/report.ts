@@ -54,7 +54,7 @@ function remarksOf(result: ItemResult, mode: ReportMode): Remarks {
     case 'update': return { note, detail: item.changes.map(formatChange).join('; ') };
     case 'unchanged': return { note };
     case 'refused': return { detail: item.reasons.join('; ') };
-    case 'orphaned': return { note: 'kept: retentionPolicy Retain' };
+    case 'orphaned': return { note: `kept: ${item.keptBecause ?? 'retentionPolicy Retain'}` };
     case 'foreign': return { note: 'not managed, left untouched' };
     default: return {};
   }

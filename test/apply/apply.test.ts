@@ -7,7 +7,7 @@ import { normalizeServerConfig } from '../../src/apply/normalize';
 import { OWNERSHIP_BUCKET } from '../../src/apply/names';
 import { LOCK_STREAM, OWNERSHIP_STREAM, decodeOwnership, writeOwnership } from '../../src/apply/ownership';
 import { NOT_MANAGED_REASON } from '../../src/apply/plan';
-import { ItemResult, outcomeOf } from '../../src/apply/report';
+import { ItemResult, ReportMode, outcomeOf } from '../../src/apply/report';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 import {
   DEFAULT_RELEASE, NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, makeTempDir, startNatsServer, stopAll, versionOf,
@@ -59,7 +59,7 @@ async function run(command: Command, streams: readonly Entry[], options: Partial
 }
 
 /** Each stream's outcome, by name. */
-function outcomes(result: Run, mode: Command = 'apply'): Record<string, string> {
+function outcomes(result: Run, mode: ReportMode = 'apply'): Record<string, string> {
   return Object.fromEntries(result.results.map((r) => [r.item.name, outcomeOf(r, mode)]));
 }
 
@@ -446,6 +446,40 @@ test('a subject moved from one stream to another applies in one run: the stream 
     '[1/2] updated Z: subjects ["z.>","c.>"] -> ["z.>"]', '[2/2] updated A: subjects ["a.>"] -> ["a.>","c.>"]',
   ]);
   expect((await jsm.streams.info('A')).config.subjects).toEqual(['a.>', 'c.>']);
+});
+
+test('drift: a plan reports it, and a repair re-creates lost memory streams and undoes hand edits, never losing messages or deleting', async () => {
+  const declared = [
+    entry('MEM', { storage: 'memory' }), entry('EDITED', { max_age: HOUR_NS }),
+    entry('CAPPED', { max_msgs: 10 }, { allowDataLoss: true }), entry('LEAVING', {}, { retentionPolicy: 'Delete' }),
+  ];
+  expect((await run('apply', declared)).exitCode).toBe(ExitCode.OK);
+  await publish('MEM.x', 2);
+  // Every server restarts: the memory stream is gone. Someone edits two streams by hand.
+  await nc.close();
+  await server.restart();
+  await connectTest();
+  await jsm.streams.update('EDITED', { ...(await jsm.streams.info('EDITED')).config, max_age: 2 * HOUR_NS });
+  await jsm.streams.update('CAPPED', { ...(await jsm.streams.info('CAPPED')).config, max_msgs: -1 });
+  await publish('CAPPED.x', 20);
+  const now = declared.slice(0, 3);
+
+  const plan = await run('plan', now);
+  // The plan is what the apply Job would do: CAPPED allows data loss.
+  expect([plan.exitCode, outcomes(plan, 'plan')]).toEqual([ExitCode.PENDING, {
+    CAPPED: 'update', EDITED: 'update', LEAVING: 'delete', MEM: 'create',
+  }]);
+  const repair = await run('repair', now);
+  expect([repair.exitCode, outcomes(repair)]).toEqual([ExitCode.REFUSED, {
+    CAPPED: 'refused', EDITED: 'updated', LEAVING: 'orphaned', MEM: 'created',
+  }]);
+  expect(repair.out).toContainEqual(expect.stringMatching(/refused CAPPED: max_msgs unlimited -> 10 would lose data: the stream holds 20 messages; a repair never discards messages: the apply Job applies it as allowDataLoss allows$/));
+  expect(repair.out).toContainEqual(expect.stringMatching(/orphaned LEAVING \(kept: a repair deletes nothing; the apply Job deletes it\)$/));
+  expect((await jsm.streams.info('EDITED')).config.max_age).toBe(HOUR_NS);
+  expect((await jsm.streams.info('CAPPED')).state.messages).toBe(20);
+  expect((await jsm.streams.info('MEM')).config.storage).toBe('memory');
+  // What is left is what only the apply Job does, as the definitions allow it.
+  expect(outcomes(await run('apply', now))).toEqual({ CAPPED: 'updated', EDITED: 'unchanged', LEAVING: 'deleted', MEM: 'unchanged' });
 });
 
 test('a field the program does not know is refused with the document: nothing is created', async () => {

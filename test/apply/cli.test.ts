@@ -58,9 +58,9 @@ describe('parseCli', () => {
   });
 
   test.each<[string, string[], Record<string, string>, string]>([
-    ['without a command', [], ENV, 'expected one command, plan or apply; got none'],
-    ['with an unknown command', ['sync'], ENV, 'expected one command, plan or apply; got "sync"'],
-    ['with two commands', ['plan', 'apply'], ENV, 'expected one command, plan or apply; got "plan" "apply"'],
+    ['without a command', [], ENV, 'expected one command, plan, apply or repair; got none'],
+    ['with an unknown command', ['sync'], ENV, 'expected one command, plan, apply or repair; got "sync"'],
+    ['with two commands', ['plan', 'apply'], ENV, 'expected one command, plan, apply or repair; got "plan" "apply"'],
     ['without a server', ['apply'], { STREAMS_FILE: 'x' }, '--server or NATS_URL is required'],
     ['without definitions', ['apply'], { NATS_URL: 'x' }, '--definitions or STREAMS_FILE is required'],
     ['with a wait that is no duration', ['apply', '--wait', '5'], ENV, '--wait "5" is invalid'],
