@@ -1,10 +1,9 @@
 import { createHash } from 'crypto';
-import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from '../problems';
-import {
-  Compression, DURATION_FIELDS, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamRetentionPolicy,
-} from '../stream-definition';
+import { Problem, formatProblem, schemaProblems, showValue } from '../problems';
+import { DURATION_FIELDS, JetStreamStreamConfig } from '../stream-definition';
 import { streamNameProblem } from '../subjects';
 import { NANOSECONDS_PER_MS, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';
+import { validateDocument } from './document-validator';
 
 /** One stream as the synth declared it, with the apply program's per-stream switches resolved. */
 export interface DeclaredStream {
@@ -32,138 +31,6 @@ export interface StreamsDocument {
   readonly streams: DeclaredStream[];
 }
 
-const count = { type: 'integer', minimum: -1 };
-/** Durations are written as Go durations ("72h"); nanoseconds as a number are read too. */
-const duration = { type: ['integer', 'string'], minimum: 0 };
-/** Sizes are written with a unit ("5GiB"), -1 for unlimited; bytes as a number are read too. */
-const size = { type: ['integer', 'string'], minimum: -1 };
-const flag = { type: 'boolean' };
-const enumOf = (values: object) => ({ enum: Object.values(values) });
-
-const transform = {
-  type: 'object',
-  required: ['src', 'dest'],
-  additionalProperties: false,
-  properties: { src: { type: 'string' }, dest: { type: 'string' } },
-};
-/** A mirror or a source. */
-const source = {
-  type: 'object',
-  required: ['name'],
-  additionalProperties: false,
-  properties: {
-    name: { type: 'string', minLength: 1 },
-    filter_subject: { type: 'string', minLength: 1 },
-    subject_transforms: { type: 'array', items: transform, minItems: 1 },
-    external: {
-      type: 'object',
-      required: ['api'],
-      additionalProperties: false,
-      properties: { api: { type: 'string', minLength: 1 }, deliver: { type: 'string' } },
-    },
-  },
-};
-
-/** The configuration fields `toJetStreamConfig` always writes. */
-const REQUIRED_CONFIG_FIELDS: ReadonlyArray<keyof JetStreamStreamConfig> = [
-  'name', 'subjects', 'retention', 'storage', 'num_replicas', 'max_consumers', 'max_msgs', 'max_bytes',
-  'max_age', 'max_msg_size', 'max_msgs_per_subject', 'discard', 'discard_new_per_subject',
-  'duplicate_window', 'deny_delete', 'deny_purge', 'allow_rollup_hdrs', 'allow_direct', 'mirror_direct',
-  'sealed', 'no_ack',
-];
-
-const CONFIG_SCHEMA = {
-  type: 'object',
-  required: REQUIRED_CONFIG_FIELDS,
-  // The program comes with the synth that writes its documents, so it knows every field: an unknown
-  // one is a typo or a newer synth's, which this program could not check, and the document is refused
-  // before anything is written (an older server would drop it silently, a newer one refuse the stream).
-  additionalProperties: false,
-  properties: {
-    name: { type: 'string' },
-    // Empty only on a mirror or a stream with sources: see subjectsProblems.
-    subjects: { type: 'array', items: { type: 'string', minLength: 1 } },
-    description: { type: 'string' },
-    retention: enumOf(Retention),
-    storage: enumOf(StorageType),
-    num_replicas: { type: 'integer', minimum: 1, maximum: 5 },
-    max_consumers: count,
-    max_msgs: count,
-    max_bytes: size,
-    max_age: duration,
-    max_msg_size: size,
-    max_msgs_per_subject: count,
-    discard: enumOf(DiscardPolicy),
-    discard_new_per_subject: flag,
-    duplicate_window: duration,
-    deny_delete: flag,
-    deny_purge: flag,
-    allow_rollup_hdrs: flag,
-    allow_direct: flag,
-    mirror_direct: flag,
-    sealed: flag,
-    no_ack: flag,
-    compression: enumOf(Compression),
-    first_seq: { type: 'integer', minimum: 1 },
-    metadata: { type: 'object', additionalProperties: { type: 'string' } },
-    consumer_limits: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { inactive_threshold: duration, max_ack_pending: { type: 'integer', minimum: 0 } },
-    },
-    allow_msg_ttl: flag,
-    subject_delete_marker_ttl: duration,
-    allow_msg_counter: flag,
-    allow_atomic: flag,
-    allow_msg_schedules: flag,
-    persist_mode: enumOf(PersistMode),
-    allow_batched: flag,
-    subject_transform: transform,
-    republish: {
-      type: 'object',
-      required: ['dest'],
-      additionalProperties: false,
-      properties: { src: { type: 'string' }, dest: { type: 'string', minLength: 1 }, headers_only: flag },
-    },
-    placement: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { cluster: { type: 'string', minLength: 1 }, tags: { type: 'array', items: { type: 'string', minLength: 1 } } },
-    },
-    mirror: source,
-    sources: { type: 'array', items: source, minItems: 1 },
-  },
-};
-
-/** JSON Schema of the streams document; stream entries are closed so a misspelt switch is an error. */
-const DOCUMENT_SCHEMA = {
-  type: 'object',
-  required: ['store', 'version', 'streams'],
-  additionalProperties: false,
-  properties: {
-    // A key of the ownership and lock buckets.
-    store: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
-    version: { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$' },
-    generation: { type: 'integer', minimum: 0 },
-    streams: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['retentionPolicy', 'config'],
-        additionalProperties: false,
-        properties: {
-          retentionPolicy: enumOf(StreamRetentionPolicy),
-          allowDataLoss: flag,
-          adopt: flag,
-          allowSeal: flag,
-          config: CONFIG_SCHEMA,
-        },
-      },
-    },
-  },
-};
-
-const validateDocument = compileSchema(DOCUMENT_SCHEMA);
 
 interface RawStream {
   retentionPolicy: 'Retain' | 'Delete';

@@ -1,6 +1,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { parseStreamsDocument } from '../../src/apply/definitions';
 import { DEFAULT_NATS_SERVER_VERSION } from '../../src/versions';
 import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
 import { freePort } from '../support/ports';
@@ -59,10 +60,31 @@ beforeAll(async () => {
 
 afterAll(stopAll);
 
-test('the bundle is small and carries no cdk8s', () => {
+test('the bundle is small and carries no cdk8s, nor ajv\'s compiler: its validator is compiled ahead of time', () => {
   const text = fs.readFileSync(bundle, 'utf8');
   expect(text.length).toBeLessThan(MAX_BUNDLE_BYTES);
   expect(text).not.toMatch(/cdk8s-plus|constructs\/lib/);
+  // The one require of "ajv" left is src/problems.ts's, which only compiling a schema reaches.
+  expect(text.match(/require\("ajv"\)/g)).toHaveLength(1);
+  expect(text).not.toContain('schema is invalid');
+});
+
+test('the precompiled validator reports a bad document as the library\'s does', async () => {
+  const bad = path.join(dir, 'bad.json');
+  const document = {
+    store: 'events', version: '2.15', generation: -1,
+    streams: [{ retentionPolicy: 'Keep', typo: true, config: { ...declaredConfig(), max_msgs: 'many', future_field: 1 } }],
+  };
+  fs.writeFileSync(bad, JSON.stringify(document));
+  const result = await runBundle(['plan', '--server', server.url, '--definitions', bad]);
+  let expected = '';
+  try {
+    parseStreamsDocument(JSON.stringify(document), bad);
+  } catch (error) {
+    expected = (error as Error).message;
+  }
+  expect(expected).toContain('streams[0].config.future_field 1 is not a known property');
+  expect([result.code, result.stderr.trim()]).toEqual([1, `error: ${expected}`]);
 });
 
 test('applies with the Job\'s environment, writes the termination message, and plans from flags', async () => {
@@ -113,5 +135,5 @@ test.each<[string, string[], RegExp]>([
 test('--help prints the usage', async () => {
   const result = await runBundle(['--help']);
   expect(result.code).toBe(0);
-  expect(result.stdout).toMatch(/^Usage: jetstream-apply <plan\|apply> \[options\]/);
+  expect(result.stdout).toMatch(/^Usage: jetstream-apply <plan\|apply\|repair> \[options\]/);
 });
