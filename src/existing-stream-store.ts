@@ -149,7 +149,7 @@ export class ExistingStreamStore extends StreamHost {
   private problems(): Problem[] {
     return [
       ...this.propProblems,
-      ...hostedStreamProblems(this.hostedStreams(), this.maxStreams, undefined),
+      ...hostedStreamProblems(this.hostedStreams(), this.maxStreams, undefined, this.streamPolicy.version),
       ...streamsPartProblems(this.streamsParts()),
     ];
   }

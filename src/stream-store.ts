@@ -638,7 +638,7 @@ export class StreamStore extends StreamHost {
     if (this.streamRules?.streams !== this.streams.length) {
       const hosted = this.hostedStreams();
       const problems = [
-        ...hostedStreamProblems(hosted, this.settings.maxStreams, this.settings),
+        ...hostedStreamProblems(hosted, this.settings.maxStreams, this.settings, this.settings.version),
         ...placementProblems(hosted, this.name, this.settings.replicas > 1),
       ];
       this.streamRules = { streams: this.streams.length, problems };

@@ -12,6 +12,7 @@ import {
   Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig,
 } from '../src/stream-definition';
 import { ExternalStream } from '../src/stream-sources';
+import { Stream } from '../src/stream';
 import { StreamStore } from '../src/stream-store';
 import { NatsServerVersion, fieldsNewerThan } from '../src/versions';
 import { SINGLE_SERVER } from './support/nats-config-options';
@@ -250,16 +251,81 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
       }
     });
 
-    // A store rule (it needs the origin's subjects): synth and the server judge a stream beside its local origin.
-    test.each([['origin', 'refuses'], ['hub.deliver', 'accepts']])('an external delivery prefix %s beside a local origin: both %s', async (prefix, verdict) => {
+    /**
+     * The store's rules between streams, each case an app whose streams all go to the server but the
+     * last, which synth and the server then judge; the server's words where it refuses.
+     */
+    type StoreVerdict = 'accepts' | string | { storesOtherwise: string };
+    const before210 = (refusal: string) => (version: NatsServerVersion): StoreVerdict => (version.atLeast('2.10.0') ? 'accepts' : refusal);
+    const STORE_CASES: ReadonlyArray<[
+      what: string, declare: (add: (name: string, options: StreamOptions) => Stream) => void, verdict: StoreVerdict | ((version: NatsServerVersion) => StoreVerdict),
+    ]> = [
+      ['an external delivery prefix over a local origin\'s subjects', (add) => {
+        const origin = add('dp0', { subjects: ['dp0.>'] });
+        add('dp0-copy', { sources: [origin, ExternalStream.of('remote', { apiPrefix: '$JS.hub.API', deliverPrefix: 'dp0' })] });
+      }, 'overlaps with stream subject'],
+      ['an external delivery prefix beside a local origin', (add) => {
+        const origin = add('dp1', { subjects: ['dp1.>'] });
+        add('dp1-copy', { sources: [origin, ExternalStream.of('remote', { apiPrefix: '$JS.hub.API', deliverPrefix: 'hub.deliver' })] });
+      }, 'accepts'],
+      ['a cycle of sources', (add) => {
+        // Each sources the other (the first by name, as the app declares it): the second closes the cycle.
+        const a = add('cy-a', { subjects: ['cy.a.>'], sources: [ExternalStream.of('cy-b')] });
+        add('cy-b', { subjects: ['cy.b.>'], sources: [a] });
+      }, 'detected cycle'],
+      ['a source filter outside its origin\'s subjects (refused before 2.10)', (add) => {
+        const origin = add('fo', { subjects: ['fo.a.>'] });
+        add('fo-copy', { sources: [{ stream: origin, filterSubject: 'fo.b.>' }] });
+      }, before210('does not overlap with any origin stream subject')],
+      ['sources that reach each other through filters that keep them apart', (add) => {
+        const a = add('cf-a', { subjects: ['cf.a.>'], sources: [{ stream: ExternalStream.of('cf-b'), filterSubject: 'cf.b.>' }] });
+        add('cf-b', { subjects: ['cf.b.>'], sources: [{ stream: a, filterSubject: 'cf.a.x.>' }] });
+      }, before210('detected cycle')],
+      ['an origin taking larger messages than the copy', (add) => {
+        const origin = add('ms0', { subjects: ['ms0.>'], maxMsgSize: '2Ki' });
+        add('ms0-copy', { sources: [origin], maxMsgSize: '1Ki' });
+      }, 'stream source must have max message size >= target'],
+      ['an origin of unlimited messages beside a limited copy', (add) => {
+        const origin = add('ms1', { subjects: ['ms1.>'] });
+        add('ms1-copy', { sources: [origin], maxMsgSize: '1Ki' });
+      }, 'accepts'],
+      ['a mirror declaring direct gets unlike its origin\'s', (add) => {
+        const origin = add('md', { subjects: ['md.>'], allowDirect: true });
+        add('md-copy', { mirror: origin, mirrorDirect: false });
+      }, { storesOtherwise: 'mirror_direct' }],
+    ];
+
+    test.each(STORE_CASES.map(([what, declare, expected]) => ({ what, declare, expected })))('$what', async ({ declare, expected }) => {
+      const verdict = typeof expected === 'function' ? expected(policy.version) : expected;
       const chart = new Chart(Testing.app(), 'rules');
       const store = new StreamStore(chart, 'rules', { version: policy.version });
-      const origin = store.addStream('origin', { subjects: ['origin.>'] });
-      const copy = store.addStream('prefixed', { sources: [origin, ExternalStream.of('remote', { apiPrefix: '$JS.hub.API', deliverPrefix: prefix })] });
+      const streams: Stream[] = [];
+      declare((name, options) => {
+        const stream = store.addStream(name, options);
+        streams.push(stream);
+        return stream;
+      });
       const synth = validationErrors(() => Testing.synth(chart));
-      const { error } = await serverVerdict(nc, toJetStreamConfig(copy.definition));
-      expect({ synth: synth.length > 0 ? 'refuses' : 'accepts', server: error === undefined ? 'accepts' : 'refuses' }).toEqual({ synth: verdict, server: verdict });
-      if (error) expect(error).toContain('overlaps');
+      const configs = streams.map((stream) => toJetStreamConfig(stream.definition));
+      const judged = configs.pop() as JetStreamStreamConfig;
+      for (const config of configs) {
+        const reply = await nc.request(`$JS.API.STREAM.CREATE.${config.name}`, JSON.stringify(config), { timeout: 5_000 });
+        expect([config.name, JSON.parse(new TextDecoder().decode(reply.data)).error]).toEqual([config.name, undefined]);
+      }
+      try {
+        const { error, stored } = await serverVerdict(nc, judged);
+        if (typeof verdict === 'object') {
+          const sent = (judged as unknown as Record<string, unknown>)[verdict.storesOtherwise];
+          expect({ synth: synth.length, error, stored: stored?.[verdict.storesOtherwise] === sent ? 'as sent' : 'otherwise' })
+            .toEqual({ synth: 1, error: undefined, stored: 'otherwise' });
+        } else if (verdict === 'accepts') {
+          expect({ synth, error }).toEqual({ synth: [], error: undefined });
+        } else {
+          expect({ synth: synth.length > 0, error }).toEqual({ synth: true, error: expect.stringContaining(verdict) });
+        }
+      } finally {
+        for (const config of configs) await nc.request(`$JS.API.STREAM.DELETE.${config.name}`, '', { timeout: 5_000 });
+      }
     });
 
     test.each(COPY_CASES.map(([what, options, serverError], i) => ({ what, options, serverError, i })))('$what', async ({ options, serverError, i }) => {

@@ -12,7 +12,7 @@ import type { JetStreamStreamConfig } from '../../src/stream-definition';
 import {
   DEFAULT_RELEASE, NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, makeTempDir, startNatsServer, stopAll, versionOf,
 } from '../support/nats-server';
-import { httpGet } from '../support/io';
+import { httpGet, sleep } from '../support/io';
 import { freePort } from '../support/ports';
 import { HOUR_NS, declaredConfig } from './fixtures';
 
@@ -267,6 +267,40 @@ describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
       .toEqual({ serverRefuses: true, exitCode: ExitCode.REFUSED, PLAIN: 'refused' });
     // PROBE, the server's own verdict, is the fifth stream the program sees.
     expect(mirrored.out).toContain('[4/5] refused PLAIN: mirror (unset) -> {"name":"ORDERS"}: JetStream cannot change the mirror of a stream');
+  });
+
+  test('refuses each field newer than the server, naming it and the release that has it; a server that has them all takes them', async () => {
+    const fields: Array<[string, string, unknown]> = [
+      ['metadata', '2.10.0', { team: 'shop' }], ['allow_msg_ttl', '2.11.0', true], ['allow_atomic', '2.12.0', true], ['allow_batched', '2.14.0', true],
+    ];
+    const result = await run('apply', [entry('NEWER', Object.fromEntries(fields.map(([field, , value]) => [field, value])))]);
+    const tooNew = fields.filter(([, needs]) => !versionOf(chosen).atLeast(needs));
+    if (tooNew.length === 0) {
+      expect([result.exitCode, outcomes(result)]).toEqual([ExitCode.OK, { NEWER: 'created' }]);
+    } else {
+      expect([result.exitCode, outcomes(result)]).toEqual([ExitCode.REFUSED, { NEWER: 'refused' }]);
+      expect(result.out[1]).toBe(`[1/1] refused NEWER: ${tooNew.map(([field, needs]) => `field ${field} needs NATS server ${needs}; the server runs ${chosen}`).join('; ')}`);
+      await expect(jsm.streams.info('NEWER')).rejects.toThrow('stream not found');
+    }
+  });
+
+  test('removes a mirror from 2.12, where the server promotes the stream with its messages; refuses it before, as the server does', async () => {
+    const mirror = { subjects: [], duplicate_window: 0, mirror: { name: 'ORDERS' } };
+    expect((await run('apply', [entry('ORDERS'), entry('ARCHIVE', mirror)])).exitCode).toBe(ExitCode.OK);
+    await publish('ORDERS.created', 3);
+    // The mirror copies in the background: bounded wait for its three messages.
+    for (let i = 0; i < 50 && (await jsm.streams.info('ARCHIVE')).state.messages < 3; i++) await sleep(100);
+    const serverError = await serverUpdateError(mirror, {});
+    const promoted = await run('apply', [entry('ORDERS'), entry('ARCHIVE')]);
+    const archive = await jsm.streams.info('ARCHIVE');
+    if (versionOf(chosen).atLeast('2.12.0')) {
+      expect({ serverError, exitCode: promoted.exitCode, ARCHIVE: outcomes(promoted).ARCHIVE, mirror: archive.config.mirror, messages: archive.state.messages })
+        .toEqual({ serverError: undefined, exitCode: ExitCode.OK, ARCHIVE: 'updated', mirror: undefined, messages: 3 });
+    } else {
+      expect({ serverError, exitCode: promoted.exitCode, ARCHIVE: outcomes(promoted).ARCHIVE, mirror: archive.config.mirror?.name, messages: archive.state.messages })
+        .toEqual({ serverError: 'stream mirror configuration can not be updated', exitCode: ExitCode.REFUSED, ARCHIVE: 'refused', mirror: 'ORDERS', messages: 3 });
+      expect(promoted.out).toContainEqual(expect.stringContaining(`NATS server ${chosen} cannot remove a mirror; 2.12.0 can`));
+    }
   });
 
   test('seals an existing stream only when the definition allows it, never on create, and keeps its messages', async () => {
