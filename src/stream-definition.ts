@@ -6,7 +6,7 @@ import {
 } from './units';
 import { NatsServerVersion, fieldsNewerThan } from './versions';
 import {
-  JetStreamSourceConfig, StreamSource, SubjectTransform, readSource, sourceIdentity, sourceProblems,
+  JetStreamSourceConfig, StreamSource, SubjectTransform, readSource, sourceConsumerIdentity, sourceIdentity, sourceProblems,
 } from './stream-sources';
 import { TransformUse, subjectTransformProblem } from './subject-transforms';
 import type { IStream } from './stream';
@@ -856,13 +856,20 @@ function copyProblems(def: StreamDefinition, version: NatsServerVersion): Proble
   }
   if (def.sources.length > 0 && def.allowMsgSchedules) add('allowMsgSchedules', 'true', 'cannot be used with sources');
   const firstByIdentity = new Map<string, number>();
+  const firstByConsumer = new Map<string, number>();
   def.sources.forEach((source, i) => {
     problems.push(...sourceProblems(source, `sources[${i}]`, false, version));
     const identity = sourceIdentity(source);
     const first = firstByIdentity.get(identity);
+    const consumer = sourceConsumerIdentity(source);
+    const firstOfConsumer = consumer === undefined ? undefined : firstByConsumer.get(consumer);
     if (first === undefined) firstByIdentity.set(identity, i);
     // 2.9 takes the same source twice.
     else if (version.atLeast('2.10.0')) add(`sources[${i}]`, showValue(source.name), `copies the same messages as sources[${first}]`);
+    if (consumer !== undefined && firstOfConsumer === undefined) firstByConsumer.set(consumer, i);
+    else if (firstOfConsumer !== undefined && first === undefined && version.atLeast('2.14.0')) {
+      add(`sources[${i}].consumer.name`, showValue(source.consumer?.name), `is the consumer sources[${firstOfConsumer}] copies through: one consumer serves one source`);
+    }
   });
   return problems;
 }

@@ -73,6 +73,21 @@ export interface StreamSourceOptions {
    * @default - every message, under its own subject
    */
   readonly subjectTransforms?: SubjectTransform[];
+  /**
+   * Copy through a durable push consumer of the origin's that you made beforehand (NATS 2.14+),
+   * instead of an ephemeral one the server makes: what a work-queue or interest origin needs, so
+   * no message is lost while the copy is away. Not with `filterSubject` (filter in the consumer).
+   * @default - an ephemeral consumer the server makes and removes
+   */
+  readonly consumer?: SourceConsumer;
+}
+
+/** A durable push consumer on the origin stream that a mirror or source copies through. */
+export interface SourceConsumer {
+  /** The consumer's durable name. */
+  readonly name: string;
+  /** Its deliver subject: a subject without wildcards, where the copy listens. */
+  readonly deliverSubject: string;
 }
 
 /** A mirror or a source: the stream alone, or with options. */
@@ -84,6 +99,7 @@ export interface JetStreamSourceConfig {
   filter_subject?: string;
   subject_transforms?: Array<{ src: string; dest: string }>;
   external?: { api: string; deliver: string };
+  consumer?: { name: string; deliver_subject: string };
 }
 
 /** A mirror or source resolved: the API configuration, and the app's stream it copies from, if it is one. */
@@ -109,6 +125,12 @@ const SOURCE_OPTIONS_SCHEMA = {
         additionalProperties: false,
         properties: { source: { type: 'string' }, destination: { type: 'string' } },
       },
+    },
+    consumer: {
+      type: 'object',
+      required: ['name', 'deliverSubject'],
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1 }, deliverSubject: { type: 'string', minLength: 1 } },
     },
   },
 };
@@ -137,6 +159,7 @@ export function readSource(source: StreamSource, field: string): { readonly reso
     // The server reports both sides of each transform, so both are written.
     config.subject_transforms = options.subjectTransforms.map((t) => ({ src: t.source || '>', dest: t.destination }));
   }
+  if (options.consumer !== undefined) config.consumer = { name: options.consumer.name, deliver_subject: options.consumer.deliverSubject };
   if (origin instanceof ExternalStream) {
     if (origin.apiPrefix !== undefined) config.external = { api: origin.apiPrefix, deliver: origin.deliverPrefix ?? '' };
     return { resolved: { config }, problems };
@@ -174,6 +197,14 @@ export function sourceProblems(config: JetStreamSourceConfig, field: string, mir
       if (clash) add(`.subjectTransforms[${j}]`, b, `${mirror ? 'overlaps' : 'contains or is contained in'} subjectTransforms[${i}] ${JSON.stringify(a)}`);
     }
   }
+  if (config.consumer && version.atLeast('2.14.0')) {
+    const { name, deliver_subject: deliverSubject } = config.consumer;
+    const consumerName = streamNameProblem(name);
+    if (consumerName) add('.consumer.name', name, `names a consumer that ${consumerName}`);
+    const deliver = checkSubject(deliverSubject);
+    if ('problem' in deliver || deliver.tokens.some((t) => t === '*' || t === '>')) add('.consumer.deliverSubject', deliverSubject, 'must be a subject without wildcards');
+    if (config.filter_subject !== undefined) add('.filterSubject', config.filter_subject, 'cannot be used with consumer: the consumer filters');
+  }
   if (config.external) {
     const { api, deliver } = config.external;
     const apiChecked = checkSubject(api);
@@ -187,11 +218,16 @@ export function sourceProblems(config: JetStreamSourceConfig, field: string, mir
   return problems;
 }
 
-/** The identity nats-server gives a source (name, API prefix, subjects in and out): two with the same one are duplicates. */
+/** The identity nats-server gives a source (name, API prefix, consumer, subjects in and out): two with the same one are duplicates. */
 export function sourceIdentity(config: JetStreamSourceConfig): string {
   const all = (subject: string | undefined) => subject || '>';
   const transforms = config.subject_transforms ?? [];
   const from = transforms.length > 0 ? transforms.map((t) => all(t.src)) : [all(config.filter_subject)];
   const to = transforms.length > 0 ? transforms.map((t) => all(t.dest)) : ['>'];
-  return JSON.stringify([config.name, config.external?.api ?? null, from, to]);
+  return JSON.stringify([config.name, config.external?.api ?? null, config.consumer?.name ?? null, from, to]);
+}
+
+/** The durable consumer a source copies through, as nats-server tells them apart: two sources may not share one. */
+export function sourceConsumerIdentity(config: JetStreamSourceConfig): string | undefined {
+  return config.consumer && JSON.stringify([config.name, config.external?.api ?? null, config.consumer.name]);
 }

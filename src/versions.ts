@@ -91,30 +91,31 @@ export interface NewerField {
   readonly needs: string;
 }
 
-/** The release that gave mirrors and sources subject transforms. */
-const SOURCE_TRANSFORMS_MIN_VERSION = '2.10.0';
+/** The first release that knows each field of a mirror or a source newer than 2.9.0. */
+export const SOURCE_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
+  subject_transforms: '2.10.0',
+  // A durable consumer of the origin's, made beforehand, to copy through.
+  consumer: '2.14.0',
+};
 
 /**
  * Every field set in a JetStream stream configuration that `version` does not know, in
- * {@link STREAM_FIELD_MIN_VERSION} order, then the mirror's and each source's subject transforms:
- * such a server would drop them silently.
+ * {@link STREAM_FIELD_MIN_VERSION} order, then those of the mirror and each source: such a server
+ * would drop them silently.
  */
 export function fieldsNewerThan(config: object, version: string): NewerField[] {
   const fields = config as Record<string, unknown>;
-  const newer: NewerField[] = Object.entries(STREAM_FIELD_MIN_VERSION)
-    .filter(([field, needs]) => fields[field] !== undefined && compareVersions(version, needs) < 0)
-    .map(([field, needs]) => ({ field, value: fields[field], needs }));
-  if (compareVersions(version, SOURCE_TRANSFORMS_MIN_VERSION) >= 0) return newer;
+  const unknown = (table: Readonly<Record<string, string>>, object: Record<string, unknown>, prefix: string): NewerField[] => Object.entries(table)
+    .filter(([field, needs]) => object[field] !== undefined && compareVersions(version, needs) < 0)
+    .map(([field, needs]) => ({ field: `${prefix}${field}`, value: object[field], needs }));
   const origins = [
     ['mirror', fields.mirror],
     ...(Array.isArray(fields.sources) ? fields.sources.map((s, i) => [`sources[${i}]`, s]) : []),
-  ] as Array<[string, { subject_transforms?: unknown } | undefined]>;
-  for (const [field, origin] of origins) {
-    if (origin?.subject_transforms !== undefined) {
-      newer.push({ field: `${field}.subject_transforms`, value: origin.subject_transforms, needs: SOURCE_TRANSFORMS_MIN_VERSION });
-    }
-  }
-  return newer;
+  ] as Array<[string, Record<string, unknown> | undefined]>;
+  return [
+    ...unknown(STREAM_FIELD_MIN_VERSION, fields, ''),
+    ...origins.flatMap(([field, origin]) => (origin ? unknown(SOURCE_FIELD_MIN_VERSION, origin, `${field}.`) : [])),
+  ];
 }
 
 /** Compares two dotted release numbers numerically: negative, zero or positive. */

@@ -167,6 +167,19 @@ const COPY_CASES: readonly RuleCase[] = [
   ['a source of another domain', { sources: [ExternalStream.of('origin', { apiPrefix: '$JS.hub.API', deliverPrefix: 'hub.deliver' })] }],
   ['a source through this server\'s own API prefix', { sources: [ExternalStream.of('origin', { apiPrefix: '$JS.API' })] }],
   ['a source with message schedules (2.12+)', { sources: [ORIGIN], allowMsgSchedules: true, allowRollup: true }],
+  ['a source through a durable consumer (2.14+)', { sources: [{ stream: ORIGIN, consumer: { name: 'copier', deliverSubject: 'deliver.copier' } }] }],
+  ['a mirror through a durable consumer (2.14+)', { mirror: { stream: ORIGIN, consumer: { name: 'mirrorer', deliverSubject: 'deliver.mirrorer' } } }],
+  ['a source through a durable consumer and a filter', { sources: [{ stream: ORIGIN, filterSubject: 'origin.eu.>', consumer: { name: 'copier', deliverSubject: 'deliver.copier' } }] },
+    'stream source consumer config is invalid'],
+  ['a source through a consumer with a wildcard deliver subject', { sources: [{ stream: ORIGIN, consumer: { name: 'copier', deliverSubject: 'deliver.*' } }] },
+    'stream source consumer config is invalid'],
+  ['two sources through one consumer', {
+    sources: [{ stream: ORIGIN, filterSubject: undefined, consumer: { name: 'copier', deliverSubject: 'deliver.a' } },
+      { stream: ORIGIN, subjectTransforms: [{ source: 'origin.eu.>', destination: '' }], consumer: { name: 'copier', deliverSubject: 'deliver.b' } }],
+  }, 'duplicate stream source consumer detected'],
+  ['two sources of one origin through two consumers', {
+    sources: [{ stream: ORIGIN, consumer: { name: 'copier-a', deliverSubject: 'deliver.a' } }, { stream: ORIGIN, consumer: { name: 'copier-b', deliverSubject: 'deliver.b' } }],
+  }],
 ];
 
 /**
@@ -180,6 +193,11 @@ function sentAndStored(config: JetStreamStreamConfig, stored: Record<string, unk
     sent: Object.fromEntries(sent.map(([key, value]) => [key, canonicalValue(key, value)])),
     stored: Object.fromEntries(sent.map(([key]) => [key, canonicalValue(key, key === 'metadata' ? userMetadata(stored?.[key]) : stored?.[key])])),
   };
+}
+
+/** The value at an API path such as `sources[0].consumer`, or undefined. */
+function valueAt(object: Record<string, unknown> | undefined, apiPath: string): unknown {
+  return apiPath.split(/[.[\]]+/).filter(Boolean).reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], object);
 }
 
 afterAll(async () => {
@@ -215,11 +233,14 @@ describe.each(NATS_SERVER_RELEASES)('nats-server %s', (release: NatsServerReleas
     const serverError = typeof verdict === 'function' ? verdict(policy.version) : verdict;
     const synth = synthVerdict(options, name, policy);
     const { error, stored } = await serverVerdict(nc, synth.config);
-    const tooNew = fieldsNewerThan(synth.config, policy.version.version).map((f) => f.field);
+    const tooNew = fieldsNewerThan(synth.config, policy.version.version);
     if (tooNew.length > 0) {
-      // A field the release does not know: synth names it, and the server refuses it or drops it.
-      expect({ synth: synth.problems.filter((p) => /needs NATS server \S+ or newer/.test(p)).length, kept: error ? [] : tooNew.filter((f) => stored?.[f] !== undefined) })
-        .toEqual({ synth: tooNew.length, kept: [] });
+      // A field the release does not know: synth names each with the release that has it, and the
+      // server refuses it or drops it (a nested field looked up where it is).
+      expect({
+        synth: synth.problems.filter((p) => /needs NATS server \S+ or newer/.test(p)),
+        kept: error ? [] : tooNew.filter((f) => valueAt(stored, f.field) !== undefined).map((f) => f.field),
+      }).toEqual({ synth: tooNew.map((f) => expect.stringContaining(`needs NATS server ${f.needs} or newer`)), kept: [] });
     } else if (typeof serverError === 'object') {
       const field = serverError.storesOtherwise;
       const sent = (synth.config as unknown as Record<string, unknown>)[field] ?? false;
@@ -360,7 +381,12 @@ describe('every stream field newer than 2.9, in three streams (counters, async p
       allowRollup: true, allowAtomic: true, allowMsgSchedules: true, allowBatched: true,
     },
     counter: { allowMsgCounter: true, persistMode: PersistMode.ASYNC },
-    copy: { sources: [{ stream: ExternalStream.of('everything'), subjectTransforms: [{ source: 'moved.>', destination: 'copied.>' }] }] },
+    copy: {
+      sources: [{
+        stream: ExternalStream.of('everything'), subjectTransforms: [{ source: 'moved.>', destination: 'copied.>' }],
+        consumer: { name: 'copier', deliverSubject: 'deliver.copier' },
+      }],
+    },
   };
   const policyOf = (release: NatsServerRelease): StreamPolicy => ({
     storeName: 'rules', replicas: 1, version: versionOf(release), maxPayloadBytes: 1024 * 1024, defaults: {}, limits: {},
@@ -398,6 +424,7 @@ describe('every stream field newer than 2.9, in three streams (counters, async p
       'allowMsgCounter: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
       'persistMode: needs NATS server 2.12.0 or newer; store "rules" runs 2.9.25',
       'sources[0].subjectTransforms: needs NATS server 2.10.0 or newer; store "rules" runs 2.9.25',
+      'sources[0].consumer: needs NATS server 2.14.0 or newer; store "rules" runs 2.9.25',
     ]);
   });
 });

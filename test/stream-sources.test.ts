@@ -170,6 +170,13 @@ describe('rules of one stream', () => {
     ['a transform reading a wildcard the source lacks', { subjects: ['a.*'], subjectTransform: { source: 'a.*', destination: 'b.$2' } },
       ['subjectTransform a.* -> b.$2 destination "$2" reads wildcard 2, and source "a.*" has 1']],
     ['an empty placement, which the server drops', { subjects: ['a.>'], placement: {} }, ['placement {} must NOT have fewer than 1 properties']],
+    ['a durable consumer with a filter', { sources: [{ stream: ExternalStream.of('o'), filterSubject: 'o.>', consumer: { name: 'c', deliverSubject: 'd.c' } }] },
+      ['sources[0].filterSubject "o.>" cannot be used with consumer: the consumer filters']],
+    ['a durable consumer with a wildcard deliver subject', { mirror: { stream: ExternalStream.of('o'), consumer: { name: 'c', deliverSubject: 'd.*' } } },
+      ['mirror.consumer.deliverSubject "d.*" must be a subject without wildcards']],
+    ['one durable consumer for two sources', {
+      sources: [{ stream: ExternalStream.of('o'), consumer: { name: 'c', deliverSubject: 'd.a' } }, { stream: ExternalStream.of('o'), subjectTransforms: [{ source: 'o.eu.>', destination: '' }], consumer: { name: 'c', deliverSubject: 'd.b' } }],
+    }, ['sources[1].consumer.name "c" is the consumer sources[0] copies through: one consumer serves one source']],
     ['a placement by no tags', { subjects: ['a.>'], placement: { tags: [] } }, ['placement.tags [] must NOT have fewer than 1 items']],
   ])('refuses %s', (_what, options, expected) => {
     expect(errors(options)).toEqual(expected);

@@ -35,6 +35,12 @@ const source = {
       additionalProperties: false,
       properties: { api: { type: 'string', minLength: 1 }, deliver: { type: 'string' } },
     },
+    consumer: {
+      type: 'object',
+      required: ['name', 'deliver_subject'],
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1 }, deliver_subject: { type: 'string', minLength: 1 } },
+    },
   },
 };
 
