@@ -10,7 +10,9 @@ import { Chart, Testing } from 'cdk8s';
 import { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo, connect } from 'nats';
 import { ApplyOutcome, ExitCode, runApply } from '../src/apply/apply';
 import { parseCli } from '../src/apply/cli';
+import { PersistMode, StreamOptions, toJetStreamConfig } from '../src/stream-definition';
 import { StreamStore } from '../src/stream-store';
+import { validationErrors } from './support/validation-errors';
 import { NatsServerHandle, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
 
@@ -236,4 +238,28 @@ describe('a three-server store', () => {
     await expectCaughtUp(serverNamed(leader), leader);
     await expectAllMessages();
   }, 30_000);
+});
+
+describe('rules only a cluster can hold', () => {
+  test('placement and async persistence: synth refuses exactly what the cluster refuses', async () => {
+    const cases: Array<[string, StreamOptions, boolean]> = [
+      ['placement in the store\'s own cluster', { placement: { cluster: STORE } }, false],
+      ['placement in another cluster', { placement: { cluster: 'east' } }, true],
+      ['placement by tags the servers do not carry', { placement: { tags: ['az:1'] } }, true],
+      ['async persistence of three replicas', { persistMode: PersistMode.ASYNC, replicas: 3 }, true],
+      ['async persistence of one replica', { persistMode: PersistMode.ASYNC }, false],
+    ];
+    const verdicts = [];
+    for (const [i, [what, options]] of cases.entries()) {
+      const chart = new Chart(Testing.app(), 'test');
+      const stream = new StreamStore(chart, STORE, { replicas: 3 }).addStream(`rule${i}`, { subjects: [`rule${i}.>`], ...options });
+      const synth = validationErrors(() => Testing.synth(chart));
+      const config = toJetStreamConfig(stream.definition);
+      const reply = await nc.request(`$JS.API.STREAM.CREATE.${config.name}`, JSON.stringify(config), { timeout: WAIT_MS });
+      const error = JSON.parse(new TextDecoder().decode(reply.data)).error?.description;
+      if (error === undefined) await jsm.streams.delete(config.name);
+      verdicts.push([what, { synth: synth.length > 0, server: error !== undefined }]);
+    }
+    expect(verdicts).toEqual(cases.map(([what, , refused]) => [what, { synth: refused, server: refused }]));
+  }, 60_000);
 });
