@@ -284,6 +284,22 @@ describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
     }
   });
 
+  test('refuses changing the first sequence, which the server stores to no effect (2.10+) or does not know', async () => {
+    if (!versionOf(chosen).atLeast('2.10.0')) {
+      expect(outcomes(await run('apply', [entry('SEQ', { first_seq: 100 })]))).toEqual({ SEQ: 'refused' });
+      return;
+    }
+    expect((await run('apply', [entry('SEQ', { first_seq: 100 })])).exitCode).toBe(ExitCode.OK);
+    const js = nc.jetstream();
+    expect((await js.publish('SEQ.a')).seq).toBe(100);
+    // The server's own verdict on the change, on a stream of its own: it takes it, and the next message still follows the last.
+    expect(await serverUpdateError({ first_seq: 100 }, { first_seq: 500 })).toBeUndefined();
+    expect((await js.publish('PROBE.a')).seq).toBe(100);
+    const changed = await run('apply', [entry('SEQ', { first_seq: 500 })]);
+    expect([changed.exitCode, outcomes(changed).SEQ]).toEqual([ExitCode.REFUSED, 'refused']);
+    expect(changed.out).toContainEqual(expect.stringContaining('refused SEQ: first_seq 100 -> 500: the first sequence only applies when a stream is created'));
+  });
+
   test('removes a mirror from 2.12, where the server promotes the stream with its messages; refuses it before, as the server does', async () => {
     const mirror = { subjects: [], duplicate_window: 0, mirror: { name: 'ORDERS' } };
     expect((await run('apply', [entry('ORDERS'), entry('ARCHIVE', mirror)])).exitCode).toBe(ExitCode.OK);
