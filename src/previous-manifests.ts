@@ -19,6 +19,12 @@ export interface PreviousManifests {
   /** Such as `git HEAD:dist/`, or `none: …` when there was nothing to read. */
   readonly source: string;
   readonly warnings: readonly string[];
+  /**
+   * The text of the output one commit earlier (`HEAD^`), unparsed: what it shows of the stores'
+   * generations, so a revert of the output itself still numbers its definitions past them.
+   * Empty when the previous manifests are not from git, or the revision has no parent here.
+   */
+  readonly earlierTexts: readonly string[];
 }
 
 /**
@@ -56,22 +62,30 @@ function readFiles(location: string): PreviousManifests {
   const files = fs.statSync(location).isDirectory()
     ? fs.readdirSync(location).filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => path.join(location, name))
     : [location];
-  return parseFiles(files.map((file) => [file, fs.readFileSync(file, 'utf8')]), `${PREVIOUS_VARIABLE}=${location}`);
+  return { ...parseFiles(files.map((file) => [file, fs.readFileSync(file, 'utf8')]), `${PREVIOUS_VARIABLE}=${location}`), earlierTexts: [] };
 }
 
 function readCommitted(outdir: string, ref: string): PreviousManifests {
   const root = repositoryRoot(outdir);
-  if (!root) return { objects: [], source: `none: ${outdir} is in no git repository`, warnings: [] };
+  if (!root) return { objects: [], source: `none: ${outdir} is in no git repository`, warnings: [], earlierTexts: [] };
   const relative = path.relative(root, outdir).split(path.sep).join('/');
   const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', maxBuffer: GIT_MAX_BUFFER, stdio: ['ignore', 'pipe', 'pipe'] });
+  const yamlFiles = (revision: string) => git('ls-tree', '-r', '--name-only', '-z', revision, '--', `${relative}/`).split('\0')
+    .filter((name) => /\.ya?ml$/.test(name)).sort();
   let names: string[];
   try {
-    names = git('ls-tree', '-r', '--name-only', '-z', ref, '--', `${relative}/`).split('\0').filter((name) => /\.ya?ml$/.test(name));
+    names = yamlFiles(ref);
   } catch {
     // No such revision yet, as in a repository without a commit: a first synthesis.
-    return { objects: [], source: `none: git ${ref} does not exist`, warnings: [] };
+    return { objects: [], source: `none: git ${ref} does not exist`, warnings: [], earlierTexts: [] };
   }
-  return parseFiles(names.sort().map((name) => [name, git('show', `${ref}:${name}`)]), `git ${ref}:${relative}/`);
+  let earlierTexts: string[] = [];
+  try {
+    earlierTexts = yamlFiles(`${ref}^`).map((name) => git('show', `${ref}^:${name}`));
+  } catch {
+    // The first commit, or a shallow clone: no earlier output to look at.
+  }
+  return { ...parseFiles(names.map((name) => [name, git('show', `${ref}:${name}`)]), `git ${ref}:${relative}/`), earlierTexts };
 }
 
 /** The closest directory at or above `dir` with a `.git`, without running git: most synths (tests) have none. */
@@ -82,7 +96,7 @@ function repositoryRoot(dir: string): string | undefined {
   }
 }
 
-function parseFiles(files: ReadonlyArray<[string, string]>, source: string): PreviousManifests {
+function parseFiles(files: ReadonlyArray<[string, string]>, source: string): Omit<PreviousManifests, 'earlierTexts'> {
   const objects: any[] = [];
   const warnings: string[] = [];
   for (const [file, text] of files) {

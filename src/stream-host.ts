@@ -83,8 +83,8 @@ export abstract class StreamHost extends Construct implements IStreamStore {
   protected streamsParts(): StreamsPart[] {
     if (this.parts) return this.parts;
     const unnumbered = renderStreamsParts(this.name, this.streamPolicy.version.version, 0, this._streams.map((s) => s.definition));
-    const previous = previousManifestsOf(this)?.objects ?? [];
-    this.parts = withGeneration(unnumbered, nextGeneration(previous, this.name, Chart.of(this).namespace, unnumbered));
+    const earlier = previousManifestsOf(this) ?? { objects: [], earlierTexts: [] };
+    this.parts = withGeneration(unnumbered, nextGeneration(earlier, this.name, Chart.of(this).namespace, unnumbered));
     return this.parts;
   }
 

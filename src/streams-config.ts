@@ -68,24 +68,47 @@ export function withGeneration(parts: readonly StreamsPart[], generation: number
 /** The key of each definitions ConfigMap holding its part of the streams document. */
 export const PART_KEY = 'streams.json';
 
+/** What a synthesis knows of a store's earlier definitions: the objects the previous one wrote, and older output unparsed. */
+export interface EarlierDefinitions {
+  readonly objects: readonly any[];
+  readonly earlierTexts: readonly string[];
+}
+
 /**
  * The generation of a store's definitions (see `apply/generation.ts`): the previous synthesis's
- * when the definitions are the same, else the next one; 0 for a store without a previous synthesis.
- * Pure: `previous` are the objects the previous synthesis wrote, `namespace` the store's.
+ * when the definitions are the same and no earlier output numbered them higher, else one past the
+ * highest number seen (so a revert of the output itself, or a store moved to another namespace,
+ * counts on); 0 for a store seen nowhere before. Pure: `namespace` is the store's (none is `default`).
  *
  * @param parts the new definitions, rendered with any generation (it is not compared)
  */
-export function nextGeneration(previous: readonly any[], store: string, namespace: string | undefined, parts: readonly StreamsPart[]): number {
-  const before = previousDocument(previous, store, namespace);
-  if (before === undefined) return 0;
-  const after = documentContent(parts.map((p) => JSON.parse(p.text)));
-  return after === before.content ? before.generation : before.generation + 1;
+export function nextGeneration(earlier: EarlierDefinitions, store: string, namespace: string | undefined, parts: readonly StreamsPart[]): number {
+  const highest = Math.max(-1, ...storeDocuments(earlier.objects, store).map(generationOf), ...earlierGenerations(earlier.earlierTexts, store));
+  if (highest < 0) return 0;
+  const before = previousDocument(earlier.objects, store, namespace);
+  const same = before !== undefined && before.generation === highest && documentContent(parts.map((p) => JSON.parse(p.text))) === before.content;
+  return same ? highest : highest + 1;
 }
 
-/** The store's previous definitions: their generation, and their content as {@link documentContent} compares it. */
-function previousDocument(objects: readonly any[], store: string, namespace: string | undefined): { generation: number; content: string } | undefined {
-  const documents = objects
-    .filter((o) => o?.kind === 'ConfigMap' && typeof o.data?.[PART_KEY] === 'string' && o.metadata?.namespace === namespace
+/** The generations written for `store` in unparsed output, as the document header writes them. */
+function earlierGenerations(texts: readonly string[], store: string): number[] {
+  const header = new RegExp(`"store": ${escapeRegExp(JSON.stringify(store))},\\s*"version": "[^"]*",\\s*"generation": (\\d+)`, 'g');
+  return texts.flatMap((text) => [...text.matchAll(header)].map((match) => Number(match[1])));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function generationOf(document: any): number {
+  return Number.isInteger(document.generation) ? document.generation : 0;
+}
+
+/** The definitions documents of `store` among `objects`, with their namespace (none is `default`, as kubectl writes it). */
+function storeDocuments(objects: readonly any[], store: string, namespace?: string): any[] {
+  return objects
+    .filter((o) => o?.kind === 'ConfigMap' && typeof o.data?.[PART_KEY] === 'string'
+      && (namespace === undefined || (o.metadata?.namespace ?? 'default') === namespace)
       && typeof o.metadata?.name === 'string' && o.metadata.name.startsWith(`${store}-streams`))
     .flatMap((o) => {
       try {
@@ -96,9 +119,13 @@ function previousDocument(objects: readonly any[], store: string, namespace: str
       }
     })
     .filter((d) => d?.store === store && Array.isArray(d.streams));
+}
+
+/** The store's previous definitions in its namespace: their generation, and their content as {@link documentContent} compares it. */
+function previousDocument(objects: readonly any[], store: string, namespace: string | undefined): { generation: number; content: string } | undefined {
+  const documents = storeDocuments(objects, store, namespace ?? 'default');
   if (documents.length === 0) return undefined;
-  const generation = Math.max(...documents.map((d) => (Number.isInteger(d.generation) ? d.generation : 0)));
-  return { generation, content: documentContent(documents) };
+  return { generation: Math.max(...documents.map(generationOf)), content: documentContent(documents) };
 }
 
 /** What makes two documents the same definitions: the release and every stream, in name order; not the generation. */

@@ -255,11 +255,10 @@ export async function writeOwnership(
     if (previous.pieces && previous.pieces.epoch !== pieces?.epoch) await purgePieces(kv, store, previous.pieces, warn);
     return { ...content, revision: written, pieces };
   } catch (error) {
-    // A write whose answer was lost and sent again finds its own first write: that is success.
+    // A write whose answer was lost and sent again finds its own first write (the same value, so
+    // nothing is overwritten): that is success. Revisions count every key of the bucket.
     const current = kv && isWrongLastSequence(error) ? await kv.get(store).catch(() => null) : null;
-    if (current?.operation === 'PUT' && current.string() === head && current.revision === previous.revision + 1) {
-      return { ...content, revision: current.revision, pieces };
-    }
+    if (current?.operation === 'PUT' && current.string() === head) return { ...content, revision: current.revision, pieces };
     if (isWrongLastSequence(error)) {
       throw new Error(`${recordName(store)} was changed by another run since this one read it (revision ${previous.revision}); `
         + 'two applies for one store ran at once: run again');

@@ -213,25 +213,34 @@ const KEPT_AS: Partial<Record<PlanItem['action'], string>> = {
 /**
  * Creates and subject-changing updates whose subjects overlap those of a stream that keeps its own
  * on the server (an orphan, a foreign stream, a refused one): the server would refuse the write on
- * every run, so the plan refuses it, saying which stream holds the subject and what to do.
+ * every run, so the plan refuses it, saying which stream holds the subject and what to do. A stream
+ * refused so keeps its subjects too, so this repeats until no more are refused.
  */
 function refuseKeptSubjects(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
-  const kept = items.flatMap((item) => {
-    const why = KEPT_AS[item.action];
-    const subjects = serverSubjects(server, item.name);
-    return why !== undefined && subjects.length > 0 ? [{ name: item.name, subjects, why }] : [];
-  });
-  if (kept.length === 0) return items;
-  return items.map((item) => {
-    if (!takesSubjects(item, server)) return item;
-    const reasons = kept.flatMap((k) => {
-      const clash = firstOverlap(item.config.subjects, k.subjects);
-      return k.name !== item.name && clash
-        ? [`subject ${JSON.stringify(clash[0])} overlaps ${JSON.stringify(clash[1])} of stream ${JSON.stringify(k.name)}, which is ${k.why}`]
-        : [];
+  let current = items;
+  // Bounded: each pass that goes on refuses at least one more of the finitely many items.
+  for (; ;) {
+    const kept = current.flatMap((item) => {
+      const why = KEPT_AS[item.action];
+      const subjects = serverSubjects(server, item.name);
+      return why !== undefined && subjects.length > 0 ? [{ name: item.name, subjects, why }] : [];
     });
-    return reasons.length === 0 ? item : { action: 'refused', name: item.name, reasons, changes: item.action === 'update' ? item.changes : [] };
-  });
+    let refused = 0;
+    const next = current.map((item): PlanItem => {
+      if (!takesSubjects(item, server)) return item;
+      const reasons = kept.flatMap((k) => {
+        const clash = firstOverlap(item.config.subjects, k.subjects);
+        return k.name !== item.name && clash
+          ? [`subject ${JSON.stringify(clash[0])} overlaps ${JSON.stringify(clash[1])} of stream ${JSON.stringify(k.name)}, which is ${k.why}`]
+          : [];
+      });
+      if (reasons.length === 0) return item;
+      refused++;
+      return { action: 'refused', name: item.name, reasons, changes: item.action === 'update' ? item.changes : [] };
+    });
+    if (refused === 0) return current;
+    current = next;
+  }
 }
 
 /**

@@ -578,6 +578,8 @@ describe('on nats-server 2.9.10', () => {
 test('a stale ownership revision is a conflict, never an overwrite', async () => {
   const managed = { managed: new Map([['A', { retentionPolicy: 'Retain' as const }]]), applied: { generation: 0 } };
   const first = await writeOwnership(nc, STORE, managed, { revision: 0 }, 1);
+  // Another store's record moves the bucket's revisions on.
+  await writeOwnership(nc, 'other-store', managed, { revision: 0 }, 1);
   // The same record sent again at the same revision (a write whose answer was lost) is that write.
   expect((await writeOwnership(nc, STORE, managed, { revision: 0 }, 1)).revision).toBe(first.revision);
   const other = { ...managed, applied: { generation: 1 } };

@@ -1,6 +1,6 @@
 import { parseStreamsDocument, parseStreamsDocuments } from '../../src/apply/definitions';
 import { StreamPolicy, StreamRetentionPolicy, resolveStream } from '../../src/stream-definition';
-import { renderStreamsParts } from '../../src/streams-config';
+import { nextGeneration, renderStreamsParts, withGeneration } from '../../src/streams-config';
 import { NatsServerVersion } from '../../src/versions';
 import { declaredConfig } from './fixtures';
 
@@ -151,5 +151,28 @@ describe('parseStreamsDocument', () => {
   test('fails on text that is not JSON, naming the source', () => {
     expect(() => parseStreamsDocument('{"store":', 'config/streams.json'))
       .toThrow(/^invalid streams document config\/streams\.json:\n {2}\(document\) is not JSON: \S/);
+  });
+});
+
+describe('nextGeneration', () => {
+  const parts = (maxAge: string, generation = 0) => withGeneration(
+    renderStreamsParts('events', '2.15.3', 0, [resolveStream({ subjects: ['orders.>'], maxAge }, 'orders', POLICY).value]), generation);
+  /** The definitions ConfigMap as a synthesis wrote it, or as kubectl shows it (with a namespace). */
+  const configMap = (maxAge: string, generation: number, namespace?: string) => ({
+    kind: 'ConfigMap', metadata: { name: 'events-streams', ...(namespace ? { namespace } : {}) }, data: { 'streams.json': parts(maxAge, generation)[0].text },
+  });
+  const next = (objects: any[], maxAge: string, namespace?: string, earlierTexts: string[] = []) => nextGeneration({ objects, earlierTexts }, 'events', namespace, parts(maxAge));
+
+  test.each<[string, any[], string, string | undefined, string[], number]>([
+    ['a store seen nowhere before', [], '1h', undefined, [], 0],
+    ['the same definitions', [configMap('1h', 3)], '1h', undefined, [], 3],
+    ['changed definitions', [configMap('1h', 3)], '2h', undefined, [], 4],
+    ['the same, as kubectl shows a chart without a namespace', [configMap('1h', 3, 'default')], '1h', undefined, [], 3],
+    ['the same, in the namespace named', [configMap('1h', 3, 'shop')], '1h', 'shop', [], 3],
+    ['a store moved to another namespace: past the number seen', [configMap('1h', 3, 'shop')], '1h', 'other', [], 4],
+    ['the output reverted to an older number: past the earlier one', [configMap('1h', 0)], '1h', undefined, [configMap('2h', 1).data['streams.json']], 2],
+    ['earlier output of a lower number changes nothing', [configMap('1h', 5)], '1h', undefined, [configMap('2h', 4).data['streams.json']], 5],
+  ])('%s', (_, objects, maxAge, namespace, earlierTexts, expected) => {
+    expect(next(objects, maxAge, namespace, earlierTexts)).toBe(expected);
   });
 });

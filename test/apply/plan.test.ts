@@ -315,3 +315,16 @@ describe('updateWaves', () => {
     expect(names(updateWaves(updates))).toEqual(expected);
   });
 });
+
+describe('subjects kept on the server', () => {
+  test('a stream refused for an orphan\'s subjects keeps its own, so one taking them is refused too, not failed by the server', () => {
+    const stream = (name: string, subjects: string[]) => declared({ name, subjects });
+    const plan = buildPlan(input({
+      declared: [stream('bb', ['c.>']), stream('aa', ['b.>'])],
+      server: new Map([['o', onServer({ name: 'o', subjects: ['c.>'] })], ['bb', onServer({ name: 'bb', subjects: ['b.>'] })], ['aa', onServer({ name: 'aa', subjects: ['a.>'] })]]),
+      managed: new Map(['o', 'bb', 'aa'].map((name) => [name, { retentionPolicy: 'Retain' as const }])),
+    }));
+    expect(plan.items.map((i) => [i.name, i.action])).toEqual([['aa', 'refused'], ['bb', 'refused'], ['o', 'orphaned']]);
+    expect(reasons(plan.items[0])).toEqual(['subject "b.>" overlaps "b.>" of stream "bb", which is refused in this run, so it keeps its subjects']);
+  });
+});

@@ -2,6 +2,7 @@
  * Two runs of one store at once, rollbacks and crashed runs, against a real nats-server: the store's
  * lock lets one run at a time, and the generation of the definitions lets only the newest win.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart } from 'cdk8s';
@@ -231,6 +232,54 @@ describe('rollbacks', () => {
     // The first Job, still retrying somewhere, can no longer apply its (equal) definitions over the third's.
     const late = path.join(first.outdir, 'streams.json');
     expect((await run(late)).exitCode).toBe(ExitCode.STALE);
+  });
+
+  test('a git revert of the output itself: the reverted definitions are numbered past the reverted ones, and apply', async () => {
+    const repo = makeTempDir();
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], {
+      encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+    });
+    git('init', '-q');
+    const outdir = path.join(repo, 'dist');
+    /** Synthesizes into the repository's dist/, reading the committed output as npm run synth does; the Job name and document. */
+    const synthesizeCommitted = (streams: Record<string, StreamOptions>) => {
+      const saved = process.env[PREVIOUS_VARIABLE];
+      delete process.env[PREVIOUS_VARIABLE];
+      try {
+        const app = new App({ outdir });
+        const store = new StreamStore(new Chart(app, 'shop'), 'reverted');
+        for (const [name, options] of Object.entries(streams)) store.addStream(name, options);
+        app.synth();
+      } finally {
+        if (saved !== undefined) process.env[PREVIOUS_VARIABLE] = saved;
+      }
+      const objects = parseObjects(fs.readFileSync(path.join(outdir, 'shop.k8s.yaml'), 'utf8'));
+      const text = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['streams.json']).data['streams.json'] as string;
+      return { job: objects.find((o) => o.kind === 'Job').metadata.name as string, text, generation: JSON.parse(text).generation as number };
+    };
+    const A = { RV_ORDERS: { subjects: ['rv.orders.>'], maxAge: '1h' } };
+    const B = { RV_ORDERS: { subjects: ['rv.orders.>'], maxAge: '2h' } };
+    const first = synthesizeCommitted(A);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'A');
+    const second = synthesizeCommitted(B);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'B');
+    git('revert', '--no-edit', 'HEAD');
+    const third = synthesizeCommitted(A);
+    expect([first.generation, second.generation, third.generation]).toEqual([0, 1, 2]);
+    expect(new Set([first.job, second.job, third.job]).size).toBe(3);
+    // Committed, it stays: the output at HEAD has the highest number seen.
+    git('add', '-A');
+    git('commit', '-q', '-m', 'A again');
+    expect(synthesizeCommitted(A)).toEqual(third);
+
+    for (const [i, synthesis] of [first, second, third].entries()) {
+      const definitions = path.join(repo, `streams-${i}.json`);
+      fs.writeFileSync(definitions, synthesis.text);
+      expect((await run(definitions)).exitCode).toBe(ExitCode.OK);
+    }
+    expect(await streamsOf('RV_')).toEqual({ RV_ORDERS: HOUR_NS });
   });
 });
 
