@@ -207,6 +207,8 @@ async function applyPlan(
   // Recorded before any write: a run of older definitions that comes after this one, even if this one dies, is refused.
   const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, read.managed), applied: run };
   let record = read;
+  const lostBeforeWrites = lock.lost();
+  if (lostBeforeWrites !== undefined) throw new Error(`${lostBeforeWrites}; nothing was written`);
   if (!sameRecord(intended, record)) {
     record = await writeOwnership(nc, store, intended, record, options.ownerReplicas, io.err);
   }

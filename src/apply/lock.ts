@@ -18,7 +18,11 @@ export interface LockHolder extends DefinitionsVersion {
 
 /** A store's lock, held by this run until {@link StoreLock.release}. */
 export interface StoreLock {
-  /** Why the lock was lost (it expired while this run could not renew it); undefined while it holds. */
+  /**
+   * Why the lock may no longer be this run's, or undefined while it surely is: a renewal failed,
+   * or none succeeded for two thirds of the lock's lifetime (the process stalled, or the server
+   * did not answer), which leaves the rest of the lifetime for a write already sent to land.
+   */
   readonly lost: () => string | undefined;
   /** Stops renewing and deletes the lock if it is still this run's. */
   release(): Promise<void>;
@@ -29,10 +33,11 @@ type TakeResult = { readonly taken: StoreLock } | { readonly heldBy?: LockHolder
 
 /**
  * Takes the lock of `store`: one key in the bucket {@link LOCK_BUCKET}, whose messages the server
- * removes once they are `ttlMs` old. The holder renews it every third of that, so a run that
- * crashed or was killed holds it at most `ttlMs` longer. Another run waits for it, until
- * `deadline`; `giveUp` decides from the holder's value whether waiting is of any use (a newer run
- * holds it: this one is stale).
+ * removes once they are as old as the bucket's lifetime (`ttlMs` when this run creates the bucket;
+ * an existing bucket keeps its own, which the run then goes by). The holder renews it every third
+ * of that, so a run that crashed or was killed holds it at most one lifetime longer. Another run
+ * waits for it, until `deadline`; `giveUp` decides from the holder's value whether waiting is of
+ * any use (a newer run holds it: this one is stale).
  *
  * @throws Error when `giveUp` says so, or the lock is still held at `deadline`
  */
@@ -44,16 +49,19 @@ export async function takeStoreLock(
   },
 ): Promise<StoreLock> {
   let kv: KV;
+  let ttlMs: number;
   try {
     // allow_direct off: reads of the holder come from the stream's leader.
     kv = await nc.jetstream().views.kv(LOCK_BUCKET, { ttl: options.ttlMs, history: 1, replicas: options.replicas, allow_direct: false });
+    ttlMs = (await kv.status()).ttl;
   } catch (error) {
     throw new Error(`cannot open the lock bucket ${LOCK_BUCKET}: ${describeNatsError(error)}`);
   }
+  if (!(ttlMs > 0)) throw new Error(`the lock bucket ${LOCK_BUCKET} keeps its entries for good: a crashed run would hold a lock forever; give it a max age`);
   let logged = '';
   // Bounded by the deadline: each pass takes the lock, throws, or pauses.
   for (; ;) {
-    const result = await tryTake(kv, store, me, options.ttlMs);
+    const result = await tryTake(kv, store, me, ttlMs);
     if ('taken' in result) return result.taken;
     const holder = result.heldBy;
     const reason = holder && options.giveUp(holder);
@@ -70,8 +78,9 @@ export async function takeStoreLock(
 async function tryTake(kv: KV, store: string, me: LockHolder, ttlMs: number): Promise<TakeResult> {
   const value = JSON.stringify(me);
   try {
+    const sentAt = performance.now();
     const revision = await kv.create(store, value);
-    return { taken: heldLock(kv, store, value, revision, ttlMs) };
+    return { taken: heldLock(kv, store, value, revision, ttlMs, sentAt) };
   } catch (error) {
     if (!isWrongLastSequence(error)) throw new Error(`cannot take the lock of store "${store}": ${describeNatsError(error)}`);
   }
@@ -80,24 +89,37 @@ async function tryTake(kv: KV, store: string, me: LockHolder, ttlMs: number): Pr
   return entry && entry.operation === 'PUT' ? { heldBy: readHolder(entry.string()) } : {};
 }
 
-/** Renews the lock every third of its lifetime, each renewal conditional on the last, until released or lost. */
-function heldLock(kv: KV, store: string, value: string, revision: number, ttlMs: number): StoreLock {
+/**
+ * Renews the lock every third of its lifetime, each renewal conditional on the last, until released
+ * or lost. `confirmedAt` is when the last write of the lock that succeeded was sent, on the monotonic
+ * clock: the server counts the lifetime from a moment after it.
+ */
+function heldLock(kv: KV, store: string, value: string, revision: number, ttlMs: number, sentAt: number): StoreLock {
   let lostReason: string | undefined;
   let current = revision;
+  let confirmedAt = sentAt;
   let renewing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     renewing = renewing.then(async () => {
       if (lostReason !== undefined) return;
+      const renewalSentAt = performance.now();
       try {
         current = await kv.update(store, value, current);
+        confirmedAt = renewalSentAt;
       } catch (error) {
         lostReason = `lost the lock of store "${store}" (it expired or another run took it): ${describeNatsError(error)}`;
       }
     });
   }, Math.max(1, Math.floor(ttlMs / 3)));
   timer.unref();
+  const lost = () => {
+    if (lostReason !== undefined) return lostReason;
+    const age = performance.now() - confirmedAt;
+    return age > (2 * ttlMs) / 3 ? `the lock of store "${store}" was last renewed ${Math.round(age)}ms ago, too close to its lifetime of ${ttlMs}ms `
+      + '(the run stalled, or the server did not answer): it may be another run\'s by now' : undefined;
+  };
   return {
-    lost: () => lostReason,
+    lost,
     release: async () => {
       clearInterval(timer);
       await renewing;

@@ -2,7 +2,7 @@
  * Two runs of one store at once, rollbacks and crashed runs, against a real nats-server: the store's
  * lock lets one run at a time, and the generation of the definitions lets only the newest win.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart } from 'cdk8s';
@@ -15,6 +15,7 @@ import { PREVIOUS_VARIABLE, parseObjects } from '../../src/previous-manifests';
 import type { JetStreamStreamConfig, StreamOptions } from '../../src/stream-definition';
 import { StreamStore } from '../../src/stream-store';
 import { DEFAULT_RELEASE, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
+import { sleep } from '../support/io';
 import { freePort } from '../support/ports';
 import { HOUR_NS, declaredConfig } from './fixtures';
 
@@ -335,4 +336,62 @@ describe('an ownership record larger than one message', () => {
       await own.stop();
     }
   });
+});
+
+describe('a run that stalls while holding the lock', () => {
+  test('sends no write once it may have lost the lock; what it had in flight, the drift check repairs', async () => {
+    const own = await startNatsServer({ release: DEFAULT_RELEASE });
+    const ownNc = await connect({ servers: own.url });
+    try {
+      const streams = (hours: number) => Array.from({ length: 300 }, (_, i) => entry(`ST_${String(i).padStart(3, '0')}`, { max_age: hours * HOUR_NS }));
+      const ages = async () => {
+        const count: Record<number, number> = {};
+        for await (const info of (await ownNc.jetstreamManager()).streams.list()) {
+          if (info.config.name.startsWith('ST_')) count[info.config.max_age / HOUR_NS] = (count[info.config.max_age / HOUR_NS] ?? 0) + 1;
+        }
+        return count;
+      };
+      // Every run on a lock lifetime of one second, the bucket's.
+      const options = { server: own.url, lockTtlMs: 1_000 };
+      expect((await run(document('stall', 1, streams(1)), options)).exitCode).toBe(ExitCode.OK);
+
+      // The older run, as the Job runs it with 4 writes in flight, stopped (SIGSTOP) partway through its writes.
+      const bundle = path.join(__dirname, '../../lib/bundle/jetstream-apply.js');
+      const args = ['apply', '--server', own.url, '--definitions', document('stall', 2, streams(2)), '--lock-ttl', '1s', '--concurrency', '4'];
+      const older = spawn(process.execPath, [bundle, ...args]);
+      let [stdout, stderr] = ['', ''];
+      older.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => older.once('close', resolve));
+      await new Promise<void>((resolve) => {
+        older.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+          if (/\[30\/300\]/.test(stdout) && !older.killed) {
+            older.kill('SIGSTOP');
+            resolve();
+          }
+        });
+      });
+      // Longer than the lock's lifetime: the newer run takes it over and applies.
+      await sleep(2_000);
+      const newer = await run(document('stall', 3, streams(3)), options);
+      const written = (stdout.match(/ updated ST_/g) ?? []).length;
+      older.kill('SIGCONT');
+      const olderExit = await exited;
+
+      expect(newer.exitCode).toBe(ExitCode.OK);
+      expect([olderExit, stderr]).toEqual([ExitCode.ERROR, expect.stringMatching(/lost the lock of store "stall"|it may be another run's by now/)]);
+      // After it resumed, it sent nothing: at most the 4 writes it had in flight when it stalled landed late.
+      const lateWrites = (stdout.match(/ updated ST_/g) ?? []).length - written;
+      expect(lateWrites).toBeLessThanOrEqual(4);
+      expect((stdout.match(/failed to update ST_\d+: not written: /g) ?? []).length).toBeGreaterThan(200);
+      const after = await ages();
+      expect(after[2] ?? 0).toBeLessThanOrEqual(4);
+      // The drift check finds those and repairs them.
+      const repair = await run(document('stall', 3, streams(3)), { ...options, command: 'repair' });
+      expect([repair.exitCode, await ages()]).toEqual([ExitCode.OK, { 3: 300 }]);
+    } finally {
+      await ownNc.close();
+      await own.stop();
+    }
+  }, 30_000);
 });
