@@ -25,6 +25,20 @@ export interface PreviousManifests {
    * Empty when the previous manifests are not from git, or the revision has no parent here.
    */
   readonly earlierTexts: readonly string[];
+  /** The objects of {@link earlierTexts}, parsed on first call (most syntheses never need them). */
+  readonly earlierObjects: () => readonly any[];
+}
+
+/** The parsed objects of `texts`, once; a text that is not YAML gives none. */
+function lazyObjects(texts: readonly string[]): () => readonly any[] {
+  let objects: any[] | undefined;
+  return () => (objects ??= texts.flatMap((text) => {
+    try {
+      return parseObjects(text);
+    } catch {
+      return [];
+    }
+  }));
 }
 
 /**
@@ -62,12 +76,12 @@ function readFiles(location: string): PreviousManifests {
   const files = fs.statSync(location).isDirectory()
     ? fs.readdirSync(location).filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => path.join(location, name))
     : [location];
-  return { ...parseFiles(files.map((file) => [file, fs.readFileSync(file, 'utf8')]), `${PREVIOUS_VARIABLE}=${location}`), earlierTexts: [] };
+  return { ...parseFiles(files.map((file) => [file, fs.readFileSync(file, 'utf8')]), `${PREVIOUS_VARIABLE}=${location}`), ...noEarlier() };
 }
 
 function readCommitted(outdir: string, ref: string): PreviousManifests {
   const root = repositoryRoot(outdir);
-  if (!root) return { objects: [], source: `none: ${outdir} is in no git repository`, warnings: [], earlierTexts: [] };
+  if (!root) return { objects: [], source: `none: ${outdir} is in no git repository`, warnings: [], ...noEarlier() };
   const relative = path.relative(root, outdir).split(path.sep).join('/');
   const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', maxBuffer: GIT_MAX_BUFFER, stdio: ['ignore', 'pipe', 'pipe'] });
   const yamlFiles = (revision: string) => git('ls-tree', '-r', '--name-only', '-z', revision, '--', `${relative}/`).split('\0')
@@ -77,7 +91,7 @@ function readCommitted(outdir: string, ref: string): PreviousManifests {
     names = yamlFiles(ref);
   } catch {
     // No such revision yet, as in a repository without a commit: a first synthesis.
-    return { objects: [], source: `none: git ${ref} does not exist`, warnings: [], earlierTexts: [] };
+    return { objects: [], source: `none: git ${ref} does not exist`, warnings: [], ...noEarlier() };
   }
   let earlierTexts: string[] = [];
   try {
@@ -85,7 +99,11 @@ function readCommitted(outdir: string, ref: string): PreviousManifests {
   } catch {
     // The first commit, or a shallow clone: no earlier output to look at.
   }
-  return { ...parseFiles(names.map((name) => [name, git('show', `${ref}:${name}`)]), `git ${ref}:${relative}/`), earlierTexts };
+  return { ...parseFiles(names.map((name) => [name, git('show', `${ref}:${name}`)]), `git ${ref}:${relative}/`), earlierTexts, earlierObjects: lazyObjects(earlierTexts) };
+}
+
+function noEarlier(): Pick<PreviousManifests, 'earlierTexts' | 'earlierObjects'> {
+  return { earlierTexts: [], earlierObjects: () => [] };
 }
 
 /** The closest directory at or above `dir` with a `.git`, without running git: most synths (tests) have none. */
@@ -96,7 +114,7 @@ function repositoryRoot(dir: string): string | undefined {
   }
 }
 
-function parseFiles(files: ReadonlyArray<[string, string]>, source: string): Omit<PreviousManifests, 'earlierTexts'> {
+function parseFiles(files: ReadonlyArray<[string, string]>, source: string): Omit<PreviousManifests, 'earlierTexts' | 'earlierObjects'> {
   const objects: any[] = [];
   const warnings: string[] = [];
   for (const [file, text] of files) {

@@ -34,6 +34,11 @@ export abstract class StreamHost extends Construct implements IStreamStore {
   private readonly partConfigs = new Map<string, k8s.KubeConfigMap>();
   private partMetadata?: (name: string) => ApiObjectMetadata;
 
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.node.addValidation({ validate: () => this.sameNameProblems() });
+  }
+
   public get streams(): readonly IStream[] {
     return this._streams;
   }
@@ -77,13 +82,25 @@ export abstract class StreamHost extends Construct implements IStreamStore {
   }
 
   /**
+   * Another store of the app with this name in this namespace: their objects (ConfigMaps, Jobs,
+   * the CronJob, for a store it deploys the StatefulSet and Services) would have the same names.
+   */
+  private sameNameProblems(): string[] {
+    const namespace = (host: StreamHost) => Chart.of(host).namespace ?? 'default';
+    const first = this.node.root.node.findAll().find((c): c is StreamHost => c instanceof StreamHost && c.name === this.name && namespace(c) === namespace(this));
+    if (first === undefined || first === this) return [];
+    return [`store "${this.name}": name "${this.name}" is also the name of store ${first.node.path} in namespace "${namespace(this)}": `
+      + 'their objects would have the same names; give one of them another name prop or namespace'];
+  }
+
+  /**
    * The streams document in parts, rendered once for the streams declared so far, numbered with
    * the generation that follows from the previous synthesis's (see {@link nextGeneration}).
    */
   protected streamsParts(): StreamsPart[] {
     if (this.parts) return this.parts;
     const unnumbered = renderStreamsParts(this.name, this.streamPolicy.version.version, 0, this._streams.map((s) => s.definition));
-    const earlier = previousManifestsOf(this) ?? { objects: [], earlierTexts: [] };
+    const earlier = previousManifestsOf(this) ?? { objects: [], earlierTexts: [], earlierObjects: () => [] };
     this.parts = withGeneration(unnumbered, nextGeneration(earlier, this.name, Chart.of(this).namespace, unnumbered));
     return this.parts;
   }

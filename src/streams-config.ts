@@ -68,24 +68,34 @@ export function withGeneration(parts: readonly StreamsPart[], generation: number
 /** The key of each definitions ConfigMap holding its part of the streams document. */
 export const PART_KEY = 'streams.json';
 
-/** What a synthesis knows of a store's earlier definitions: the objects the previous one wrote, and older output unparsed. */
+/**
+ * What a synthesis knows of a store's earlier definitions: the objects the previous one wrote, and
+ * the output one commit older, as text and (parsed on demand) as objects.
+ */
 export interface EarlierDefinitions {
   readonly objects: readonly any[];
   readonly earlierTexts: readonly string[];
+  readonly earlierObjects: () => readonly any[];
 }
 
 /**
  * The generation of a store's definitions (see `apply/generation.ts`): the previous synthesis's
- * when the definitions are the same and no earlier output numbered them higher, else one past the
- * highest number seen (so a revert of the output itself, or a store moved to another namespace,
- * counts on); 0 for a store seen nowhere before. Pure: `namespace` is the store's (none is `default`).
+ * when the definitions are the same and the output one commit older did not number them higher,
+ * else one past the highest number seen (so a revert of the output itself counts on); 0 for a
+ * store new to its namespace. Only the store's own namespace counts (none is `default`, as kubectl
+ * shows it): a store of the same name elsewhere is another store. Pure.
  *
  * @param parts the new definitions, rendered with any generation (it is not compared)
  */
 export function nextGeneration(earlier: EarlierDefinitions, store: string, namespace: string | undefined, parts: readonly StreamsPart[]): number {
-  const highest = Math.max(-1, ...storeDocuments(earlier.objects, store).map(generationOf), ...earlierGenerations(earlier.earlierTexts, store));
+  const inNamespace = namespace ?? 'default';
+  const before = previousDocument(earlier.objects, store, inNamespace);
+  let highest = before?.generation ?? -1;
+  // The older text is parsed only when it names this store with a higher number, in some namespace.
+  if (earlierGenerations(earlier.earlierTexts, store).some((generation) => generation > highest)) {
+    highest = Math.max(highest, ...storeDocuments(earlier.earlierObjects(), store, inNamespace).map(generationOf));
+  }
   if (highest < 0) return 0;
-  const before = previousDocument(earlier.objects, store, namespace);
   const same = before !== undefined && before.generation === highest && documentContent(parts.map((p) => JSON.parse(p.text))) === before.content;
   return same ? highest : highest + 1;
 }
@@ -104,11 +114,10 @@ function generationOf(document: any): number {
   return Number.isInteger(document.generation) ? document.generation : 0;
 }
 
-/** The definitions documents of `store` among `objects`, with their namespace (none is `default`, as kubectl writes it). */
-function storeDocuments(objects: readonly any[], store: string, namespace?: string): any[] {
+/** The definitions documents of `store` in `namespace` among `objects` (an object without a namespace is in `default`, as kubectl shows it). */
+function storeDocuments(objects: readonly any[], store: string, namespace: string): any[] {
   return objects
-    .filter((o) => o?.kind === 'ConfigMap' && typeof o.data?.[PART_KEY] === 'string'
-      && (namespace === undefined || (o.metadata?.namespace ?? 'default') === namespace)
+    .filter((o) => o?.kind === 'ConfigMap' && typeof o.data?.[PART_KEY] === 'string' && (o.metadata?.namespace ?? 'default') === namespace
       && typeof o.metadata?.name === 'string' && o.metadata.name.startsWith(`${store}-streams`))
     .flatMap((o) => {
       try {
@@ -122,8 +131,8 @@ function storeDocuments(objects: readonly any[], store: string, namespace?: stri
 }
 
 /** The store's previous definitions in its namespace: their generation, and their content as {@link documentContent} compares it. */
-function previousDocument(objects: readonly any[], store: string, namespace: string | undefined): { generation: number; content: string } | undefined {
-  const documents = storeDocuments(objects, store, namespace ?? 'default');
+function previousDocument(objects: readonly any[], store: string, namespace: string): { generation: number; content: string } | undefined {
+  const documents = storeDocuments(objects, store, namespace);
   if (documents.length === 0) return undefined;
   return { generation: Math.max(...documents.map(generationOf)), content: documentContent(documents) };
 }

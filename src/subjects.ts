@@ -274,6 +274,17 @@ export class SubjectTree<T> {
   findOverlaps(): Array<SubjectOverlap<T>> {
     return [...this.overlaps()];
   }
+
+  /**
+   * Every inserted subject that overlaps `subject` (which is not inserted), in insertion order.
+   *
+   * @throws Error when `subject` is not a valid subject and no tokens are given.
+   */
+  matching(subject: string, tokens: readonly string[] = tokenize(subject)): Array<{ readonly subject: string; readonly owner: T }> {
+    const found: Array<Entry<T>> = [];
+    collectMatches(this.root, tokens, 0, found);
+    return found.sort((x, y) => x.index - y.index).map(publicEntry);
+  }
 }
 
 function tokenize(subject: string): readonly string[] {

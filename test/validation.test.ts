@@ -1092,3 +1092,19 @@ describe('subject checks', () => {
     }
   });
 });
+
+describe('stores of one app', () => {
+  test('fails on two stores of one name in one namespace, whose objects would collide; not in two namespaces', () => {
+    const app = Testing.app();
+    new StreamStore(new Chart(app, 'shop'), 'events').addStream('a', {});
+    StreamStore.fromExisting(new Chart(app, 'billing'), 'events', { url: 'nats://nats:4222' }).addStream('b', {});
+    expect(validationErrors(() => app.synth())).toEqual([
+      '[billing/events] store "events": name "events" is also the name of store shop/events in namespace "default": '
+        + 'their objects would have the same names; give one of them another name prop or namespace',
+    ]);
+    const apart = Testing.app();
+    new StreamStore(new Chart(apart, 'shop', { namespace: 'shop' }), 'events').addStream('a', {});
+    new StreamStore(new Chart(apart, 'billing', { namespace: 'billing' }), 'events').addStream('b', {});
+    expect(validationErrors(() => apart.synth())).toEqual([]);
+  });
+});

@@ -113,10 +113,13 @@ function heldLock(kv: KV, store: string, value: string, revision: number, ttlMs:
   }, Math.max(1, Math.floor(ttlMs / 3)));
   timer.unref();
   const lost = () => {
-    if (lostReason !== undefined) return lostReason;
     const age = performance.now() - confirmedAt;
-    return age > (2 * ttlMs) / 3 ? `the lock of store "${store}" was last renewed ${Math.round(age)}ms ago, too close to its lifetime of ${ttlMs}ms `
-      + '(the run stalled, or the server did not answer): it may be another run\'s by now' : undefined;
+    // Latched: once the lock may have been another run's, a later renewal does not make this run's writes safe again.
+    if (lostReason === undefined && age > (2 * ttlMs) / 3) {
+      lostReason = `the lock of store "${store}" was last renewed ${Math.round(age)}ms ago, too close to its lifetime of ${ttlMs}ms `
+        + '(the run stalled, or the server did not answer): it may be another run\'s by now';
+    }
+    return lostReason;
   };
   return {
     lost,

@@ -1,5 +1,5 @@
 import type { JetStreamStreamConfig } from '../stream-definition';
-import { subjectsOverlap } from '../subjects';
+import { SubjectTree, checkSubject, subjectsOverlap } from '../subjects';
 import { formatBytes } from '../units';
 import { compareVersions, fieldsNewerThan } from '../versions';
 import { DeclaredStream } from './definitions';
@@ -217,23 +217,31 @@ const KEPT_AS: Partial<Record<PlanItem['action'], string>> = {
  * refused so keeps its subjects too, so this repeats until no more are refused.
  */
 function refuseKeptSubjects(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
+  // The subjects of the writes, checked once; the server refuses an invalid one with its own words.
+  const taking = new Map(items.filter((item) => takesSubjects(item, server)).map((item) => [item.name, validSubjects((item as CreateItem | UpdateItem).config.subjects)]));
   let current = items;
   // Bounded: each pass that goes on refuses at least one more of the finitely many items.
   for (; ;) {
-    const kept = current.flatMap((item) => {
+    // One tree of what stays on the server, so each write's subjects are one lookup, not one per kept stream.
+    const kept = new SubjectTree<{ readonly name: string; readonly why: string }>();
+    for (const item of current) {
       const why = KEPT_AS[item.action];
-      const subjects = serverSubjects(server, item.name);
-      return why !== undefined && subjects.length > 0 ? [{ name: item.name, subjects, why }] : [];
-    });
+      if (why === undefined) continue;
+      for (const [subject, tokens] of validSubjects(serverSubjects(server, item.name))) kept.insert(subject, { name: item.name, why }, tokens);
+    }
     let refused = 0;
     const next = current.map((item): PlanItem => {
-      if (!takesSubjects(item, server)) return item;
-      const reasons = kept.flatMap((k) => {
-        const clash = firstOverlap(item.config.subjects, k.subjects);
-        return k.name !== item.name && clash
-          ? [`subject ${JSON.stringify(clash[0])} overlaps ${JSON.stringify(clash[1])} of stream ${JSON.stringify(k.name)}, which is ${k.why}`]
-          : [];
-      });
+      const subjects = item.action === 'create' || item.action === 'update' ? taking.get(item.name) : undefined;
+      if (subjects === undefined) return item;
+      const reasons: string[] = [];
+      const named = new Set<string>();
+      for (const [subject, tokens] of subjects) {
+        for (const clash of kept.matching(subject, tokens)) {
+          if (clash.owner.name === item.name || named.has(clash.owner.name)) continue;
+          named.add(clash.owner.name);
+          reasons.push(`subject ${JSON.stringify(subject)} overlaps ${JSON.stringify(clash.subject)} of stream ${JSON.stringify(clash.owner.name)}, which is ${clash.owner.why}`);
+        }
+      }
       if (reasons.length === 0) return item;
       refused++;
       return { action: 'refused', name: item.name, reasons, changes: item.action === 'update' ? item.changes : [] };
@@ -241,6 +249,14 @@ function refuseKeptSubjects(items: PlanItem[], server: ReadonlyMap<string, Serve
     if (refused === 0) return current;
     current = next;
   }
+}
+
+/** The valid subjects of a list, with their tokens. */
+function validSubjects(subjects: readonly string[]): Array<[string, readonly string[]]> {
+  return subjects.flatMap((subject): Array<[string, readonly string[]]> => {
+    const checked = checkSubject(subject);
+    return 'tokens' in checked ? [[subject, checked.tokens]] : [];
+  });
 }
 
 /**

@@ -1,5 +1,7 @@
 import { parseStreamsDocument, parseStreamsDocuments } from '../../src/apply/definitions';
 import { StreamPolicy, StreamRetentionPolicy, resolveStream } from '../../src/stream-definition';
+import { Yaml } from 'cdk8s';
+import { parseObjects } from '../../src/previous-manifests';
 import { nextGeneration, renderStreamsParts, withGeneration } from '../../src/streams-config';
 import { NatsServerVersion } from '../../src/versions';
 import { declaredConfig } from './fixtures';
@@ -161,17 +163,23 @@ describe('nextGeneration', () => {
   const configMap = (maxAge: string, generation: number, namespace?: string) => ({
     kind: 'ConfigMap', metadata: { name: 'events-streams', ...(namespace ? { namespace } : {}) }, data: { 'streams.json': parts(maxAge, generation)[0].text },
   });
-  const next = (objects: any[], maxAge: string, namespace?: string, earlierTexts: string[] = []) => nextGeneration({ objects, earlierTexts }, 'events', namespace, parts(maxAge));
+  const next = (objects: any[], maxAge: string, namespace?: string, earlier: any[] = []) => {
+    // The output one commit older, as git shows it: YAML text, parsed only when it names a higher number.
+    const earlierTexts = earlier.map((object) => Yaml.stringify(object));
+    return nextGeneration({ objects, earlierTexts, earlierObjects: () => earlierTexts.flatMap((text) => parseObjects(text)) }, 'events', namespace, parts(maxAge));
+  };
 
-  test.each<[string, any[], string, string | undefined, string[], number]>([
+  test.each<[string, any[], string, string | undefined, any[], number]>([
     ['a store seen nowhere before', [], '1h', undefined, [], 0],
     ['the same definitions', [configMap('1h', 3)], '1h', undefined, [], 3],
     ['changed definitions', [configMap('1h', 3)], '2h', undefined, [], 4],
     ['the same, as kubectl shows a chart without a namespace', [configMap('1h', 3, 'default')], '1h', undefined, [], 3],
     ['the same, in the namespace named', [configMap('1h', 3, 'shop')], '1h', 'shop', [], 3],
-    ['a store moved to another namespace: past the number seen', [configMap('1h', 3, 'shop')], '1h', 'other', [], 4],
-    ['the output reverted to an older number: past the earlier one', [configMap('1h', 0)], '1h', undefined, [configMap('2h', 1).data['streams.json']], 2],
-    ['earlier output of a lower number changes nothing', [configMap('1h', 5)], '1h', undefined, [configMap('2h', 4).data['streams.json']], 5],
+    ['a store of the same name in another namespace: another store', [configMap('1h', 3, 'shop')], '1h', 'other', [], 0],
+    ['beside one of the same name in another namespace, its own number', [configMap('1h', 3, 'shop'), configMap('1h', 7, 'other')], '1h', 'shop', [], 3],
+    ['the output reverted to an older number: past the earlier one', [configMap('1h', 0)], '1h', undefined, [configMap('2h', 1)], 2],
+    ['earlier output of a lower number changes nothing', [configMap('1h', 5)], '1h', undefined, [configMap('2h', 4)], 5],
+    ['earlier output of another namespace changes nothing', [configMap('1h', 2, 'shop')], '1h', 'shop', [configMap('1h', 9, 'other')], 2],
   ])('%s', (_, objects, maxAge, namespace, earlierTexts, expected) => {
     expect(next(objects, maxAge, namespace, earlierTexts)).toBe(expected);
   });
