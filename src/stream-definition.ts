@@ -733,6 +733,8 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
   const problems: Problem[] = [];
   const add = (field: string, value: string, rule: string) => problems.push({ field, value, rule });
   const store = `store "${policy.storeName}"`;
+  // What the apply Job sends: its size and its fields by release are checked below.
+  const config = toJetStreamConfig(def);
 
   const nameProblem = streamNameProblem(def.name);
   if (nameProblem) add('name', showValue(def.name), nameProblem);
@@ -761,7 +763,7 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
   if (def.maxMsgSize > policy.maxPayloadBytes) {
     add('maxMsgSize', formatBytes(def.maxMsgSize), `exceeds the max payload ${formatBytes(policy.maxPayloadBytes)} of ${store}`);
   }
-  const requestBytes = Buffer.byteLength(JSON.stringify(toJetStreamConfig(def))) + MESSAGE_OVERHEAD_BYTES;
+  const requestBytes = Buffer.byteLength(JSON.stringify(config)) + MESSAGE_OVERHEAD_BYTES;
   if (requestBytes > policy.maxPayloadBytes) {
     add('(configuration)', formatBytes(requestBytes), `with the request's ${MESSAGE_OVERHEAD_BYTES} bytes of overhead exceeds the max payload `
       + `${formatBytes(policy.maxPayloadBytes)} of ${store}: the apply Job sends a stream's whole configuration in one message`);
@@ -825,7 +827,7 @@ export function definitionProblems(def: StreamDefinition, policy: StreamPolicy):
     }
   }
 
-  for (const { field, value, needs } of fieldsNewerThan(toJetStreamConfig(def), policy.version.version)) {
+  for (const { field, value, needs } of fieldsNewerThan(config, policy.version.version)) {
     // Durations as the prop takes them, not the API's nanoseconds.
     const shown = typeof value === 'number' && DURATION_FIELDS.includes(field) ? formatNanoseconds(value) : showValue(value);
     add(camelCase(field), shown, `needs NATS server ${needs} or newer; ${store} runs ${policy.version.version}`);
