@@ -131,9 +131,7 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
       lock = await takeStoreLock(connection.nc, document.store, { holder: `${os.hostname()} pid ${process.pid}`, since: new Date().toISOString(), ...run }, {
         ttlMs: options.lockTtlMs, replicas: options.ownerReplicas, deadline, log: io.err,
         // A newer run holds it: by the time it is free, these definitions are stale.
-        giveUp: (holder) => (holder.generation > run.generation ? staleReason(run, holder) : undefined),
-      }).catch((error: Error) => {
-        throw /^these definitions/.test(error.message) ? new StaleDefinitions(error.message) : error;
+        giveUp: (holder) => (holder.generation > run.generation ? new StaleDefinitions(staleReason(run, holder)) : undefined),
       });
     }
     const server = await readServerStreams(connection);

@@ -1,10 +1,10 @@
 import { KV, NatsConnection } from 'nats';
 import { DefinitionsVersion } from './generation';
 import { LOCK_BUCKET } from './names';
-import { describeNatsError } from './nats-io';
+import { describeNatsError, sleep } from './nats-io';
 
 /** The JetStream error of a write whose expected last sequence no longer holds: another run wrote first. */
-export const WRONG_LAST_SEQUENCE = 10071;
+const WRONG_LAST_SEQUENCE = 10071;
 /** Pauses between two tries to take a lock another run holds. */
 const RETRY_MS = 500;
 
@@ -37,14 +37,14 @@ type TakeResult = { readonly taken: StoreLock } | { readonly heldBy?: LockHolder
  * an existing bucket keeps its own, which the run then goes by). The holder renews it every third
  * of that, so a run that crashed or was killed holds it at most one lifetime longer. Another run
  * waits for it, until `deadline`; `giveUp` decides from the holder's value whether waiting is of
- * any use (a newer run holds it: this one is stale).
+ * any use (a newer run holds it: this one is stale), and returns the error to fail with.
  *
- * @throws Error when `giveUp` says so, or the lock is still held at `deadline`
+ * @throws the error `giveUp` returns, or Error when the lock is still held at `deadline`
  */
 export async function takeStoreLock(
   nc: NatsConnection, store: string, me: LockHolder, options: {
     readonly ttlMs: number; readonly replicas: number; readonly deadline: number;
-    readonly giveUp: (holder: LockHolder) => string | undefined;
+    readonly giveUp: (holder: LockHolder) => Error | undefined;
     readonly log: (line: string) => void;
   },
 ): Promise<StoreLock> {
@@ -64,14 +64,14 @@ export async function takeStoreLock(
     const result = await tryTake(kv, store, me, ttlMs);
     if ('taken' in result) return result.taken;
     const holder = result.heldBy;
-    const reason = holder && options.giveUp(holder);
-    if (reason !== undefined) throw new Error(reason);
+    const stop = holder && options.giveUp(holder);
+    if (stop !== undefined) throw stop;
     const held = holder ? `the lock of store "${store}" is held by ${holder.holder} (generation ${holder.generation}) since ${holder.since}`
       : `the lock of store "${store}" changed hands`;
     if (Date.now() + RETRY_MS > options.deadline) throw new Error(`gave up waiting: ${held}`);
     if (holder && held !== logged) options.log(`waiting: ${held}`);
     logged = held;
-    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    await sleep(RETRY_MS);
   }
 }
 
