@@ -1,5 +1,5 @@
 import type { JetStreamStreamConfig } from '../stream-definition';
-import { SubjectTree, checkSubject, subjectsOverlap } from '../subjects';
+import { SubjectTree, checkSubject } from '../subjects';
 import { formatBytes } from '../units';
 import { compareVersions, fieldsNewerThan } from '../versions';
 import { DeclaredStream } from './definitions';
@@ -264,12 +264,19 @@ function validSubjects(subjects: readonly string[]): Array<[string, readonly str
  * gives up runs after it, so one run converges (the server refuses overlapping subjects).
  */
 function orderSubjectMoves(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
-  const updates = items.filter((item): item is UpdateItem => item.action === 'update');
+  // The subjects the updated streams hold now, in one tree, as refuseKeptSubjects looks them up.
+  const held = new SubjectTree<string>();
+  for (const item of items) {
+    if (item.action !== 'update') continue;
+    for (const [subject, tokens] of validSubjects(serverSubjects(server, item.name))) held.insert(subject, item.name, tokens);
+  }
+  const position = new Map(items.map((item, i) => [item.name, i]));
   return items.map((item) => {
     if (item.action !== 'update' || !takesSubjects(item, server)) return item;
-    const after = updates
-      .filter((other) => other.name !== item.name && firstOverlap(item.config.subjects, serverSubjects(server, other.name)))
-      .map((other) => other.name);
+    const givers = new Set(validSubjects(item.config.subjects).flatMap(([subject, tokens]) => held.matching(subject, tokens).map((m) => m.owner)));
+    givers.delete(item.name);
+    // In plan order; updateWaves reads it as a set.
+    const after = [...givers].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
     return after.length === 0 ? item : { ...item, after };
   });
 }
@@ -305,19 +312,6 @@ function serverSubjects(server: ReadonlyMap<string, ServerStream>, name: string)
   return Array.isArray(subjects) ? subjects : [];
 }
 
-/** The first pair of subjects of `a` and `b` that overlap; subjects the server would refuse anyway count as none. */
-function firstOverlap(a: readonly string[], b: readonly string[]): [string, string] | undefined {
-  for (const x of a) {
-    for (const y of b) {
-      try {
-        if (subjectsOverlap(x, y)) return [x, y];
-      } catch {
-        // An invalid subject: the server refuses the stream with its own words.
-      }
-    }
-  }
-  return undefined;
-}
 
 function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
   const { config } = declared;
