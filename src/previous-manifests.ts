@@ -29,6 +29,9 @@ export interface PreviousManifests {
   readonly earlierObjects: () => readonly any[];
 }
 
+/** No output older than the previous manifests: they are not from git, or their revision has no parent here. */
+export const NO_EARLIER_OUTPUT: Pick<PreviousManifests, 'earlierTexts' | 'earlierObjects'> = { earlierTexts: [], earlierObjects: () => [] };
+
 /** The parsed objects of `texts`, once; a text that is not YAML gives none. */
 function lazyObjects(texts: readonly string[]): () => readonly any[] {
   let objects: any[] | undefined;
@@ -76,12 +79,12 @@ function readFiles(location: string): PreviousManifests {
   const files = fs.statSync(location).isDirectory()
     ? fs.readdirSync(location).filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => path.join(location, name))
     : [location];
-  return { ...parseFiles(files.map((file) => [file, fs.readFileSync(file, 'utf8')]), `${PREVIOUS_VARIABLE}=${location}`), ...noEarlier() };
+  return { ...parseFiles(files.map((file) => [file, fs.readFileSync(file, 'utf8')]), `${PREVIOUS_VARIABLE}=${location}`), ...NO_EARLIER_OUTPUT };
 }
 
 function readCommitted(outdir: string, ref: string): PreviousManifests {
   const root = repositoryRoot(outdir);
-  if (!root) return { objects: [], source: `none: ${outdir} is in no git repository`, warnings: [], ...noEarlier() };
+  if (!root) return { objects: [], source: `none: ${outdir} is in no git repository`, warnings: [], ...NO_EARLIER_OUTPUT };
   const relative = path.relative(root, outdir).split(path.sep).join('/');
   const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', maxBuffer: GIT_MAX_BUFFER, stdio: ['ignore', 'pipe', 'pipe'] });
   const yamlFiles = (revision: string) => git('ls-tree', '-r', '--name-only', '-z', revision, '--', `${relative}/`).split('\0')
@@ -91,7 +94,7 @@ function readCommitted(outdir: string, ref: string): PreviousManifests {
     names = yamlFiles(ref);
   } catch {
     // No such revision yet, as in a repository without a commit: a first synthesis.
-    return { objects: [], source: `none: git ${ref} does not exist`, warnings: [], ...noEarlier() };
+    return { objects: [], source: `none: git ${ref} does not exist`, warnings: [], ...NO_EARLIER_OUTPUT };
   }
   let earlierTexts: string[] = [];
   try {
@@ -102,9 +105,6 @@ function readCommitted(outdir: string, ref: string): PreviousManifests {
   return { ...parseFiles(names.map((name) => [name, git('show', `${ref}:${name}`)]), `git ${ref}:${relative}/`), earlierTexts, earlierObjects: lazyObjects(earlierTexts) };
 }
 
-function noEarlier(): Pick<PreviousManifests, 'earlierTexts' | 'earlierObjects'> {
-  return { earlierTexts: [], earlierObjects: () => [] };
-}
 
 /** The closest directory at or above `dir` with a `.git`, without running git: most synths (tests) have none. */
 function repositoryRoot(dir: string): string | undefined {

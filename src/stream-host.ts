@@ -7,7 +7,7 @@ import { HostedStream } from './store-rules';
 import { IStream, Stream } from './stream';
 import { StreamOptions, StreamPolicy } from './stream-definition';
 import { Chart } from 'cdk8s';
-import { previousManifestsOf } from './previous-manifests';
+import { NO_EARLIER_OUTPUT, previousManifestsOf } from './previous-manifests';
 import { PART_KEY, StreamsPart, nextGeneration, renderStreamsParts, withGeneration } from './streams-config';
 import type { GrantOptions, StreamGrant } from './grants';
 import type { IStreamStore } from './stream-store';
@@ -100,7 +100,7 @@ export abstract class StreamHost extends Construct implements IStreamStore {
   protected streamsParts(): StreamsPart[] {
     if (this.parts) return this.parts;
     const unnumbered = renderStreamsParts(this.name, this.streamPolicy.version.version, 0, this._streams.map((s) => s.definition));
-    const earlier = previousManifestsOf(this) ?? { objects: [], earlierTexts: [], earlierObjects: () => [] };
+    const earlier = previousManifestsOf(this) ?? { objects: [], ...NO_EARLIER_OUTPUT };
     this.parts = withGeneration(unnumbered, nextGeneration(earlier, this.name, Chart.of(this).namespace, unnumbered));
     return this.parts;
   }

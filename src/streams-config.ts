@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { documentConfig } from './apply/definitions';
+import type { PreviousManifests } from './previous-manifests';
 import { Problem } from './problems';
 import { StreamDefinition, toJetStreamConfig } from './stream-definition';
 import { formatBytes } from './units';
@@ -72,11 +73,7 @@ export const PART_KEY = 'streams.json';
  * What a synthesis knows of a store's earlier definitions: the objects the previous one wrote, and
  * the output one commit older, as text and (parsed on demand) as objects.
  */
-export interface EarlierDefinitions {
-  readonly objects: readonly any[];
-  readonly earlierTexts: readonly string[];
-  readonly earlierObjects: () => readonly any[];
-}
+export type EarlierDefinitions = Pick<PreviousManifests, 'objects' | 'earlierTexts' | 'earlierObjects'>;
 
 /**
  * The generation of a store's definitions (see `apply/generation.ts`): the previous synthesis's

@@ -188,23 +188,32 @@ test('the digest a run records is the one of its files', async () => {
 });
 
 describe('rollbacks', () => {
-  /** Synthesizes a store of `streams` into a new directory, after the synthesis in `previous` as its committed output would be. */
-  function synthesize(streams: Record<string, StreamOptions>, previous?: string): { outdir: string; job: any; documents: string[] } {
-    const outdir = makeTempDir();
+  /**
+   * Synthesizes store `store` of `streams` into `outdir` and returns the objects it wrote. The previous
+   * output is `previous` (a file or directory), or with 'git' the output committed in git, as npm run synth reads it.
+   */
+  function synthesizeStore(outdir: string, store: string, streams: Record<string, StreamOptions>, previous: string): any[] {
     const saved = process.env[PREVIOUS_VARIABLE];
-    process.env[PREVIOUS_VARIABLE] = previous ?? path.join(outdir, 'none.yaml');
-    if (previous === undefined) fs.writeFileSync(path.join(outdir, 'none.yaml'), '');
+    if (previous === 'git') delete process.env[PREVIOUS_VARIABLE];
+    else process.env[PREVIOUS_VARIABLE] = previous;
     try {
       const app = new App({ outdir });
-      const store = new StreamStore(new Chart(app, 'shop'), 'rollback');
-      for (const [name, options] of Object.entries(streams)) store.addStream(name, options);
+      const host = new StreamStore(new Chart(app, 'shop'), store);
+      for (const [name, options] of Object.entries(streams)) host.addStream(name, options);
       app.synth();
     } finally {
       if (saved === undefined) delete process.env[PREVIOUS_VARIABLE];
       else process.env[PREVIOUS_VARIABLE] = saved;
     }
-    fs.rmSync(path.join(outdir, 'none.yaml'), { force: true });
-    const objects = parseObjects(fs.readFileSync(path.join(outdir, 'shop.k8s.yaml'), 'utf8'));
+    return parseObjects(fs.readFileSync(path.join(outdir, 'shop.k8s.yaml'), 'utf8'));
+  }
+
+  /** Synthesizes a store of `streams` into a new directory, after the synthesis in `previous` as its committed output would be. */
+  function synthesize(streams: Record<string, StreamOptions>, previous?: string): { outdir: string; job: any; documents: string[] } {
+    const outdir = makeTempDir();
+    const nothing = path.join(makeTempDir(), 'none.yaml');
+    fs.writeFileSync(nothing, '');
+    const objects = synthesizeStore(outdir, 'rollback', streams, previous ?? nothing);
     const job = objects.find((o) => o.kind === 'Job');
     const documents = objects.filter((o) => o.kind === 'ConfigMap' && o.data?.['streams.json']).map((o) => o.data['streams.json']);
     return { outdir, job, documents };
@@ -244,17 +253,7 @@ describe('rollbacks', () => {
     const outdir = path.join(repo, 'dist');
     /** Synthesizes into the repository's dist/, reading the committed output as npm run synth does; the Job name and document. */
     const synthesizeCommitted = (streams: Record<string, StreamOptions>) => {
-      const saved = process.env[PREVIOUS_VARIABLE];
-      delete process.env[PREVIOUS_VARIABLE];
-      try {
-        const app = new App({ outdir });
-        const store = new StreamStore(new Chart(app, 'shop'), 'reverted');
-        for (const [name, options] of Object.entries(streams)) store.addStream(name, options);
-        app.synth();
-      } finally {
-        if (saved !== undefined) process.env[PREVIOUS_VARIABLE] = saved;
-      }
-      const objects = parseObjects(fs.readFileSync(path.join(outdir, 'shop.k8s.yaml'), 'utf8'));
+      const objects = synthesizeStore(outdir, 'reverted', streams, 'git');
       const text = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['streams.json']).data['streams.json'] as string;
       return { job: objects.find((o) => o.kind === 'Job').metadata.name as string, text, generation: JSON.parse(text).generation as number };
     };
