@@ -114,9 +114,11 @@ export async function runApply(options: ApplyOptions, io: ApplyIO): Promise<Appl
 }
 
 /**
- * Reads the definitions, connects, and for `apply` takes the store's lock first, so the record and
- * the streams it reads stay as read until it is done. Definitions older than the ones the record
- * says were applied are refused before anything is written.
+ * Reads the definitions, connects and plans. A run with something to write takes the store's lock
+ * and plans again under it, so the record and the streams it reads stay as read until it is done;
+ * a run with nothing to write ends as it would under the lock without taking it, since it changes
+ * nothing another run could rely on. Definitions older than the ones the record says were applied
+ * are refused before anything is written.
  */
 async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOutcome> {
   const deadline = Date.now() + options.waitMs;
@@ -127,30 +129,50 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
   try {
     io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared (generation ${document.generation}); `
       + `NATS server ${connection.serverVersion} at ${options.server}`);
-    if (options.command !== 'plan') {
-      lock = await takeStoreLock(connection.nc, document.store, { holder: `${os.hostname()} pid ${process.pid}`, since: new Date().toISOString(), ...run }, {
-        ttlMs: options.lockTtlMs, replicas: options.ownerReplicas, deadline, log: io.err,
-        // A newer run holds it: by the time it is free, these definitions are stale.
-        giveUp: (holder) => (holder.generation > run.generation ? new StaleDefinitions(staleReason(run, holder)) : undefined),
-      });
-    }
-    const server = await readServerStreams(connection);
-    server.delete(LOCK_STREAM);
-    const bucketExists = server.delete(OWNERSHIP_STREAM);
-    const record = await readOwnership(connection.nc, document.store, bucketExists);
-    const stale = staleReason(run, record.applied);
-    if (stale !== undefined) throw new StaleDefinitions(stale);
-    const plan = buildPlan({
-      declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion, clustered: connection.clustered,
-      repair: options.command === 'repair',
+    const unlocked = await readAndPlan(connection, document, run, options.command === 'repair');
+    if (options.command === 'plan') return showPlan(unlocked, io);
+    if (!unlocked.writes) return await applyPlan(unlocked, connection, () => undefined, options, io);
+    lock = await takeStoreLock(connection.nc, document.store, { holder: `${os.hostname()} pid ${process.pid}`, since: new Date().toISOString(), ...run }, {
+      ttlMs: options.lockTtlMs, replicas: options.ownerReplicas, deadline, log: io.err,
+      // A newer run holds it: by the time it is free, these definitions are stale.
+      giveUp: (holder) => (holder.generation > run.generation ? new StaleDefinitions(staleReason(run, holder)) : undefined),
     });
-    return options.command === 'plan' || lock === undefined
-      ? showPlan(plan, document, run, record, io)
-      : await applyPlan(plan, document, run, record, connection, lock, options, io);
+    return await applyPlan(await readAndPlan(connection, document, run, options.command === 'repair'), connection, lock.lost, options, io);
   } finally {
     await lock?.release();
     await connection.nc.close();
   }
+}
+
+/** A plan with what it was made from, and the ownership record applying it would write first. */
+interface PlannedRun {
+  readonly plan: Plan;
+  readonly document: StreamsDocument;
+  readonly run: DefinitionsVersion;
+  readonly record: OwnershipRecord;
+  /** What the store manages once the plan is applied, deletions aside, and these definitions as applied. */
+  readonly intended: OwnershipContent;
+  /** True when applying writes a stream or the ownership record. */
+  readonly writes: boolean;
+}
+
+/**
+ * Reads the server's streams and the store's ownership record, and plans.
+ *
+ * @throws StaleDefinitions when the record says newer definitions were applied
+ */
+async function readAndPlan(connection: JetStreamConnection, document: StreamsDocument, run: DefinitionsVersion, repair: boolean): Promise<PlannedRun> {
+  const server = await readServerStreams(connection);
+  server.delete(LOCK_STREAM);
+  const bucketExists = server.delete(OWNERSHIP_STREAM);
+  const record = await readOwnership(connection.nc, document.store, bucketExists);
+  const stale = staleReason(run, record.applied);
+  if (stale !== undefined) throw new StaleDefinitions(stale);
+  const plan = buildPlan({
+    declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion, clustered: connection.clustered, repair,
+  });
+  const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, record.managed), applied: run };
+  return { plan, document, run, record, intended, writes: pendingChanges(plan) || !sameRecord(intended, record) };
 }
 
 /**
@@ -180,46 +202,45 @@ function readDocument(location: string, expectedDigest: string | undefined): { d
 }
 
 /** A dry run: prints every item and the summary; pending includes an ownership record that would change. */
-function showPlan(plan: Plan, document: StreamsDocument, run: DefinitionsVersion, record: OwnershipRecord, io: ApplyIO): ApplyOutcome {
+function showPlan({ plan, document, record, intended, writes }: PlannedRun, io: ApplyIO): ApplyOutcome {
   const results = plan.items.map((item) => ({ item }));
   for (const result of results) io.out(describeResult(result, 'plan'));
-  const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, record.managed), applied: run };
-  const recordChanges = !sameRecord(intended, record);
-  if (recordChanges) io.out(`ownership record "${document.store}" would change: ${describeOwnershipChange(record, intended)}`);
+  if (!sameRecord(intended, record)) io.out(`ownership record "${document.store}" would change: ${describeOwnershipChange(record, intended)}`);
   for (const line of ['', ...summaryTable(results, 'plan')]) io.out(line);
   // As planExitCode, with the ownership record counted as a pending change.
-  const exitCode = hasRefusals(plan) ? ExitCode.REFUSED : pendingChanges(plan) || recordChanges ? ExitCode.PENDING : ExitCode.OK;
+  const exitCode = hasRefusals(plan) ? ExitCode.REFUSED : writes ? ExitCode.PENDING : ExitCode.OK;
   return { exitCode, results };
 }
 
 /**
  * Records the intended ownership, runs the writes, then records the final ownership; each record
  * is written only when it changes, so an unchanged re-apply writes nothing at all.
+ *
+ * @param lost why the store's lock may no longer be this run's (see {@link StoreLock.lost}); no write is sent after it says so
  */
 async function applyPlan(
-  plan: Plan, document: StreamsDocument, run: DefinitionsVersion, read: OwnershipRecord, connection: JetStreamConnection, lock: StoreLock,
+  { plan, document, run, record: read, intended }: PlannedRun, connection: JetStreamConnection, lost: () => string | undefined,
   options: ApplyOptions, io: ApplyIO,
 ): Promise<ApplyOutcome> {
   const { nc } = connection;
   const store = document.store;
-  // Recorded before any write: a run of older definitions that comes after this one, even if this one dies, is refused.
-  const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, read.managed), applied: run };
   let record = read;
-  const lostBeforeWrites = lock.lost();
+  const lostBeforeWrites = lost();
   if (lostBeforeWrites !== undefined) throw new Error(`${lostBeforeWrites}; nothing was written`);
+  // Recorded before any write: a run of older definitions that comes after this one, even if this one dies, is refused.
   if (!sameRecord(intended, record)) {
     record = await writeOwnership(nc, store, intended, record, options.ownerReplicas, io.err);
   }
 
   let done = 0;
   const report = (result: ItemResult) => io.out(progressLine(++done, plan.items.length, result));
-  const results = await executePlan(plan, streamWriter(connection), options.concurrency, report, lock.lost);
+  const results = await executePlan(plan, streamWriter(connection), options.concurrency, report, lost);
 
   const final: OwnershipContent = { managed: ownershipAfterWrites(intended.managed, results), applied: run };
   let recordError: string | undefined;
   try {
-    const lost = lock.lost();
-    if (lost !== undefined) throw new Error(`${lost}; the ownership record was not updated`);
+    const lostAfterWrites = lost();
+    if (lostAfterWrites !== undefined) throw new Error(`${lostAfterWrites}; the ownership record was not updated`);
     if (!sameRecord(final, record)) record = await writeOwnership(nc, store, final, record, options.ownerReplicas, io.err);
   } catch (error) {
     // The writes are done: their results still go into the summary and the termination message.

@@ -1,11 +1,26 @@
 import { ApplyIO, ExitCode, runApply } from './apply';
 import { USAGE, parseCli } from './cli';
 
+/**
+ * Lines to `stream`, gathered until the event loop turns: writes to a pipe (a pod's log) are
+ * synchronous on Linux, a system call each, and a plan of thousands of streams prints its lines
+ * in one go. They still appear as they happen; stdout and stderr keep their own order.
+ */
+function batchedLines(stream: NodeJS.WriteStream): (line: string) => void {
+  let pending: string[] = [];
+  return (line) => {
+    if (pending.length === 0) {
+      setImmediate(() => {
+        stream.write(pending.join(''));
+        pending = [];
+      });
+    }
+    pending.push(`${line}\n`);
+  };
+}
+
 /** Lines to the process's stdout and stderr. */
-const CONSOLE: ApplyIO = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+const CONSOLE: ApplyIO = { out: batchedLines(process.stdout), err: batchedLines(process.stderr) };
 
 /**
  * The program: reads the command line and environment, runs `plan` or `apply`, and returns

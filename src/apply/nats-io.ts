@@ -93,14 +93,33 @@ export async function connectJetStream(
   throw new Error(`gave up after ${formatDuration(waitMs)} waiting for ${lastFailure} (${attempt} attempts)`);
 }
 
+/** A page of the server's stream list (`$JS.API.STREAM.LIST`). */
+interface StreamListPage {
+  readonly total: number;
+  readonly limit: number;
+  readonly streams?: StreamInfo[] | null;
+  readonly error?: ApiError;
+}
+
 /**
  * Every stream on the server with its configuration, normalized for the diff, and its state.
- * The client's lister pages through the server's stream list.
+ * The first page of the server's list gives the total; the other pages are asked for at once.
  */
 export async function readServerStreams(connection: JetStreamConnection): Promise<Map<string, ServerStream>> {
+  const page = async (offset: number): Promise<StreamListPage> => {
+    const reply = await connection.nc.request('$JS.API.STREAM.LIST', codec.encode({ offset }), { timeout: API_TIMEOUT_MS });
+    const answer = codec.decode(reply.data) as StreamListPage;
+    if (answer.error) throw new ServerRejection(answer.error);
+    return answer;
+  };
   const streams = new Map<string, ServerStream>();
   try {
-    for await (const info of connection.jsm.streams.list()) streams.set(info.config.name, toServerStream(info));
+    const first = await page(0);
+    const offsets: number[] = [];
+    for (let offset = first.limit; first.limit > 0 && offset < first.total; offset += first.limit) offsets.push(offset);
+    for (const { streams: infos } of [first, ...await Promise.all(offsets.map(page))]) {
+      for (const info of infos ?? []) streams.set(info.config.name, toServerStream(info));
+    }
   } catch (error) {
     throw new Error(`cannot list the streams of ${connection.url}: ${describeNatsError(error)}`);
   }

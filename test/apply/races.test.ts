@@ -158,9 +158,10 @@ test('a lock left by a crashed run expires: the next run waits for it, saying wh
     expect((await (await ownNc.jetstreamManager()).streams.info('CRASHED_A')).config.name).toBe('CRASHED_A');
     // It waited for the server to expire the lock.
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
-    // Released: the key is deleted, so the next run takes it at once.
-    const next = await run(document(store, 1, [entry('CRASHED_A')]), { server: own.url, lockTtlMs: 1_000 });
+    // Released: the key is deleted, so the next run with something to write takes it at once.
+    const next = await run(document(store, 2, [entry('CRASHED_A'), entry('CRASHED_B')]), { server: own.url, lockTtlMs: 1_000 });
     expect([next.exitCode, next.err]).toEqual([ExitCode.OK, []]);
+    expect((await (await ownNc.jetstreamManager()).streams.info('CRASHED_B')).config.name).toBe('CRASHED_B');
   } finally {
     await ownNc.close();
     await own.stop();
@@ -176,6 +177,25 @@ test('a run finding the lock held by a newer generation is stale at once, withou
   expect(result.err).toEqual(['stale: these definitions are generation 6, older than generation 7, which was applied already: '
     + 'a newer Job applies newer definitions']);
   expect(await streamsOf('OVERTAKEN_')).toEqual({});
+});
+
+test('a run with nothing to write ends at once, without the lock another run holds; one with something to write waits', async () => {
+  const store = 'idle';
+  const applied = document(store, 1, [entry('IDLE_A')]);
+  expect((await run(applied)).exitCode).toBe(ExitCode.OK);
+  const kv = await nc.jetstream().views.kv(LOCK_BUCKET, { bindOnly: true });
+  await kv.create(store, JSON.stringify({ holder: 'busy-pod pid 1', since: '2026-12-06T00:00:00.000Z', generation: 1 }));
+  try {
+    const unchanged = await run(applied, { waitMs: 1_000 });
+    expect([unchanged.exitCode, unchanged.err, unchanged.out.slice(-2)]).toEqual([ExitCode.OK, [], ['unchanged        1', 'total            1']]);
+    // The same server with a change to write: it waits for the lock until its deadline, and writes nothing.
+    const changed = await run(document(store, 2, [entry('IDLE_A'), entry('IDLE_B')]), { waitMs: 1_000 });
+    expect(changed.exitCode).toBe(ExitCode.ERROR);
+    expect(changed.err[0]).toBe('waiting: the lock of store "idle" is held by busy-pod pid 1 (generation 1) since 2026-12-06T00:00:00.000Z');
+    expect(Object.keys(await streamsOf('IDLE_'))).toEqual(['IDLE_A']);
+  } finally {
+    await kv.delete(store);
+  }
 });
 
 test('the digest a run records is the one of its files', async () => {
