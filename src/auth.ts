@@ -307,6 +307,78 @@ export function streamConsumerPermissions(stream: PermissionStream, options: Str
   };
 }
 
+/** A durable consumer as {@link consumerPermissions} needs it. */
+export interface PermissionConsumer {
+  /** The stream the consumer reads. */
+  readonly stream: string;
+  /** The consumer's durable name. */
+  readonly name: string;
+  /** The subject a push consumer delivers to; none for a pull consumer. */
+  readonly deliverSubject?: string;
+}
+
+/**
+ * What a client of one durable consumer needs, and nothing that creates, updates or deletes a
+ * consumer: the consumer's info, fetching from it (pull) or its deliveries and flow control (push),
+ * and acknowledging its messages. Another application's consumers on the same stream are out of reach.
+ *
+ * @throws Error when `inboxPrefix` is not a subject without wildcards
+ */
+export function consumerPermissions(consumer: PermissionConsumer, options: StreamPermissionOptions = {}): Permissions {
+  const { stream, name, deliverSubject } = consumer;
+  const delivery = deliverSubject === undefined ? [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`] : [`$JS.FC.${stream}.>`];
+  return {
+    publish: { allow: ['$JS.API.INFO', `$JS.API.CONSUMER.INFO.${stream}.${name}`, ...delivery, `$JS.ACK.${stream}.${name}.>`] },
+    subscribe: { allow: [inboxSubscription(options), ...(deliverSubject === undefined ? [] : [deliverSubject])] },
+  };
+}
+
+/**
+ * What a reader of the key-value bucket `bucket` needs: the bucket's stream info, getting entries
+ * (direct or through the stream), and the ordered consumers that watch it and list its keys and
+ * history (nats.js `kv.watch`, `kv.keys`, `kv.history`), which it may create and delete on the
+ * bucket's stream only. With `write`, also putting, deleting and purging keys, which are publishes
+ * to the bucket's subjects.
+ *
+ * @throws Error when `inboxPrefix` is not a subject without wildcards
+ */
+export function keyValuePermissions(bucket: string, write: boolean, options: StreamPermissionOptions = {}): Permissions {
+  return viewPermissions(`KV_${bucket}`, write ? [`$KV.${bucket}.>`] : [], options);
+}
+
+/**
+ * What a reader of the object store `store` needs: as for a key-value bucket, on its stream
+ * `OBJ_<store>`. With `write`, also publishing its chunks and metadata, and purging the chunks of
+ * an object replaced or deleted (nats.js `os.put`, `os.delete`).
+ *
+ * @throws Error when `inboxPrefix` is not a subject without wildcards
+ */
+export function objectStorePermissions(store: string, write: boolean, options: StreamPermissionOptions = {}): Permissions {
+  return viewPermissions(`OBJ_${store}`, write ? [`$O.${store}.>`, `$JS.API.STREAM.PURGE.OBJ_${store}`] : [], options);
+}
+
+/** A key-value bucket's or an object store's stream, read through the client's views, and `writes`. */
+function viewPermissions(stream: string, writes: readonly string[], options: StreamPermissionOptions): Permissions {
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${stream}`,
+        `$JS.API.DIRECT.GET.${stream}`,
+        `$JS.API.DIRECT.GET.${stream}.>`,
+        `$JS.API.STREAM.MSG.GET.${stream}`,
+        // The ordered consumers of watches, key lists, history and object reads.
+        `$JS.API.CONSUMER.CREATE.${stream}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.>`,
+        `$JS.API.CONSUMER.DELETE.${stream}.*`,
+        `$JS.FC.${stream}.>`,
+        ...writes,
+      ],
+    },
+    subscribe: { allow: [inboxSubscription(options)] },
+  };
+}
+
 /** Two grants' permissions in one user: every subject either allows, for permissions that only allow. */
 export function unionOfAllowed(a: Permissions, b: Permissions): Permissions {
   const union = (x?: SubjectPermissions, y?: SubjectPermissions) => ({ allow: [...new Set([...(x?.allow ?? []), ...(y?.allow ?? [])])] });
@@ -350,6 +422,10 @@ export function applyJobPermissions(storeName: string): Permissions {
         '$JS.API.STREAM.CREATE.*',
         '$JS.API.STREAM.UPDATE.*',
         '$JS.API.STREAM.DELETE.*',
+        // Declared consumers: listed on their streams, created or updated by durable name, deleted.
+        '$JS.API.CONSUMER.LIST.*',
+        '$JS.API.CONSUMER.DURABLE.CREATE.*.*',
+        '$JS.API.CONSUMER.DELETE.*.*',
         // Binding the bucket before a write; creating it is STREAM.CREATE.
         `$JS.API.STREAM.INFO.${bucketStream}`,
         // Reading its own record, and the pieces of a large one, by subject: no other store's.

@@ -8,10 +8,9 @@ import { storeLabels } from './labels';
 import { Problem, compileSchema, formatProblem, schemaProblems, withoutBrokenFields } from './problems';
 import { defaultsAboveLimitsProblems, hostedStreamProblems } from './store-rules';
 import { streamsPartProblems } from './streams-config';
-import { IStream } from './stream';
 import { LIMIT_PROPERTIES, StreamLimitOptions, StreamPolicy, readUnit, resolveLimits } from './stream-definition';
 import { StreamHost } from './stream-host';
-import type { GrantOptions, StreamGrant } from './grants';
+import type { GrantOptions, GrantedAccess } from './grants';
 import type { StreamStoreLimits } from './stream-store';
 import { DurationInput, SizeInput, parseDuration, parseSize } from './units';
 import { DEFAULT_NATS_SERVER_VERSION, NatsServerVersion } from './versions';
@@ -139,9 +138,9 @@ export class ExistingStreamStore extends StreamHost {
   }
 
   /** Grants need users this app configures on the server: not possible on a server it does not deploy. */
-  public grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, _kind: StreamGrant, _options: GrantOptions): void {
+  public grantAccess(workload: kplus.AbstractPod | kplus.Workload, access: GrantedAccess, _options: GrantOptions): void {
     this.propProblems.push({
-      field: 'grant', value: JSON.stringify(stream.name),
+      field: 'grant', value: access.target,
       rule: `cannot give ${workload.node.path} a user on an existing server this app does not deploy: create the user on that server and wire its credentials yourself`,
     });
   }

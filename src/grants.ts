@@ -1,11 +1,11 @@
-import type { SecretKeyReference } from './auth';
+import type { Permissions, SecretKeyReference } from './auth';
 
-/** What a grant lets a workload do with a stream. */
-export enum StreamGrant {
-  /** Publish to the stream's subjects and read the acknowledgements. */
-  PUBLISH = 'publish',
-  /** Read the stream through consumers; no publishing. */
-  CONSUME = 'consume',
+/** What a grant lets a workload do: the permissions of its user on the store. */
+export interface GrantedAccess {
+  /** What is granted, for messages: `stream "orders"`, `consumer "auditor" of stream "orders"`. */
+  readonly target: string;
+  /** The user's permissions, given the inbox prefix its client uses. */
+  readonly permissions: (inboxPrefix: string) => Permissions;
 }
 
 /** The user a grant creates. */

@@ -4,12 +4,14 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { streamsDigest } from './apply/definitions';
 import { HostedStream } from './store-rules';
+import { KeyValue, KeyValueOptions } from './key-value';
+import { ObjectStore, ObjectStoreOptions } from './object-store';
 import { IStream, Stream } from './stream';
 import { StreamOptions, StreamPolicy } from './stream-definition';
 import { Chart } from 'cdk8s';
 import { NO_EARLIER_OUTPUT, previousManifestsOf } from './previous-manifests';
 import { PART_KEY, StreamsPart, nextGeneration, renderStreamsParts, withGeneration } from './streams-config';
-import type { GrantOptions, StreamGrant } from './grants';
+import type { GrantOptions, GrantedAccess } from './grants';
 import type { IStreamStore } from './stream-store';
 
 /** Where the apply Job finds a store's stream definitions: its ConfigMaps, and the digest of what they hold. */
@@ -47,12 +49,26 @@ export abstract class StreamHost extends Construct implements IStreamStore {
     return new Stream(this, id, { ...options, store: this });
   }
 
+  /** Declares a key-value bucket on this store: a stream `KV_<bucket>`. */
+  public addKeyValue(id: string, options: KeyValueOptions = {}): KeyValue {
+    return new KeyValue(this, id, { ...options, store: this });
+  }
+
+  /** Declares an object store on this store: a stream `OBJ_<name>`. */
+  public addObjectStore(id: string, options: ObjectStoreOptions = {}): ObjectStore {
+    return new ObjectStore(this, id, { ...options, store: this });
+  }
+
   public registerStream(stream: IStream): void {
     this._streams.push(stream);
     this.parts = undefined;
   }
 
-  public abstract grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void;
+  public consumersChanged(): void {
+    this.parts = undefined;
+  }
+
+  public abstract grantAccess(workload: kplus.AbstractPod | kplus.Workload, access: GrantedAccess, options: GrantOptions): void;
 
   /**
    * Creates the first definitions ConfigMap, `<store>-streams`, which every store has, and keeps the
@@ -99,7 +115,8 @@ export abstract class StreamHost extends Construct implements IStreamStore {
    */
   protected streamsParts(): StreamsPart[] {
     if (this.parts) return this.parts;
-    const unnumbered = renderStreamsParts(this.name, this.streamPolicy.version.version, 0, this._streams.map((s) => s.definition));
+    const consumers = new Map(this._streams.map((s) => [s.name, s.consumers.map((c) => c.definition)]));
+    const unnumbered = renderStreamsParts(this.name, this.streamPolicy.version.version, 0, this._streams.map((s) => s.definition), consumers);
     const earlier = previousManifestsOf(this) ?? { objects: [], ...NO_EARLIER_OUTPUT };
     this.parts = withGeneration(unnumbered, nextGeneration(earlier, this.name, Chart.of(this).namespace, unnumbered));
     return this.parts;

@@ -9,11 +9,11 @@ import {
 } from './apply-job';
 import {
   AuthEnvVariable, AuthKind, NatsAuth, NatsUser, SecretKeyReference, StoreTlsOptions, TLS_FILES, TLS_MOUNT_PATHS, applyJobPermissions,
-  authEnvironment, authProblems, natsAuthorization, natsTls, sameSecretKey, streamConsumerPermissions, streamPublisherPermissions,
+  authEnvironment, authProblems, natsAuthorization, natsTls, sameSecretKey,
   tlsProblems, unionOfAllowed,
 } from './auth';
 import { ExistingStreamStore, ExistingStreamStoreProps } from './existing-stream-store';
-import { GrantOptions, StreamGrant } from './grants';
+import { GrantOptions, GrantedAccess } from './grants';
 import { annotationProblems, labelProblems, storeLabels, withoutConstructPathLabel } from './labels';
 import { migrationGuardErrors } from './migration-guard';
 import { NatsConfigOptions, renderNatsConfig } from './nats-config';
@@ -273,8 +273,10 @@ export interface IStreamStore extends IConstruct {
   addStream(id: string, options?: StreamOptions): Stream;
   /** Records a stream declared elsewhere in the tree; `Stream` calls this. */
   registerStream(stream: IStream): void;
+  /** Tells the store a consumer was declared on one of its streams: its definitions are rendered again. */
+  consumersChanged(): void;
   /** Gives a workload its own user for a stream; `Stream.grantPublish` and `grantConsume` call this. */
-  grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void;
+  grantAccess(workload: kplus.AbstractPod | kplus.Workload, access: GrantedAccess, options: GrantOptions): void;
   /** The streams declared on this store, in declaration order. */
   readonly streams: readonly IStream[];
 }
@@ -550,16 +552,13 @@ export class StreamStore extends StreamHost {
    * has one user: its further grants must name the same user and password, and add their
    * permissions to it.
    */
-  public grantStreamAccess(stream: IStream, workload: kplus.AbstractPod | kplus.Workload, kind: StreamGrant, options: GrantOptions): void {
+  public grantAccess(workload: kplus.AbstractPod | kplus.Workload, access: GrantedAccess, options: GrantOptions): void {
     const inboxPrefix = `_INBOX_${options.user.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-    const target = { name: stream.name, subjects: stream.definition.subjects };
-    const permissions = kind === StreamGrant.PUBLISH
-      ? streamPublisherPermissions(target, { inboxPrefix })
-      : streamConsumerPermissions(target, { inboxPrefix });
+    const permissions = access.permissions(inboxPrefix);
     if (this.settings.auth.kind !== AuthKind.USERS) {
       this.grantProblems.push({
         field: 'auth', value: JSON.stringify(this.settings.auth.kind),
-        rule: `must be NatsAuth.users to grant ${workload.node.path} access to stream "${stream.name}": a grant is a user with its own permissions`,
+        rule: `must be NatsAuth.users to grant ${workload.node.path} access to ${access.target}: a grant is a user with its own permissions`,
       });
       return;
     }

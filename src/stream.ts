@@ -1,8 +1,11 @@
 import { Construct, IConstruct } from 'constructs';
+import { Consumer, IConsumer } from './consumer';
+import { ConsumerOptions, streamConsumersProblems } from './consumer-definition';
 import { formatProblem } from './problems';
 import { StreamDefinition, StreamOptions, StreamOriginReference, resolveStream } from './stream-definition';
 import type * as kplus from 'cdk8s-plus-28';
-import { GrantOptions, StreamGrant } from './grants';
+import { GrantOptions } from './grants';
+import { streamConsumerPermissions, streamPublisherPermissions } from './auth';
 import type { IStreamStore } from './stream-store';
 
 /** A JetStream stream declared in the app. */
@@ -15,6 +18,10 @@ export interface IStream extends IConstruct {
   readonly definition: StreamDefinition;
   /** The streams of this app it mirrors or sources from, by the prop that names each. */
   readonly origins: readonly StreamOriginReference[];
+  /** The consumers declared on it. */
+  readonly consumers: readonly IConsumer[];
+  /** Records a consumer declared on this stream; `Consumer` calls it. */
+  registerConsumer(consumer: IConsumer): void;
 }
 
 /** Props of `Stream`: the stream's options and the store that hosts it. */
@@ -36,6 +43,7 @@ export class Stream extends Construct implements IStream {
   public readonly store: IStreamStore;
   public readonly definition: StreamDefinition;
   public readonly origins: readonly StreamOriginReference[];
+  private readonly _consumers: IConsumer[] = [];
 
   constructor(scope: Construct, id: string, props: StreamProps) {
     super(scope, id);
@@ -47,7 +55,25 @@ export class Stream extends Construct implements IStream {
     this.origins = resolution.origins;
     const messages = resolution.problems.map((problem) => `stream "${this.name}": ${formatProblem(problem)}`);
     this.node.addValidation({ validate: () => messages });
+    this.node.addValidation({
+      validate: () => streamConsumersProblems(this.definition, this._consumers.map((c) => c.definition))
+        .map((problem) => `stream "${this.name}": ${formatProblem(problem)}`),
+    });
     store.registerStream(this);
+  }
+
+  public get consumers(): readonly IConsumer[] {
+    return this._consumers;
+  }
+
+  /** Declares a durable consumer of this stream. */
+  public addConsumer(id: string, options: ConsumerOptions = {}): Consumer {
+    return new Consumer(this, id, { ...options, stream: this });
+  }
+
+  public registerConsumer(consumer: IConsumer): void {
+    this._consumers.push(consumer);
+    this.store.consumersChanged();
   }
 
   /**
@@ -55,7 +81,8 @@ export class Stream extends Construct implements IStream {
    * stream's subjects, and the workload's containers wired with the connection and credentials.
    */
   public grantPublish(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    this.store.grantStreamAccess(this, workload, StreamGrant.PUBLISH, options);
+    const stream = { name: this.name, subjects: this.definition.subjects };
+    this.store.grantAccess(workload, { target: `stream "${this.name}"`, permissions: (inboxPrefix) => streamPublisherPermissions(stream, { inboxPrefix }) }, options);
   }
 
   /**
@@ -63,6 +90,7 @@ export class Stream extends Construct implements IStream {
    * on the store, and the workload's containers wired with the connection and credentials.
    */
   public grantConsume(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    this.store.grantStreamAccess(this, workload, StreamGrant.CONSUME, options);
+    const stream = { name: this.name, subjects: this.definition.subjects };
+    this.store.grantAccess(workload, { target: `stream "${this.name}"`, permissions: (inboxPrefix) => streamConsumerPermissions(stream, { inboxPrefix }) }, options);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
-import { documentConfig } from './apply/definitions';
+import { documentConfig, documentConsumerConfig } from './apply/definitions';
+import type { ConsumerDefinition } from './consumer-definition';
 import type { PreviousManifests } from './previous-manifests';
 import { Problem } from './problems';
 import { StreamDefinition, toJetStreamConfig } from './stream-definition';
@@ -36,10 +37,13 @@ const BOUNDARY_ONE_IN = 16;
  * on the names around it (a part ends before a stream whose name hashes to a boundary, once the part
  * is large enough), so adding or removing a stream changes its own part, not every part after it.
  */
-export function renderStreamsParts(store: string, version: string, generation: number, definitions: readonly StreamDefinition[]): StreamsPart[] {
+export function renderStreamsParts(
+  store: string, version: string, generation: number, definitions: readonly StreamDefinition[],
+  consumers: ReadonlyMap<string, readonly ConsumerDefinition[]> = new Map(),
+): StreamsPart[] {
   const entries = [...definitions]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((d) => ({ name: d.name, text: renderEntry(d) }));
+    .map((d) => ({ name: d.name, text: renderEntry(d, consumers.get(d.name) ?? []) }));
   const groups: Array<typeof entries> = [[]];
   let bytes = 0;
   for (const entry of entries) {
@@ -150,7 +154,8 @@ export function streamsPartProblems(parts: readonly StreamsPart[]): Problem[] {
   }));
 }
 
-function renderEntry(d: StreamDefinition): string {
+function renderEntry(d: StreamDefinition, consumers: readonly ConsumerDefinition[]): string {
+  const sorted = [...consumers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return '    ' + prettyJson({
     retentionPolicy: d.retentionPolicy,
     // Written only when set, so the usual stream stays short.
@@ -158,6 +163,9 @@ function renderEntry(d: StreamDefinition): string {
     ...(d.adopt ? { adopt: true } : {}),
     ...(d.sealed ? { allowSeal: true } : {}),
     config: documentConfig(toJetStreamConfig(d)),
+    ...(sorted.length > 0 ? {
+      consumers: sorted.map((c) => ({ retentionPolicy: c.retentionPolicy, ...(c.adopt ? { adopt: true } : {}), config: documentConsumerConfig(c.config) })),
+    } : {}),
   }, '    ');
 }
 

@@ -98,6 +98,24 @@ export const SOURCE_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
   consumer: '2.14.0',
 };
 
+/** The first release that knows each consumer configuration field that is newer than 2.9. */
+export const CONSUMER_FIELD_MIN_VERSION: Readonly<Record<string, string>> = {
+  filter_subjects: '2.10.0',
+  metadata: '2.10.0',
+  priority_groups: '2.11.0',
+  priority_policy: '2.11.0',
+  priority_timeout: '2.11.0',
+  pause_until: '2.11.0',
+};
+
+/** Every field set in a JetStream consumer configuration that `version` does not know, with the release it needs. */
+export function consumerFieldsNewerThan(config: object, version: string): NewerField[] {
+  const fields = config as Record<string, unknown>;
+  return Object.entries(CONSUMER_FIELD_MIN_VERSION)
+    .filter(([field, needs]) => fields[field] !== undefined && compareVersions(version, needs) < 0)
+    .map(([field, needs]) => ({ field, value: fields[field], needs }));
+}
+
 /**
  * Every field set in a JetStream stream configuration that `version` does not know, in
  * {@link STREAM_FIELD_MIN_VERSION} order, then those of the mirror and each source: such a server

@@ -24,7 +24,7 @@ import { renderNatsConfig } from '../src/nats-config';
 import { formatProblem } from '../src/problems';
 import { subjectsOverlap } from '../src/subjects';
 import { DEFAULT_NATS_SERVER_VERSION } from '../src/versions';
-import { declaredConfig } from './apply/fixtures';
+import { declaredConfig, declaredConsumerConfig } from './apply/fixtures';
 import { NatsServerHandle, checkConfig, makeTempDir, rewriteConfigForLocal, startNatsServer, stopAll } from './support/nats-server';
 import { freePort } from './support/ports';
 import { SINGLE_SERVER as BASE_OPTIONS } from './support/nats-config-options';
@@ -459,11 +459,12 @@ describe('users', () => {
     });
 
     /** Runs the apply program as `user` for `store` with streams `name` (Delete policy), each with `overrides`. */
-    async function apply(user: string, store: string, command: 'plan' | 'apply', names: string[], overrides: Record<string, unknown> = {}) {
+    async function apply(user: string, store: string, command: 'plan' | 'apply', names: string[], overrides: Record<string, unknown> = {}, consumers: string[] = []) {
       const definitions = path.join(dir, `${user}.json`);
       const streams = names.map((name) => ({
         retentionPolicy: 'Delete',
         config: declaredConfig({ name, subjects: [`${name.toLowerCase()}.>`], ...overrides }),
+        consumers: consumers.map((durable) => ({ retentionPolicy: 'Delete', config: declaredConsumerConfig({ durable_name: durable }) })),
       }));
       fs.writeFileSync(definitions, JSON.stringify({ store, version: DEFAULT_NATS_SERVER_VERSION.version, streams }));
       const lines: string[] = [];
@@ -562,6 +563,18 @@ describe('users', () => {
       'publish $JS.API.STREAM.DELETE.*': {
         setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
         run: async (user, store) => (await apply(user, store, 'apply', [])).output,
+      },
+      'publish $JS.API.CONSUMER.LIST.*': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream], {}, ['reader']),
+        run: async (user, store, stream) => (await apply(user, store, 'plan', [stream], {}, ['reader'])).output,
+      },
+      'publish $JS.API.CONSUMER.DURABLE.CREATE.*.*': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream]),
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream], {}, ['reader'])).output,
+      },
+      'publish $JS.API.CONSUMER.DELETE.*.*': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream], {}, ['reader']),
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output,
       },
       'publish $JS.API.STREAM.INFO.KV_jetstream-cdk8s': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
       'publish $JS.API.DIRECT.GET.KV_jetstream-cdk8s.$KV.jetstream-cdk8s.events': {

@@ -56,7 +56,7 @@ test('fails on a malformed URL and on grants, which need users this app configur
   (store.streams[0] as any).grantPublish(app, { user: 'app', password: { secretName: 's', key: 'k' } });
   expect(validationErrors(() => Testing.synth(chart))).toEqual([
     '[test/shared] store "shared": url "http://nats:4222" must match pattern "^(nats|tls)://[^\\s]+$"',
-    '[test/shared] store "shared": grant "orders" cannot give test/app a user on an existing server this app does not deploy: create the user on that server and wire its credentials yourself',
+    '[test/shared] store "shared": grant stream "orders" cannot give test/app a user on an existing server this app does not deploy: create the user on that server and wire its credentials yourself',
   ]);
 });
 

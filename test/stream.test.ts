@@ -303,6 +303,6 @@ describe('toJetStreamConfig', () => {
     });
     expect(toJetStreamConfig(stream.definition)).toStrictEqual(CONFIG);
     const document = declaredStreams(Testing.synth(chart), 'events');
-    expect(document.streams).toEqual([{ retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, config: CONFIG }]);
+    expect(document.streams).toEqual([{ retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, config: CONFIG, consumers: [] }]);
   });
 });

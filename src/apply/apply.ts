@@ -3,20 +3,21 @@ import * as os from 'os';
 import * as path from 'path';
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { StreamsDocument, StreamsDocumentFile, parseStreamsDocuments, streamsDigest } from './definitions';
-import { diffStreamConfig, formatFieldValue } from './diff';
+import type { JetStreamConsumerConfig } from '../consumer-definition';
+import { diffConsumerConfig, diffStreamConfig, formatFieldValue } from './diff';
 import { DefinitionsVersion, staleReason } from './generation';
 import { StoreLock, takeStoreLock } from './lock';
 import { STALE_EXIT_CODE } from './names';
 import {
-  ConnectionAuth, JetStreamConnection, StreamWriter, connectJetStream, describeNatsError, isServerRejection, readServerStreams,
-  streamWriter,
+  ConnectionAuth, JetStreamConnection, PlanWriter, connectJetStream, describeNatsError, isServerRejection, readServerConsumers, readServerStreams,
+  planWriter,
 } from './nats-io';
 import {
-  LOCK_STREAM, OWNERSHIP_STREAM, OwnershipContent, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites,
+  LOCK_STREAM, OWNERSHIP_STREAM, Ownership, OwnershipContent, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites,
   readOwnership, sameRecord, writeOwnership,
 } from './ownership';
-import { normalizeServerConfig } from './normalize';
-import { Plan, PlanExitCode, PlanItem, UpdateItem, buildPlan, hasRefusals, pendingChanges, updateWaves } from './plan';
+import { normalizeServerConfig, normalizeServerConsumerConfig } from './normalize';
+import { Plan, PlanExitCode, PlanItem, UpdateItem, buildPlan, hasRefusals, isConsumerItem, pendingChanges, updateWaves } from './plan';
 import {
   ItemResult, ReportMode, RunResult, TerminationSummary, describeResult, progressLine, summaryTable, terminationMessage,
   terminationSummary,
@@ -168,8 +169,14 @@ async function readAndPlan(connection: JetStreamConnection, document: StreamsDoc
   const record = await readOwnership(connection.nc, document.store, bucketExists);
   const stale = staleReason(run, record.applied);
   if (stale !== undefined) throw new StaleDefinitions(stale);
+  // Only the consumers of streams that declare some or had some managed: others' are not this store's.
+  const withConsumers = new Set([
+    ...document.streams.filter((s) => s.consumers.length > 0).map((s) => s.config.name),
+    ...[...record.managed.keys()].filter((key) => key.includes('/')).map((key) => key.slice(0, key.indexOf('/'))),
+  ]);
+  const consumers = await readServerConsumers(connection, [...withConsumers].filter((stream) => server.has(stream)).sort());
   const plan = buildPlan({
-    declared: document.streams, server, managed: record.managed, serverVersion: connection.serverVersion, clustered: connection.clustered, repair,
+    declared: document.streams, server, managed: record.managed, consumers, serverVersion: connection.serverVersion, clustered: connection.clustered, repair,
   });
   const intended: OwnershipContent = { managed: intendedOwnership(plan, document.streams, record.managed), applied: run };
   return { plan, document, run, record, intended, writes: pendingChanges(plan) || !sameRecord(intended, record) };
@@ -234,7 +241,7 @@ async function applyPlan(
 
   let done = 0;
   const report = (result: ItemResult) => io.out(progressLine(++done, plan.items.length, result));
-  const results = await executePlan(plan, streamWriter(connection), options.concurrency, report, lost);
+  const results = await executePlan(plan, planWriter(connection), options.concurrency, report, lost);
 
   const final: OwnershipContent = { managed: ownershipAfterWrites(intended.managed, results), applied: run };
   let recordError: string | undefined;
@@ -247,7 +254,7 @@ async function applyPlan(
     recordError = (error as Error).message;
     io.err(`error: ${recordError}`);
   }
-  if (record !== read) io.out(`ownership record "${store}": ${streamCount(record.managed.size)} managed (revision ${record.revision})`);
+  if (record !== read) io.out(`ownership record "${store}": ${managedCount(record.managed)} managed (revision ${record.revision})`);
 
   for (const line of ['', ...summaryTable(results, 'apply')]) io.out(line);
   const failed = recordError !== undefined || results.some((r) => r.error !== undefined);
@@ -267,7 +274,7 @@ const WRITE_PHASES = ['delete', 'update', 'create'] as const;
  * @returns one result per plan item, in plan order
  */
 async function executePlan(
-  plan: Plan, writer: StreamWriter, concurrency: number, report: (result: ItemResult) => void, stopped: () => string | undefined,
+  plan: Plan, writer: PlanWriter, concurrency: number, report: (result: ItemResult) => void, stopped: () => string | undefined,
 ): Promise<ItemResult[]> {
   const results = new Map<PlanItem, ItemResult>();
   const finish = (result: ItemResult) => {
@@ -276,9 +283,13 @@ async function executePlan(
   };
   const phases: ReadonlyArray<PlanItem['action']> = WRITE_PHASES;
   for (const item of plan.items) if (!phases.includes(item.action)) finish({ item });
-  const inPhase = (phase: PlanItem['action']) => plan.items.filter((item) => item.action === phase);
+  const inPhase = (phase: PlanItem['action'], consumers: boolean) => plan.items.filter((item) => item.action === phase && isConsumerItem(item) === consumers);
   // Updates that move subjects between streams go in waves: the one giving a subject up first.
-  const batches = WRITE_PHASES.flatMap((phase) => (phase === 'update' ? updateWaves(inPhase(phase) as UpdateItem[]) : [inPhase(phase)]));
+  // Consumers come after every stream write, their own in the same phases.
+  const batches = [
+    ...WRITE_PHASES.flatMap((phase) => (phase === 'update' ? updateWaves(inPhase(phase, false) as UpdateItem[]) : [inPhase(phase, false)])),
+    ...WRITE_PHASES.map((phase) => inPhase(phase, true)),
+  ];
   for (const batch of batches) {
     await runPool(batch, concurrency, async (item) => {
       const stop = stopped();
@@ -297,7 +308,15 @@ async function executePlan(
   return plan.items.map((item) => results.get(item) as ItemResult);
 }
 
-async function write(item: PlanItem, writer: StreamWriter): Promise<void> {
+async function write(item: PlanItem, writer: PlanWriter): Promise<void> {
+  if (isConsumerItem(item)) {
+    switch (item.action) {
+      case 'delete': return writer.deleteConsumer(item.stream, item.consumer);
+      case 'update': return checkStoredConsumer(item.config as JetStreamConsumerConfig, await writer.updateConsumer(item.stream, item.config as JetStreamConsumerConfig));
+      case 'create': return checkStoredConsumer(item.config as JetStreamConsumerConfig, await writer.createConsumer(item.stream, item.config as JetStreamConsumerConfig));
+      default: throw new Error(`no write for a ${item.action} item`);
+    }
+  }
   switch (item.action) {
     case 'delete': return writer.delete(item.name);
     case 'update': return checkStored(item.config, await writer.update(item.config));
@@ -317,6 +336,14 @@ function checkStored(sent: JetStreamStreamConfig, stored: Record<string, unknown
   throw new Error(`the server stored the stream otherwise than sent (it may not know a field): ${fields.join('; ')}`);
 }
 
+/** As {@link checkStored}, for a consumer. */
+function checkStoredConsumer(sent: JetStreamConsumerConfig, stored: Record<string, unknown>): void {
+  const drift = diffConsumerConfig(sent, normalizeServerConsumerConfig(stored));
+  if (drift.length === 0) return;
+  const fields = drift.map((c) => `${c.field} sent ${formatFieldValue(c.field, c.to)}, stored ${formatFieldValue(c.field, c.from)}`);
+  throw new Error(`the server stored the consumer otherwise than sent (it may not know a field): ${fields.join('; ')}`);
+}
+
 /** Runs `work` on every item with at most `concurrency` running at once; `work` must not throw. */
 async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -328,6 +355,13 @@ async function runPool<T>(items: readonly T[], concurrency: number, work: (item:
 
 function streamCount(count: number): string {
   return `${count} ${count === 1 ? 'stream' : 'streams'}`;
+}
+
+/** `3 streams`, or `3 streams and 2 consumers` once there are consumers (their keys are `<stream>/<consumer>`). */
+function managedCount(managed: Ownership): string {
+  const consumers = [...managed.keys()].filter((key) => key.includes('/')).length;
+  const streams = streamCount(managed.size - consumers);
+  return consumers === 0 ? streams : `${streams} and ${consumers} ${consumers === 1 ? 'consumer' : 'consumers'}`;
 }
 
 /** A file Kubernetes shows as the container's termination message; failing to write it is only a warning. */

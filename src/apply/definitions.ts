@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { Problem, formatProblem, schemaProblems, showValue } from '../problems';
+import { CONSUMER_DURATION_FIELDS, JetStreamConsumerConfig } from '../consumer-definition';
 import { DURATION_FIELDS, JetStreamStreamConfig } from '../stream-definition';
 import { streamNameProblem } from '../subjects';
 import { NANOSECONDS_PER_MS, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';
@@ -17,6 +18,18 @@ export interface DeclaredStream {
   readonly adopt: boolean;
   /** Seal the stream when its configuration says `sealed`: JetStream cannot unseal it. */
   readonly allowSeal: boolean;
+  /** The durable consumers declared on the stream, applied after it. */
+  readonly consumers: readonly DeclaredConsumer[];
+}
+
+/** One durable consumer as the synth declared it. */
+export interface DeclaredConsumer {
+  /** The full JetStream API configuration to send, durations in nanoseconds. */
+  readonly config: JetStreamConsumerConfig;
+  /** What happens to the consumer once it leaves the app; recorded with the ownership. */
+  readonly retentionPolicy: 'Retain' | 'Delete';
+  /** Take over a consumer that already exists on the stream and was not created by this store. */
+  readonly adopt: boolean;
 }
 
 /** The streams document (`streams.json`) a store's synth writes for its apply Job. */
@@ -38,10 +51,13 @@ interface RawStream {
   adopt?: boolean;
   allowSeal?: boolean;
   config: Record<string, unknown>;
+  consumers?: Array<{ retentionPolicy: 'Retain' | 'Delete'; adopt?: boolean; config: Record<string, unknown> }>;
 }
 
 /** Configuration fields holding a size: bytes on the API (-1 unlimited), a size with a unit in the document. */
 const SIZE_FIELDS: readonly string[] = ['max_bytes', 'max_msg_size'];
+/** A consumer's size field: the most bytes a pull request may ask for. */
+const CONSUMER_SIZE_FIELDS: readonly string[] = ['max_bytes'];
 
 /** One file of a streams document: a store's definitions may be split over several. */
 export interface StreamsDocumentFile {
@@ -56,22 +72,36 @@ export interface StreamsDocumentFile {
  * or 0 for an age); {@link parseStreamsDocuments} reads it back exactly.
  */
 export function documentConfig(config: JetStreamStreamConfig): Record<string, unknown> {
+  return writtenInUnits(config, DURATION_FIELDS, SIZE_FIELDS);
+}
+
+/** A consumer's configuration as the streams document writes it, in the units of {@link documentConfig}. */
+export function documentConsumerConfig(config: JetStreamConsumerConfig): Record<string, unknown> {
+  return writtenInUnits(config, CONSUMER_DURATION_FIELDS, CONSUMER_SIZE_FIELDS);
+}
+
+function writtenInUnits(config: object, durations: readonly string[], sizes: readonly string[]): Record<string, unknown> {
   const written: Record<string, unknown> = { ...config };
-  for (const field of DURATION_FIELDS) {
+  for (const field of durations) {
     // 0 is JetStream's "unlimited", not a zero-second age: it stays the number.
     rewriteField(written, field, (ns) => (typeof ns === 'number' && ns > 0 && ns % NANOSECONDS_PER_MS === 0 ? formatDuration(ns / NANOSECONDS_PER_MS) : ns));
   }
-  for (const field of SIZE_FIELDS) {
+  for (const field of sizes) {
     rewriteField(written, field, (bytes) => (typeof bytes === 'number' && bytes >= 0 ? formatBytes(bytes) : bytes));
   }
   return written;
 }
 
-/** Replaces the value at `path` (`field` or `field.inner`), copying the inner object it changes; an absent value stays absent. */
+/**
+ * Replaces the value at `path` (`field` or `field.inner`), or each value of a list there, copying
+ * the inner object or list it changes; an absent value stays absent.
+ */
 function rewriteField(config: Record<string, unknown>, path: string, rewrite: (value: unknown) => unknown): void {
   const [field, inner] = path.split('.');
   if (inner === undefined) {
-    if (config[field] !== undefined) config[field] = rewrite(config[field]);
+    const value = config[field];
+    if (Array.isArray(value)) config[field] = value.map(rewrite);
+    else if (value !== undefined) config[field] = rewrite(value);
     return;
   }
   const nested = config[field];
@@ -148,11 +178,16 @@ function readDocumentFile(text: string): { document?: StreamsDocument; problems:
   if (problems.length > 0) return { problems: problems.map(formatProblem) };
   const raw = data as { store: string; version: string; generation?: number; streams: RawStream[] };
   const streams = raw.streams.map((s, i) => ({
-    config: apiConfig(s.config, `streams[${i}].config`, problems),
+    config: apiConfig(s.config, `streams[${i}].config`, problems) as unknown as JetStreamStreamConfig,
     retentionPolicy: s.retentionPolicy,
     allowDataLoss: s.allowDataLoss ?? false,
     adopt: s.adopt ?? false,
     allowSeal: s.allowSeal ?? false,
+    consumers: (s.consumers ?? []).map((c, j) => ({
+      config: apiConfig(c.config, `streams[${i}].consumers[${j}].config`, problems, CONSUMER_DURATION_FIELDS, CONSUMER_SIZE_FIELDS) as unknown as JetStreamConsumerConfig,
+      retentionPolicy: c.retentionPolicy,
+      adopt: c.adopt ?? false,
+    })),
   }));
   return problems.length > 0
     ? { problems: problems.map(formatProblem) }
@@ -160,7 +195,9 @@ function readDocumentFile(text: string): { document?: StreamsDocument; problems:
 }
 
 /** The configuration as the JetStream API takes it: written durations and sizes back in nanoseconds and bytes. */
-function apiConfig(written: Record<string, unknown>, base: string, problems: Problem[]): JetStreamStreamConfig {
+function apiConfig(
+  written: Record<string, unknown>, base: string, problems: Problem[], durations = DURATION_FIELDS, sizes = SIZE_FIELDS,
+): Record<string, unknown> {
   const config: Record<string, unknown> = { ...written };
   const convert = (fields: readonly string[], parse: (text: string) => number) => {
     for (const field of fields) {
@@ -176,9 +213,9 @@ function apiConfig(written: Record<string, unknown>, base: string, problems: Pro
       });
     }
   };
-  convert(DURATION_FIELDS, (text) => parseDuration(text) * NANOSECONDS_PER_MS);
-  convert(SIZE_FIELDS, parseSize);
-  return config as unknown as JetStreamStreamConfig;
+  convert(durations, (text) => parseDuration(text) * NANOSECONDS_PER_MS);
+  convert(sizes, parseSize);
+  return config;
 }
 
 /** ajv reports a missing property on its parent object; name the property itself instead of dumping the parent. */
@@ -198,15 +235,28 @@ function nameProblems(data: unknown): Problem[] {
   if (!Array.isArray(streams)) return [];
   const problems: Problem[] = [];
   const firstIndex = new Map<string, number>();
-  streams.forEach((stream: { config?: { name?: unknown } } | null, i) => {
+  streams.forEach((stream: { config?: { name?: unknown }; consumers?: unknown } | null, i) => {
     const name = stream?.config?.name;
-    if (typeof name !== 'string') return;
-    const field = `streams[${i}].config.name`;
-    const invalid = streamNameProblem(name);
-    const first = firstIndex.get(name);
-    if (invalid) problems.push({ field, value: showValue(name), rule: invalid });
-    else if (first !== undefined) problems.push({ field, value: showValue(name), rule: `is already declared by streams[${first}]` });
-    else firstIndex.set(name, i);
+    if (typeof name === 'string') {
+      const field = `streams[${i}].config.name`;
+      const invalid = streamNameProblem(name);
+      const first = firstIndex.get(name);
+      if (invalid) problems.push({ field, value: showValue(name), rule: invalid });
+      else if (first !== undefined) problems.push({ field, value: showValue(name), rule: `is already declared by streams[${first}]` });
+      else firstIndex.set(name, i);
+    }
+    if (!Array.isArray(stream?.consumers)) return;
+    const firstConsumer = new Map<string, number>();
+    stream.consumers.forEach((consumer: { config?: { durable_name?: unknown } } | null, j) => {
+      const durable = consumer?.config?.durable_name;
+      if (typeof durable !== 'string') return;
+      const field = `streams[${i}].consumers[${j}].config.durable_name`;
+      const invalid = streamNameProblem(durable);
+      const first = firstConsumer.get(durable);
+      if (invalid) problems.push({ field, value: showValue(durable), rule: invalid });
+      else if (first !== undefined) problems.push({ field, value: showValue(durable), rule: `is already declared by consumers[${first}] of the stream` });
+      else firstConsumer.set(durable, j);
+    });
   });
   return problems;
 }

@@ -1,7 +1,11 @@
 import { showValue } from '../problems';
 import { DURATION_FIELDS, type JetStreamStreamConfig } from '../stream-definition';
 import { formatBytes, formatNanoseconds } from '../units';
-import { NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, SERVER_DEFAULTS, canonicalValue } from './normalize';
+import type { JetStreamConsumerConfig } from '../consumer-definition';
+import { CONSUMER_DURATION_FIELDS } from '../consumer-definition';
+import {
+  CONSUMER_FIELDS, NormalizedConsumerConfig, NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, SERVER_DEFAULTS, canonicalConsumerValue, canonicalValue,
+} from './normalize';
 
 /** One field whose server value differs from the declared one. */
 export interface FieldChange {
@@ -16,7 +20,7 @@ export interface FieldChange {
 /** Limits where -1 means "no limit". */
 const COUNT_LIMITS: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_msgs_per_subject', 'max_bytes', 'max_msg_size']);
 const BYTE_FIELDS: ReadonlySet<string> = new Set(['max_bytes', 'max_msg_size']);
-const NANOSECOND_FIELDS: ReadonlySet<string> = new Set(DURATION_FIELDS);
+const NANOSECOND_FIELDS: ReadonlySet<string> = new Set([...DURATION_FIELDS, ...CONSUMER_DURATION_FIELDS]);
 
 /**
  * Every field whose declared value differs from the server's, sorted by field name.
@@ -43,6 +47,18 @@ export function diffStreamConfig(desired: JetStreamStreamConfig, current: Normal
   return changes.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
 }
 
+/** Every compared field whose declared consumer value differs from the server's, sorted by field name. */
+export function diffConsumerConfig(desired: JetStreamConsumerConfig, current: NormalizedConsumerConfig): FieldChange[] {
+  const wanted = desired as unknown as Record<string, unknown>;
+  const changes: FieldChange[] = [];
+  for (const field of [...CONSUMER_FIELDS].sort()) {
+    const from = current[field];
+    const to = canonicalConsumerValue(field, wanted[field]);
+    if (!deepEqual(from, to)) changes.push({ field, from, to });
+  }
+  return changes;
+}
+
 /** Renders a change for people: `max_age 6h -> 12h`, `max_bytes 1GiB -> 2GiB`, `storage "file" -> "memory"`. */
 export function formatChange(change: FieldChange): string {
   return `${change.field} ${formatFieldValue(change.field, change.from)} -> ${formatFieldValue(change.field, change.to)}`;
@@ -50,6 +66,7 @@ export function formatChange(change: FieldChange): string {
 
 /** Renders one value of a field in its unit: Go durations, byte sizes, "unlimited", else JSON. */
 export function formatFieldValue(field: string, value: unknown): string {
+  if (Array.isArray(value) && NANOSECOND_FIELDS.has(field)) return `[${value.map((v) => formatFieldValue(field, v)).join(', ')}]`;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
     if (field === 'max_age' && value === 0) return 'unlimited';
     if (NANOSECOND_FIELDS.has(field)) return formatNanoseconds(value);

@@ -2,6 +2,7 @@
  * The JSON Schema of the streams document a store's synth writes for its apply Job. Its own module,
  * importing no validator: the bundle of the program compiles it ahead of time (scripts/bundle.js).
  */
+import { AckPolicy, DeliverPolicy, PriorityPolicy, ReplayPolicy } from '../consumer-definition';
 import {
   Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamRetentionPolicy,
 } from '../stream-definition';
@@ -115,6 +116,47 @@ const CONFIG_SCHEMA = {
   },
 };
 
+/** A consumer's configuration, closed for the same reason as a stream's. */
+const CONSUMER_CONFIG_SCHEMA = {
+  type: 'object',
+  required: ['durable_name', 'deliver_policy', 'ack_policy', 'max_deliver', 'replay_policy', 'num_replicas'],
+  additionalProperties: false,
+  properties: {
+    durable_name: { type: 'string', minLength: 1 },
+    description: { type: 'string' },
+    deliver_policy: enumOf(DeliverPolicy),
+    opt_start_seq: { type: 'integer', minimum: 1 },
+    opt_start_time: { type: 'string', minLength: 1 },
+    ack_policy: enumOf(AckPolicy),
+    ack_wait: duration,
+    max_deliver: count,
+    backoff: { type: 'array', items: duration, minItems: 1 },
+    filter_subject: { type: 'string', minLength: 1 },
+    filter_subjects: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    replay_policy: enumOf(ReplayPolicy),
+    sample_freq: { type: 'string', pattern: '^\\d+%?$' },
+    max_waiting: { type: 'integer', minimum: 0 },
+    max_ack_pending: count,
+    max_batch: { type: 'integer', minimum: 0 },
+    max_expires: duration,
+    max_bytes: size,
+    inactive_threshold: duration,
+    headers_only: flag,
+    num_replicas: { type: 'integer', minimum: 0, maximum: 5 },
+    mem_storage: flag,
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    deliver_subject: { type: 'string', minLength: 1 },
+    deliver_group: { type: 'string', minLength: 1 },
+    flow_control: flag,
+    idle_heartbeat: duration,
+    rate_limit_bps: { type: 'integer', minimum: 0 },
+    priority_groups: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    priority_policy: enumOf(PriorityPolicy),
+    priority_timeout: duration,
+    pause_until: { type: 'string', minLength: 1 },
+  },
+};
+
 /** JSON Schema of the streams document; stream entries are closed so a misspelt switch is an error. */
 export const DOCUMENT_SCHEMA = {
   type: 'object',
@@ -137,6 +179,15 @@ export const DOCUMENT_SCHEMA = {
           adopt: flag,
           allowSeal: flag,
           config: CONFIG_SCHEMA,
+          consumers: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['retentionPolicy', 'config'],
+              additionalProperties: false,
+              properties: { retentionPolicy: enumOf(StreamRetentionPolicy), adopt: flag, config: CONSUMER_CONFIG_SCHEMA },
+            },
+          },
         },
       },
     },

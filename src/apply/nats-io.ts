@@ -4,7 +4,10 @@ import {
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { formatDuration } from '../units';
 import { APPLY_INBOX_PREFIX } from './names';
-import { normalizeServerConfig } from './normalize';
+import type { JetStreamConsumerConfig } from '../consumer-definition';
+import { compareVersions } from '../versions';
+import { ServerConsumer } from './consumer-plan';
+import { normalizeServerConfig, normalizeServerConsumerConfig } from './normalize';
 import { ServerStream } from './plan';
 
 /** First pause between two attempts to reach the server; doubled after each failure. */
@@ -93,37 +96,66 @@ export async function connectJetStream(
   throw new Error(`gave up after ${formatDuration(waitMs)} waiting for ${lastFailure} (${attempt} attempts)`);
 }
 
-/** A page of the server's stream list (`$JS.API.STREAM.LIST`). */
-interface StreamListPage {
+/** A page of one of the server's lists (`$JS.API.STREAM.LIST`, `$JS.API.CONSUMER.LIST.<stream>`). */
+interface ListPage {
   readonly total: number;
   readonly limit: number;
-  readonly streams?: StreamInfo[] | null;
   readonly error?: ApiError;
 }
 
 /**
- * Every stream on the server with its configuration, normalized for the diff, and its state.
- * The first page of the server's list gives the total; the other pages are asked for at once.
+ * Every entry of a paged list of the JetStream API: the first page gives the total, the other
+ * pages are asked for at once.
+ *
+ * @param key the field of a page holding its entries
  */
-export async function readServerStreams(connection: JetStreamConnection): Promise<Map<string, ServerStream>> {
-  const page = async (offset: number): Promise<StreamListPage> => {
-    const reply = await connection.nc.request('$JS.API.STREAM.LIST', codec.encode({ offset }), { timeout: API_TIMEOUT_MS });
-    const answer = codec.decode(reply.data) as StreamListPage;
+async function listAll<T>(connection: JetStreamConnection, subject: string, key: string): Promise<T[]> {
+  const page = async (offset: number): Promise<ListPage> => {
+    const reply = await connection.nc.request(subject, codec.encode({ offset }), { timeout: API_TIMEOUT_MS });
+    const answer = codec.decode(reply.data) as ListPage;
     if (answer.error) throw new ServerRejection(answer.error);
     return answer;
   };
-  const streams = new Map<string, ServerStream>();
+  const first = await page(0);
+  const offsets: number[] = [];
+  for (let offset = first.limit; first.limit > 0 && offset < first.total; offset += first.limit) offsets.push(offset);
+  const pages = [first, ...await Promise.all(offsets.map(page))];
+  return pages.flatMap((p) => ((p as unknown as Record<string, T[] | null>)[key] ?? []));
+}
+
+/** Every stream on the server with its configuration, normalized for the diff, and its state. */
+export async function readServerStreams(connection: JetStreamConnection): Promise<Map<string, ServerStream>> {
   try {
-    const first = await page(0);
-    const offsets: number[] = [];
-    for (let offset = first.limit; first.limit > 0 && offset < first.total; offset += first.limit) offsets.push(offset);
-    for (const { streams: infos } of [first, ...await Promise.all(offsets.map(page))]) {
-      for (const info of infos ?? []) streams.set(info.config.name, toServerStream(info));
-    }
+    const infos = await listAll<StreamInfo>(connection, '$JS.API.STREAM.LIST', 'streams');
+    return new Map(infos.map((info) => [info.config.name, toServerStream(info)]));
   } catch (error) {
     throw new Error(`cannot list the streams of ${connection.url}: ${describeNatsError(error)}`);
   }
-  return streams;
+}
+
+/** A consumer as the server's consumer list reports it. */
+interface ConsumerInfoAnswer {
+  readonly name: string;
+  readonly config: Record<string, unknown>;
+  readonly delivered: { readonly stream_seq: number };
+  readonly ack_floor: { readonly stream_seq: number };
+  readonly num_pending: number;
+}
+
+/** The consumers of each of `streams`, by stream and name, configurations normalized for the diff. */
+export async function readServerConsumers(connection: JetStreamConnection, streams: readonly string[]): Promise<Map<string, Map<string, ServerConsumer>>> {
+  const lists = await Promise.all(streams.map(async (stream) => {
+    try {
+      const infos = await listAll<ConsumerInfoAnswer>(connection, `$JS.API.CONSUMER.LIST.${stream}`, 'consumers');
+      return [stream, new Map(infos.map((info) => [info.name, {
+        config: normalizeServerConsumerConfig(info.config),
+        state: { delivered: info.delivered.stream_seq, ackFloor: info.ack_floor.stream_seq, numPending: info.num_pending },
+      }]))] as const;
+    } catch (error) {
+      throw new Error(`cannot list the consumers of stream "${stream}" on ${connection.url}: ${describeNatsError(error)}`);
+    }
+  }));
+  return new Map(lists);
 }
 
 function toServerStream(info: StreamInfo): ServerStream {
@@ -135,21 +167,35 @@ function toServerStream(info: StreamInfo): ServerStream {
 }
 
 /** The writes a plan needs; each call is one JetStream API request. */
-export interface StreamWriter {
+export interface PlanWriter {
   /** Creates the stream `config` describes; resolves to the configuration the server stored. */
   create(config: JetStreamStreamConfig): Promise<Record<string, unknown>>;
   /** Replaces the stream's whole configuration with `config`; resolves to the configuration the server stored. */
   update(config: JetStreamStreamConfig): Promise<Record<string, unknown>>;
   /** Deletes the stream and its messages. */
   delete(name: string): Promise<void>;
+  /** Creates the durable consumer `config` describes on `stream`; resolves to the configuration the server stored. */
+  createConsumer(stream: string, config: JetStreamConsumerConfig): Promise<Record<string, unknown>>;
+  /** Replaces the consumer's whole configuration with `config`; resolves to the configuration the server stored. */
+  updateConsumer(stream: string, config: JetStreamConsumerConfig): Promise<Record<string, unknown>>;
+  /** Deletes the consumer and its delivery state. */
+  deleteConsumer(stream: string, name: string): Promise<void>;
 }
 
 /**
  * Stream writes over a JetStream connection. Once the connection is lost, each write fails
  * saying so: the client reports the requests that were in flight as timed out.
  */
-export function streamWriter(connection: JetStreamConnection): StreamWriter {
-  const { nc, jsm, url } = connection;
+export function planWriter(connection: JetStreamConnection): PlanWriter {
+  const { nc, jsm, url, serverVersion } = connection;
+  // The durable API every release has; from 2.10 the action makes a create fail on an existing consumer and an update on a missing one.
+  const consumerRequest = async (action: 'create' | 'update', stream: string, config: JetStreamConsumerConfig) => {
+    const request = { stream_name: stream, config, ...(compareVersions(serverVersion, '2.10.0') >= 0 ? { action } : {}) };
+    const reply = await nc.request(`$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${config.durable_name}`, codec.encode(request), { timeout: API_TIMEOUT_MS });
+    const answer = codec.decode(reply.data) as { error?: ApiError; config?: Record<string, unknown> };
+    if (answer.error) throw new ServerRejection(answer.error);
+    return answer.config ?? {};
+  };
   const send = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
       return await request();
@@ -170,6 +216,9 @@ export function streamWriter(connection: JetStreamConnection): StreamWriter {
       return answer.config ?? {};
     }),
     delete: (name) => send(async () => { await jsm.streams.delete(name); }),
+    createConsumer: (stream, config) => send(() => consumerRequest('create', stream, config)),
+    updateConsumer: (stream, config) => send(() => consumerRequest('update', stream, config)),
+    deleteConsumer: (stream, name) => send(async () => { await jsm.consumers.delete(stream, name); }),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { JetStreamConsumerConfig } from '../consumer-definition';
 import type { JetStreamStreamConfig } from '../stream-definition';
 
 /** A stream configuration as the server reports it, normalized by {@link normalizeServerConfig}. */
@@ -126,4 +127,42 @@ function isEmpty(value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === 0 || value === '') return true;
   if (Array.isArray(value)) return value.length === 0;
   return typeof value === 'object' && Object.keys(value as object).length === 0;
+}
+
+/** A consumer configuration as the server reports it, normalized by {@link normalizeServerConsumerConfig}. */
+export type NormalizedConsumerConfig = Record<string, unknown>;
+
+/**
+ * The consumer fields the program compares. A field the server leaves out, or reports as its zero
+ * value (0, "", false, an empty list or map), is unset on both sides: the synth writes out every
+ * default the server would otherwise fill in, so only settings remain.
+ */
+export const CONSUMER_FIELDS: readonly (keyof JetStreamConsumerConfig)[] = [
+  'durable_name', 'description', 'deliver_policy', 'opt_start_seq', 'opt_start_time', 'ack_policy', 'ack_wait', 'max_deliver', 'backoff',
+  'filter_subject', 'filter_subjects', 'replay_policy', 'sample_freq', 'max_waiting', 'max_ack_pending', 'max_batch', 'max_expires', 'max_bytes',
+  'inactive_threshold', 'headers_only', 'num_replicas', 'mem_storage', 'metadata', 'deliver_subject', 'deliver_group', 'flow_control',
+  'idle_heartbeat', 'rate_limit_bps', 'priority_groups', 'priority_policy', 'priority_timeout', 'pause_until',
+];
+
+/** Fields holding a time: the server writes them back in its own form (`2026-01-01T00:00:00Z`). */
+const TIME_FIELDS: ReadonlySet<string> = new Set(['opt_start_time', 'pause_until']);
+
+/** A consumer field's value in the one form both sides of a diff use; undefined when it holds no setting. */
+export function canonicalConsumerValue(field: string, value: unknown): unknown {
+  if (isEmpty(value)) return undefined;
+  // 2.11+ reports "none" for a consumer without priority groups.
+  if (field === 'priority_policy' && value === 'none') return undefined;
+  if (field === 'metadata') return isEmpty(userMetadata(value)) ? undefined : userMetadata(value);
+  if (TIME_FIELDS.has(field) && typeof value === 'string' && !Number.isNaN(Date.parse(value))) return new Date(Date.parse(value)).toISOString();
+  return value;
+}
+
+/** The compared fields of a server consumer configuration, each in its canonical form. */
+export function normalizeServerConsumerConfig(config: Record<string, unknown>): NormalizedConsumerConfig {
+  const normalized: NormalizedConsumerConfig = {};
+  for (const field of CONSUMER_FIELDS) {
+    const canonical = canonicalConsumerValue(field, config[field]);
+    if (canonical !== undefined) normalized[field] = canonical;
+  }
+  return normalized;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { KV, NatsConnection } from 'nats';
+import { consumerKey } from './consumer-plan';
 import { DeclaredStream } from './definitions';
 import { DefinitionsVersion } from './generation';
 import { isWrongLastSequence } from './lock';
@@ -48,8 +49,11 @@ const NO_RECORD: OwnershipContent = { managed: new Map(), applied: { generation:
  * a managed stream absent from both the app and the server has no plan item and is dropped.
  */
 export function intendedOwnership(plan: Plan, declared: readonly DeclaredStream[], managed: Ownership): Map<string, ManagedStream> {
-  const declaredPolicy = new Map(declared.map((d) => [d.config.name, d.retentionPolicy]));
-  // Only declared streams get create, update, unchanged and refused items.
+  const declaredPolicy = new Map(declared.flatMap((d) => [
+    [d.config.name, d.retentionPolicy] as const,
+    ...d.consumers.map((c) => [consumerKey(d.config.name, c.config.durable_name), c.retentionPolicy] as const),
+  ]));
+  // Only declared streams and consumers get create, update, unchanged and refused items.
   const asDeclared = (name: string): ManagedStream => ({ retentionPolicy: declaredPolicy.get(name) as ManagedStream['retentionPolicy'] });
   const intended = new Map<string, ManagedStream>();
   for (const item of plan.items) {
@@ -120,15 +124,19 @@ export function describeOwnershipChange(before: OwnershipContent, after: Ownersh
 }
 
 /**
- * The record's JSON value, names sorted:
- * `{"generation":3,"digest":"9f…","streams":{"ORDERS":{"retentionPolicy":"Retain"}}}`.
+ * The record's JSON value, names sorted, consumers (`<stream>/<consumer>`) apart and only when there are some:
+ * `{"generation":3,"digest":"9f…","streams":{"ORDERS":{"retentionPolicy":"Retain"}},"consumers":{"ORDERS/audit":{…}}}`.
  */
 export function encodeOwnership({ managed, applied }: OwnershipContent): string {
   const names = [...managed.keys()].sort();
+  const entries = (consumers: boolean) => Object.fromEntries(names.filter((name) => name.includes('/') === consumers)
+    .map((name) => [name, { retentionPolicy: managed.get(name)?.retentionPolicy }]));
+  const consumers = entries(true);
   return JSON.stringify({
     generation: applied.generation,
     ...(applied.digest !== undefined ? { digest: applied.digest } : {}),
-    streams: Object.fromEntries(names.map((name) => [name, { retentionPolicy: managed.get(name)?.retentionPolicy }])),
+    streams: entries(false),
+    ...(Object.keys(consumers).length > 0 ? { consumers } : {}),
   });
 }
 
@@ -139,13 +147,13 @@ export function encodeOwnership({ managed, applied }: OwnershipContent): string 
  * @param where names the record in the error message
  */
 export function decodeOwnership(text: string, where: string): OwnershipContent {
-  let record: { streams?: unknown; generation?: unknown; digest?: unknown } | null;
+  let record: { streams?: unknown; consumers?: unknown; generation?: unknown; digest?: unknown } | null;
   try {
     record = JSON.parse(text);
   } catch (error) {
     throw new Error(`${where} is not JSON: ${(error as Error).message}`);
   }
-  const { streams, generation = 0, digest } = record ?? {};
+  const { streams, consumers = {}, generation = 0, digest } = record ?? {};
   // Records written before generations have neither: generation 0.
   if (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 0) {
     throw new Error(`${where} has generation ${JSON.stringify(generation)}; expected a whole number`);
@@ -154,13 +162,18 @@ export function decodeOwnership(text: string, where: string): OwnershipContent {
   if (streams === null || typeof streams !== 'object' || Array.isArray(streams)) {
     throw new Error(`${where} has no "streams" object: ${JSON.stringify(text.slice(0, 200))}`);
   }
+  if (consumers === null || typeof consumers !== 'object' || Array.isArray(consumers)) {
+    throw new Error(`${where} has "consumers" ${JSON.stringify(consumers)}; expected an object`);
+  }
   const managed = new Map<string, ManagedStream>();
-  for (const [name, stream] of Object.entries(streams)) {
-    const policy = (stream as { retentionPolicy?: unknown } | null)?.retentionPolicy;
-    if (policy !== 'Retain' && policy !== 'Delete') {
-      throw new Error(`${where}: stream "${name}" has retentionPolicy ${JSON.stringify(policy)}; expected "Retain" or "Delete"`);
+  for (const [what, entries] of [['stream', streams], ['consumer', consumers]] as const) {
+    for (const [name, entry] of Object.entries(entries)) {
+      const policy = (entry as { retentionPolicy?: unknown } | null)?.retentionPolicy;
+      if (policy !== 'Retain' && policy !== 'Delete') {
+        throw new Error(`${where}: ${what} "${name}" has retentionPolicy ${JSON.stringify(policy)}; expected "Retain" or "Delete"`);
+      }
+      managed.set(name, { retentionPolicy: policy });
     }
-    managed.set(name, { retentionPolicy: policy });
   }
   return { managed, applied: { generation, digest } };
 }

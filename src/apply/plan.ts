@@ -5,6 +5,7 @@ import { compareVersions, fieldsNewerThan } from '../versions';
 import { DeclaredStream } from './definitions';
 import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from './diff';
 import { NormalizedStreamConfig } from './normalize';
+import { ConsumerItem, ServerConsumer, planConsumers } from './consumer-plan';
 
 /** A stream's content as the server's stream info reports it. */
 export interface StreamState {
@@ -35,8 +36,10 @@ export interface PlanInput {
   readonly declared: readonly DeclaredStream[];
   /** The streams on the server, by name. */
   readonly server: ReadonlyMap<string, ServerStream>;
-  /** The streams this store manages, by name, from its ownership record. */
+  /** What this store manages, from its ownership record: streams by name, consumers by `<stream>/<consumer>`. */
   readonly managed: ReadonlyMap<string, ManagedStream>;
+  /** The consumers of the streams that declare or managed some, by stream and name. */
+  readonly consumers?: ReadonlyMap<string, ReadonlyMap<string, ServerConsumer>>;
   /** The server's release, such as "2.9.10". */
   readonly serverVersion: string;
   /** False for a single server, which keeps streams of one replica only. */
@@ -106,9 +109,17 @@ export interface RefusedItem {
 }
 
 /** What the program does with one stream. */
-export type PlanItem = CreateItem | UpdateItem | UnchangedItem | DeleteItem | OrphanedItem | ForeignItem | RefusedItem;
+export type StreamItem = CreateItem | UpdateItem | UnchangedItem | DeleteItem | OrphanedItem | ForeignItem | RefusedItem;
 
-/** The program's decision for every stream involved, sorted by name. */
+/** What the program does with one stream or consumer. */
+export type PlanItem = StreamItem | ConsumerItem;
+
+/** True for a consumer's item. */
+export function isConsumerItem(item: PlanItem): item is ConsumerItem {
+  return 'kind' in item && item.kind === 'consumer';
+}
+
+/** The program's decision for every stream and consumer involved, sorted by name (a consumer's is `<stream>/<consumer>`). */
 export interface Plan {
   readonly items: PlanItem[];
 }
@@ -190,7 +201,7 @@ const REFUSAL_RULES: readonly RefusalRule[] = [
  */
 export function buildPlan(input: PlanInput): Plan {
   const declaredNames = new Set(input.declared.map((d) => d.config.name));
-  const items: PlanItem[] = input.declared.map((declared) => planDeclared(declared, input));
+  const items: StreamItem[] = input.declared.map((declared) => planDeclared(declared, input));
   for (const name of input.server.keys()) {
     if (declaredNames.has(name)) continue;
     const managed = input.managed.get(name);
@@ -199,8 +210,9 @@ export function buildPlan(input: PlanInput): Plan {
     else if (input.repair) items.push({ action: 'orphaned', name, keptBecause: 'a repair deletes nothing; the apply Job deletes it' });
     else items.push({ action: 'delete', name });
   }
-  const checked = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
-  return { items: checked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+  const streams = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
+  const consumers = planConsumers({ ...input, server: input.consumers ?? new Map(), repair: input.repair ?? false }, streams);
+  return { items: [...streams, ...consumers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }
 
 /** What stays on the server as it is after the apply, and why, for the reason of a refusal. */
@@ -216,7 +228,7 @@ const KEPT_AS: Partial<Record<PlanItem['action'], string>> = {
  * every run, so the plan refuses it, saying which stream holds the subject and what to do. A stream
  * refused so keeps its subjects too, so this repeats until no more are refused.
  */
-function refuseKeptSubjects(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
+function refuseKeptSubjects(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
   // The subjects of the writes, checked once; the server refuses an invalid one with its own words.
   const taking = new Map(items.filter((item) => takesSubjects(item, server)).map((item) => [item.name, validSubjects((item as CreateItem | UpdateItem).config.subjects)]));
   let current = items;
@@ -230,7 +242,7 @@ function refuseKeptSubjects(items: PlanItem[], server: ReadonlyMap<string, Serve
       for (const [subject, tokens] of validSubjects(serverSubjects(server, item.name))) kept.insert(subject, { name: item.name, why }, tokens);
     }
     let refused = 0;
-    const next = current.map((item): PlanItem => {
+    const next = current.map((item): StreamItem => {
       const subjects = item.action === 'create' || item.action === 'update' ? taking.get(item.name) : undefined;
       if (subjects === undefined) return item;
       const reasons: string[] = [];
@@ -263,7 +275,7 @@ function validSubjects(subjects: readonly string[]): Array<[string, readonly str
  * Orders updates that move subjects between streams: an update taking a subject another update
  * gives up runs after it, so one run converges (the server refuses overlapping subjects).
  */
-function orderSubjectMoves(items: PlanItem[], server: ReadonlyMap<string, ServerStream>): PlanItem[] {
+function orderSubjectMoves(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
   // The subjects the updated streams hold now, in one tree, as refuseKeptSubjects looks them up.
   const held = new SubjectTree<string>();
   for (const item of items) {
@@ -302,7 +314,7 @@ export function updateWaves(updates: readonly UpdateItem[]): UpdateItem[][] {
 }
 
 /** A create, or an update that changes the stream's subjects: a write that may take subjects the server gives another stream. */
-function takesSubjects(item: PlanItem, server: ReadonlyMap<string, ServerStream>): item is CreateItem | UpdateItem {
+function takesSubjects(item: StreamItem, server: ReadonlyMap<string, ServerStream>): item is CreateItem | UpdateItem {
   if (item.action === 'create') return true;
   return item.action === 'update' && item.changes.some((c) => c.field === 'subjects') && server.has(item.name);
 }
@@ -313,7 +325,7 @@ function serverSubjects(server: ReadonlyMap<string, ServerStream>, name: string)
 }
 
 
-function planDeclared(declared: DeclaredStream, input: PlanInput): PlanItem {
+function planDeclared(declared: DeclaredStream, input: PlanInput): StreamItem {
   const { config } = declared;
   const name = config.name;
   const current = input.server.get(name);

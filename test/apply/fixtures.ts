@@ -1,3 +1,4 @@
+import type { JetStreamConsumerConfig } from '../../src/consumer-definition';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 
 /** A declared configuration as `toJetStreamConfig` writes it for `{ subjects: ['orders.>'] }`. */
@@ -65,3 +66,19 @@ export function serverAnswer210(overrides: Record<string, unknown> = {}): Record
 
 export const HOUR_NS = 3_600_000_000_000;
 export const GIB = 2 ** 30;
+
+/** A declared consumer configuration as `resolveConsumer` writes it for a pull consumer with every default. */
+export function declaredConsumerConfig(overrides: Partial<JetStreamConsumerConfig> = {}): JetStreamConsumerConfig {
+  return {
+    durable_name: 'auditor',
+    deliver_policy: 'all',
+    ack_policy: 'explicit',
+    ack_wait: 30_000_000_000,
+    max_deliver: -1,
+    replay_policy: 'instant',
+    max_waiting: 512,
+    max_ack_pending: 1000,
+    num_replicas: 0,
+    ...overrides,
+  };
+}

@@ -9,7 +9,7 @@ const RETAIN: ManagedStream = { retentionPolicy: 'Retain' };
 const DELETE: ManagedStream = { retentionPolicy: 'Delete' };
 
 function declared(name: string, retentionPolicy: 'Retain' | 'Delete'): DeclaredStream {
-  return { config: declaredConfig({ name, subjects: [`${name}.>`] }), retentionPolicy, allowDataLoss: false, adopt: false, allowSeal: false };
+  return { config: declaredConfig({ name, subjects: [`${name}.>`] }), retentionPolicy, allowDataLoss: false, adopt: false, allowSeal: false, consumers: [] };
 }
 
 describe('intendedOwnership', () => {

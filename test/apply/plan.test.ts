@@ -2,7 +2,7 @@ import { DeclaredStream } from '../../src/apply/definitions';
 import { normalizeServerConfig } from '../../src/apply/normalize';
 import {
   ManagedStream, NOT_MANAGED_REASON, Plan, PlanExitCode, PlanInput, PlanItem, ServerStream, StreamState,
-  UpdateItem, buildPlan, hasRefusals, pendingChanges, planExitCode, updateWaves,
+  UpdateItem, buildPlan, isConsumerItem, hasRefusals, pendingChanges, planExitCode, updateWaves,
 } from '../../src/apply/plan';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 import { GIB, HOUR_NS, declaredConfig, serverAnswer210 } from './fixtures';
@@ -11,7 +11,7 @@ const EMPTY: StreamState = { messages: 0, bytes: 0, first_seq: 0, last_seq: 0 };
 const HOLDS_500: StreamState = { messages: 500, bytes: 5 * 1024 * 1024, first_seq: 1, last_seq: 500, num_subjects: 50 };
 
 function declared(config: Partial<JetStreamStreamConfig> = {}, options: Partial<DeclaredStream> = {}): DeclaredStream {
-  return { config: declaredConfig(config), retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, ...options };
+  return { config: declaredConfig(config), retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, consumers: [], ...options };
 }
 
 function onServer(answer: Record<string, unknown> = {}, state: StreamState = EMPTY): ServerStream {
@@ -134,7 +134,7 @@ describe('buildPlan', () => {
       server: new Map([['a', onServer({ name: 'a', subjects: ['a.>'] })], ['z', onServer({ name: 'z', subjects: ['z.>', 'c.*'] })], ['m', onServer({ name: 'm', subjects: ['m.>'] })]]),
       managed: new Map(['a', 'z', 'm'].map((name) => [name, { retentionPolicy: 'Retain' as const }])),
     }));
-    expect(plan.items.map((i) => [i.name, i.action === 'update' ? i.after : i.action])).toEqual([['a', ['z']], ['m', []], ['z', []]]);
+    expect(plan.items.map((i) => [i.name, i.action === 'update' && !isConsumerItem(i) ? i.after : i.action])).toEqual([['a', ['z']], ['m', []], ['z', []]]);
   });
 
   test('leaves out a managed stream that is gone from both the app and the server', () => {

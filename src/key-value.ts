@@ -1,0 +1,199 @@
+import { Construct } from 'constructs';
+import type * as kplus from 'cdk8s-plus-28';
+import { keyValuePermissions } from './auth';
+import { GrantOptions } from './grants';
+import { showValue } from './problems';
+import { Stream } from './stream';
+import {
+  Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRepublish, StreamRetentionPolicy, UNLIMITED,
+} from './stream-definition';
+import type { StreamSource } from './stream-sources';
+import type { IStreamStore } from './stream-store';
+import type { DurationInput, SizeInput } from './units';
+
+/** The server's and the clients' rule for bucket and object store names. */
+export const BUCKET_NAME = /^[-\w]+$/;
+/** The most revisions a key-value bucket keeps per key. */
+const MAX_HISTORY = 64;
+
+/** Everything that defines one key-value bucket; `KeyValue` and `StreamStore.addKeyValue` take these. */
+export interface KeyValueOptions {
+  /**
+   * The bucket name: letters, digits, `_` and `-`. Its stream is `KV_<bucket>`, on `$KV.<bucket>.>`.
+   * @default - the construct id
+   */
+  readonly bucket?: string;
+  /**
+   * A description shown by `nats kv info`.
+   * @default - none
+   */
+  readonly description?: string;
+  /**
+   * Revisions kept per key, 1 to 64.
+   * @default 1
+   */
+  readonly history?: number;
+  /**
+   * How long a value lives: a cdk8s `Duration` or a Go duration string such as "24h".
+   * @default - values never expire
+   */
+  readonly ttl?: DurationInput;
+  /**
+   * Largest value the bucket accepts.
+   * @default - the store's default for a stream's max message size, else its limit, else unlimited
+   */
+  readonly maxValueSize?: SizeInput;
+  /**
+   * Most bytes the bucket holds; a full bucket refuses new values.
+   * @default - the store's default for a stream's max bytes, else its limit, else unlimited
+   */
+  readonly maxBytes?: SizeInput;
+  /**
+   * File or memory storage.
+   * @default StorageType.FILE
+   */
+  readonly storage?: StorageType;
+  /**
+   * Copies of the bucket across the store's servers: 1, 3 or 5.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * Compress the bucket on disk with S2 (NATS 2.10+).
+   * @default false
+   */
+  readonly compression?: boolean;
+  /**
+   * Where the bucket's replicas go in a NATS cluster.
+   * @default - wherever the server places it
+   */
+  readonly placement?: StreamPlacement;
+  /**
+   * Also publish every stored value to another subject.
+   * @default - none
+   */
+  readonly republish?: StreamRepublish;
+  /**
+   * Make the bucket a read-only copy of another bucket of this app on the same store.
+   * @default - not a mirror
+   */
+  readonly mirror?: KeyValue;
+  /**
+   * Copy the values of other buckets of this app on the same store into this one (NATS 2.10+).
+   * @default - none
+   */
+  readonly sources?: KeyValue[];
+  /**
+   * Free-form string metadata kept with the bucket (NATS 2.10+).
+   * @default - none
+   */
+  readonly metadata?: Record<string, string>;
+  /**
+   * When a value expires by `ttl`, leave a marker that lives this long, so watchers see the key go
+   * (NATS 2.11+).
+   * @default - no markers
+   */
+  readonly limitMarkerTtl?: DurationInput;
+  /**
+   * What happens to the bucket when it is removed from the app.
+   * @default StreamRetentionPolicy.RETAIN
+   */
+  readonly retentionPolicy?: StreamRetentionPolicy;
+  /**
+   * Let the post-deploy Job apply changes that drop values (a lower history or a shorter ttl on a
+   * bucket holding values); without it the Job refuses them.
+   * @default false
+   */
+  readonly allowDataLoss?: boolean;
+  /**
+   * Let the post-deploy Job take over a bucket of this name it did not create.
+   * @default false
+   */
+  readonly adopt?: boolean;
+}
+
+/** Props of `KeyValue`: the bucket's options and the store that hosts it. */
+export interface KeyValueProps extends KeyValueOptions {
+  /** The store that hosts the bucket. */
+  readonly store: IStreamStore;
+}
+
+/**
+ * A JetStream key-value bucket on a store: a stream `KV_<bucket>` capturing `$KV.<bucket>.>` with
+ * the settings the NATS clients give a bucket (one message per revision, discard new, deny delete,
+ * roll-ups and direct gets). As a stream it takes part in every rule of its store, and the
+ * post-deploy Job applies it with the same safety rules; its errors name the stream and its
+ * stream props (`maxMsgsPerSubject` is the history, `maxAge` the ttl, `maxMsgSize` the max value size).
+ */
+export class KeyValue extends Construct {
+  /** The bucket name. */
+  public readonly bucket: string;
+  /** The stream that holds the bucket. */
+  public readonly stream: Stream;
+
+  constructor(scope: Construct, id: string, props: KeyValueProps) {
+    super(scope, id);
+    this.bucket = props.bucket ?? id;
+    const problems = bucketProblems('bucket', this.bucket);
+    if (props.history !== undefined && !(Number.isInteger(props.history) && props.history >= 1 && props.history <= MAX_HISTORY)) {
+      problems.push(`history ${showValue(props.history)} must be a whole number from 1 to ${MAX_HISTORY}`);
+    }
+    if (props.mirror !== undefined && props.sources !== undefined) problems.push('mirror cannot be used with sources');
+    this.node.addValidation({ validate: () => problems.map((p) => `key-value bucket "${this.bucket}": ${p}`) });
+    const mirror = props.mirror?.stream;
+    const sources: StreamSource[] | undefined = props.sources?.map((origin) => ({
+      stream: origin.stream,
+      // A bucket's values live under its own name: copies are renamed into this bucket's subjects.
+      subjectTransforms: [{ source: `$KV.${origin.bucket}.>`, destination: `$KV.${this.bucket}.>` }],
+    }));
+    this.stream = new Stream(this, 'Stream', {
+      store: props.store,
+      name: `KV_${this.bucket}`,
+      subjects: mirror === undefined ? [`$KV.${this.bucket}.>`] : undefined,
+      description: props.description,
+      maxMsgsPerSubject: props.history ?? 1,
+      maxAge: props.ttl ?? 0,
+      maxMsgs: UNLIMITED,
+      maxMsgSize: props.maxValueSize,
+      maxBytes: props.maxBytes,
+      storage: props.storage,
+      replicas: props.replicas,
+      compression: props.compression ? Compression.S2 : undefined,
+      placement: props.placement,
+      republish: props.republish,
+      mirror,
+      sources,
+      metadata: props.metadata,
+      discard: DiscardPolicy.NEW,
+      denyDelete: true,
+      allowRollup: true,
+      allowDirect: true,
+      ...(props.limitMarkerTtl !== undefined ? { allowMsgTtl: true, subjectDeleteMarkerTtl: props.limitMarkerTtl } : {}),
+      retentionPolicy: props.retentionPolicy,
+      allowDataLoss: props.allowDataLoss,
+      adopt: props.adopt,
+    });
+  }
+
+  /** Lets `workload` read the bucket: get keys, watch, list keys and history, with a user of its own on the store. */
+  public grantRead(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
+    this.grant(workload, false, options);
+  }
+
+  /** Lets `workload` read and write the bucket: also put, create, update, delete and purge keys. */
+  public grantWrite(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
+    this.grant(workload, true, options);
+  }
+
+  private grant(workload: kplus.AbstractPod | kplus.Workload, write: boolean, options: GrantOptions): void {
+    this.stream.store.grantAccess(workload, {
+      target: `key-value bucket "${this.bucket}"`,
+      permissions: (inboxPrefix) => keyValuePermissions(this.bucket, write, { inboxPrefix }),
+    }, options);
+  }
+}
+
+/** Why `name` is no bucket or object store name, as a list of at most one problem. */
+export function bucketProblems(prop: string, name: string): string[] {
+  return BUCKET_NAME.test(name) ? [] : [`${prop} ${showValue(name)} must be letters, digits, "_" and "-"`];
+}

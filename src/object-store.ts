@@ -1,0 +1,138 @@
+import { Construct } from 'constructs';
+import type * as kplus from 'cdk8s-plus-28';
+import { objectStorePermissions } from './auth';
+import { GrantOptions } from './grants';
+import { bucketProblems } from './key-value';
+import { Stream } from './stream';
+import { Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRetentionPolicy, UNLIMITED } from './stream-definition';
+import type { IStreamStore } from './stream-store';
+import type { DurationInput, SizeInput } from './units';
+
+/** Everything that defines one object store; `ObjectStore` and `StreamStore.addObjectStore` take these. */
+export interface ObjectStoreOptions {
+  /**
+   * The object store name: letters, digits, `_` and `-`. Its stream is `OBJ_<name>`, on `$O.<name>.C.>` and `$O.<name>.M.>`.
+   * @default - the construct id
+   */
+  readonly name?: string;
+  /**
+   * A description shown by `nats object info`.
+   * @default - none
+   */
+  readonly description?: string;
+  /**
+   * How long an object lives.
+   * @default - objects never expire
+   */
+  readonly ttl?: DurationInput;
+  /**
+   * Most bytes the store holds, chunks and metadata; a full store refuses new objects.
+   * @default - the store's default for a stream's max bytes, else its limit, else unlimited
+   */
+  readonly maxBytes?: SizeInput;
+  /**
+   * File or memory storage.
+   * @default StorageType.FILE
+   */
+  readonly storage?: StorageType;
+  /**
+   * Copies across the store's servers: 1, 3 or 5.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * Compress the objects on disk with S2 (NATS 2.10+).
+   * @default false
+   */
+  readonly compression?: boolean;
+  /**
+   * Where the replicas go in a NATS cluster.
+   * @default - wherever the server places it
+   */
+  readonly placement?: StreamPlacement;
+  /**
+   * Free-form string metadata kept with the object store (NATS 2.10+).
+   * @default - none
+   */
+  readonly metadata?: Record<string, string>;
+  /**
+   * What happens to the object store when it is removed from the app.
+   * @default StreamRetentionPolicy.RETAIN
+   */
+  readonly retentionPolicy?: StreamRetentionPolicy;
+  /**
+   * Let the post-deploy Job apply changes that drop objects (a shorter ttl on a store holding
+   * objects); without it the Job refuses them.
+   * @default false
+   */
+  readonly allowDataLoss?: boolean;
+  /**
+   * Let the post-deploy Job take over an object store of this name it did not create.
+   * @default false
+   */
+  readonly adopt?: boolean;
+}
+
+/** Props of `ObjectStore`: its options and the store that hosts it. */
+export interface ObjectStoreProps extends ObjectStoreOptions {
+  /** The store that hosts it. */
+  readonly store: IStreamStore;
+}
+
+/**
+ * A JetStream object store: a stream `OBJ_<name>` holding objects in chunks under `$O.<name>.C.>`
+ * and their metadata under `$O.<name>.M.>`, with the settings the NATS clients give it (discard
+ * new, roll-ups, direct gets). Chunks are messages: the store's max message size must take the
+ * clients' chunk size (128KiB in nats.js and nats.go). As a stream it takes part in every rule of its
+ * store; its errors name the stream `OBJ_<name>` and its stream props (`maxAge` is the ttl).
+ */
+export class ObjectStore extends Construct {
+  /** The object store name. */
+  public readonly name: string;
+  /** The stream that holds it. */
+  public readonly stream: Stream;
+
+  constructor(scope: Construct, id: string, props: ObjectStoreProps) {
+    super(scope, id);
+    this.name = props.name ?? id;
+    const problems = bucketProblems('name', this.name);
+    this.node.addValidation({ validate: () => problems.map((p) => `object store "${this.name}": ${p}`) });
+    this.stream = new Stream(this, 'Stream', {
+      store: props.store,
+      name: `OBJ_${this.name}`,
+      subjects: [`$O.${this.name}.C.>`, `$O.${this.name}.M.>`],
+      description: props.description,
+      maxAge: props.ttl ?? 0,
+      maxMsgs: UNLIMITED,
+      maxBytes: props.maxBytes,
+      storage: props.storage,
+      replicas: props.replicas,
+      compression: props.compression ? Compression.S2 : undefined,
+      placement: props.placement,
+      metadata: props.metadata,
+      discard: DiscardPolicy.NEW,
+      allowRollup: true,
+      allowDirect: true,
+      retentionPolicy: props.retentionPolicy,
+      allowDataLoss: props.allowDataLoss,
+      adopt: props.adopt,
+    });
+  }
+
+  /** Lets `workload` read objects and their metadata, with a user of its own on the store. */
+  public grantRead(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
+    this.grant(workload, false, options);
+  }
+
+  /** Lets `workload` read, put and delete objects. */
+  public grantWrite(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
+    this.grant(workload, true, options);
+  }
+
+  private grant(workload: kplus.AbstractPod | kplus.Workload, write: boolean, options: GrantOptions): void {
+    this.stream.store.grantAccess(workload, {
+      target: `object store "${this.name}"`,
+      permissions: (inboxPrefix) => objectStorePermissions(this.name, write, { inboxPrefix }),
+    }, options);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Declared consumers applied by the program to a real nats-server of every release: synthesized by
+ * the library as a user's app would, created after their streams, updated in place where JetStream
+ * can, refused where it cannot with their delivery state kept, and removed by their retention policy.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Chart, Testing } from 'cdk8s';
+import { AckPolicy as NatsAckPolicy, ConsumerInfo, JetStreamManager, NatsConnection, StringCodec, connect } from 'nats';
+import { ExitCode, runApply } from '../../src/apply/apply';
+import { AckPolicy, ConsumerOptions, DeliverPolicy, PriorityPolicy } from '../../src/consumer-definition';
+import { Stream } from '../../src/stream';
+import { StreamRetentionPolicy } from '../../src/stream-definition';
+import { StreamStore } from '../../src/stream-store';
+import { NatsServerVersion } from '../../src/versions';
+import { NATS_SERVER_RELEASES, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
+import { declaredStreams } from '../support/streams-document';
+
+const codec = StringCodec();
+
+afterAll(async () => {
+  await stopAll();
+});
+
+describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => {
+  const version = versionOf(release);
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let dir: string;
+  let runs = 0;
+
+  beforeAll(async () => {
+    server = await startNatsServer({ release });
+    nc = await connect({ servers: server.url });
+    jsm = await nc.jetstreamManager();
+    dir = makeTempDir();
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  /**
+   * Synthesizes a store of this release with one stream `name` on `<name>.>` and the consumers
+   * `declare` adds, then runs the program on its definitions as the Job would.
+   */
+  async function apply(name: string, declare: (stream: Stream) => void, command: 'apply' | 'plan' = 'apply', synthesizedFor = version) {
+    const chart = new Chart(Testing.app(), 'app');
+    // A store per stream, so each test sees only its own.
+    const store = new StreamStore(chart, name.toLowerCase(), { version: synthesizedFor });
+    declare(store.addStream(name, { subjects: [`${name.toLowerCase()}.>`] }));
+    const document = declaredStreams(Testing.synth(chart), name.toLowerCase());
+    // Unnumbered (generation 0): each synthesis here replaces the last, as before generations.
+    const definitions = path.join(dir, `streams-${++runs}.json`);
+    fs.writeFileSync(definitions, JSON.stringify({ ...document, generation: 0 }));
+    const out: string[] = [];
+    const { exitCode } = await runApply(
+      { command, server: server.url, definitions, waitMs: 5_000, concurrency: 8, ownerReplicas: 1, lockTtlMs: 30_000 },
+      { out: (line) => out.push(line), err: (line) => out.push(line) },
+    );
+    return { exitCode, out };
+  }
+
+  const info = (stream: string, consumer: string): Promise<ConsumerInfo> => jsm.consumers.info(stream, consumer);
+  /** The progress lines of a run about stream `name` and its consumers, without their counters, sorted. */
+  const linesOf = (out: readonly string[], name: string) => out
+    .map((l) => /^\[\d+\/\d+\] (.*)$/.exec(l)?.[1])
+    .filter((l): l is string => l !== undefined && new RegExp(`^\\S+ ${name}(/|$| )`).test(l))
+    .sort();
+  /** What a refused change must keep: where delivery and acknowledgement stand. */
+  const position = (i: ConsumerInfo) => ({ delivered: i.delivered.stream_seq, ackFloor: i.ack_floor.stream_seq, pending: i.num_ack_pending });
+
+  /** Publishes `count` messages to `subject` and has `consumer` fetch `fetch` of them, acknowledging `ack`. */
+  async function consume(stream: string, consumer: string, subject: string, counts: { publish: number; fetch: number; ack: number }) {
+    const js = nc.jetstream();
+    for (let i = 0; i < counts.publish; i++) await js.publish(subject, codec.encode(`m${i}`));
+    const pull = await js.consumers.get(stream, consumer);
+    let n = 0;
+    for await (const m of await pull.fetch({ max_messages: counts.fetch, expires: 2_000 })) {
+      if (n++ < counts.ack) await m.ackAck();
+      if (n === counts.fetch) break;
+    }
+  }
+
+  const PUSH: ConsumerOptions = { deliverSubject: 'deliver.mirror', idleHeartbeat: '5s', flowControl: true, ackPolicy: AckPolicy.NONE };
+
+  test('pull and push consumers are created after their stream, as declared, and a second run changes nothing', async () => {
+    const declare = (stream: Stream) => {
+      stream.addConsumer('auditor', { description: 'reads every order', filterSubjects: ['made.>'] });
+      stream.addConsumer('mirror', PUSH);
+      stream.addConsumer('retrier', { backoff: ['1s', '5s'], maxDeliver: 3, maxAckPending: 10 });
+    };
+    const first = await apply('MADE', declare);
+    expect(first.exitCode).toBe(ExitCode.OK);
+    // The stream first, then its consumers, which are written at once.
+    const progressLines = first.out.filter((l) => /^\[\d+\/4\]/.test(l));
+    expect(progressLines[0]).toBe('[1/4] created MADE');
+    expect(progressLines.slice(1).map((l) => l.slice(6)).sort()).toEqual(['created MADE/auditor', 'created MADE/mirror', 'created MADE/retrier']);
+    expect((await info('MADE', 'auditor')).config).toMatchObject({ durable_name: 'auditor', filter_subject: 'made.>', description: 'reads every order', ack_policy: NatsAckPolicy.Explicit });
+    expect((await info('MADE', 'mirror')).config).toMatchObject({ deliver_subject: 'deliver.mirror', flow_control: true, idle_heartbeat: 5_000_000_000 });
+    expect((await info('MADE', 'retrier')).config).toMatchObject({ backoff: [1_000_000_000, 5_000_000_000], max_deliver: 3, ack_wait: 1_000_000_000 });
+
+    const second = await apply('MADE', declare);
+    expect(second.exitCode).toBe(ExitCode.OK);
+    expect(linesOf(second.out, 'MADE')).toEqual(['unchanged MADE', 'unchanged MADE/auditor', 'unchanged MADE/mirror', 'unchanged MADE/retrier']);
+    expect(second.out.some((l) => l.startsWith('ownership record'))).toBe(false);
+  });
+
+  test('an allowed change updates the consumer in place: its delivered and ack floor stay', async () => {
+    await apply('KEPT', (s) => { s.addConsumer('auditor', { maxAckPending: 100 }); });
+    await consume('KEPT', 'auditor', 'kept.a', { publish: 10, fetch: 4, ack: 3 });
+    const before = position(await info('KEPT', 'auditor'));
+    expect(before).toEqual({ delivered: 4, ackFloor: 3, pending: 1 });
+    const changed = await apply('KEPT', (s) => { s.addConsumer('auditor', { maxAckPending: 200, description: 'audits', ackWait: '1m', filterSubjects: ['kept.>'] }); });
+    expect(changed.exitCode).toBe(ExitCode.OK);
+    expect(linesOf(changed.out, 'KEPT')).toContain('updated KEPT/auditor: ack_wait 30s -> 1m; description (unset) -> "audits"; filter_subject (unset) -> "kept.>"; max_ack_pending 100 -> 200');
+    const after = await info('KEPT', 'auditor');
+    expect(position(after)).toEqual(before);
+    expect(after.config).toMatchObject({ max_ack_pending: 200, description: 'audits', ack_wait: 60_000_000_000, filter_subject: 'kept.>' });
+  });
+
+  test('a change JetStream cannot make is refused, exit 3, and the consumer keeps its configuration and delivery state', async () => {
+    await apply('FIXED', (s) => { s.addConsumer('auditor'); s.addConsumer('mirror', PUSH); });
+    await consume('FIXED', 'auditor', 'fixed.a', { publish: 6, fetch: 3, ack: 2 });
+    const before = await info('FIXED', 'auditor');
+    const refused = await apply('FIXED', (s) => {
+      s.addConsumer('auditor', { deliverPolicy: DeliverPolicy.NEW, ackPolicy: AckPolicy.ALL });
+      s.addConsumer('mirror', { ackPolicy: AckPolicy.NONE });
+    });
+    expect(refused.exitCode).toBe(ExitCode.REFUSED);
+    expect(linesOf(refused.out, 'FIXED').filter((l) => l.startsWith('refused'))).toEqual([
+      'refused FIXED/auditor: ack_policy "explicit" -> "all": JetStream cannot change the ack policy of a consumer; '
+        + 'deliver_policy "all" -> "new": JetStream cannot change the deliver policy of a consumer',
+      'refused FIXED/mirror: deliver_subject "deliver.mirror" -> (unset): JetStream cannot turn a push consumer into a pull consumer; '
+        + 'flow_control true -> (unset): JetStream cannot change the flow control of a consumer; '
+        + 'idle_heartbeat 5s -> (unset): JetStream cannot change the heartbeat of a consumer; max_waiting (unset) -> 512: JetStream cannot change max_waiting of a consumer',
+    ]);
+    const after = await info('FIXED', 'auditor');
+    expect([position(after), after.config.deliver_policy, after.config.ack_policy]).toEqual([position(before), 'all', 'explicit']);
+    expect((await info('FIXED', 'mirror')).config.deliver_subject).toBe('deliver.mirror');
+  });
+
+  test('a removed consumer is deleted or kept by its retention policy; a consumer the store did not create is left alone, and refused unless adopted', async () => {
+    await apply('GONE', (s) => {
+      s.addConsumer('dropped', { retentionPolicy: StreamRetentionPolicy.DELETE });
+      s.addConsumer('kept');
+    });
+    await jsm.consumers.add('GONE', { durable_name: 'foreign', ack_policy: NatsAckPolicy.Explicit });
+    const removed = await apply('GONE', () => undefined);
+    expect(removed.exitCode).toBe(ExitCode.OK);
+    expect(linesOf(removed.out, 'GONE')).toEqual(['deleted GONE/dropped', 'orphaned GONE/kept (kept: retentionPolicy Retain)', 'unchanged GONE']);
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list('GONE')) names.push(c.name);
+    expect(names.sort()).toEqual(['foreign', 'kept']);
+
+    const taken = await apply('GONE', (s) => { s.addConsumer('foreign'); });
+    expect(taken.exitCode).toBe(ExitCode.REFUSED);
+    expect(linesOf(taken.out, 'GONE')).toContain('refused GONE/foreign: exists on the stream and is not managed by this store; set adopt to manage it');
+    const adopted = await apply('GONE', (s) => { s.addConsumer('foreign', { adopt: true }); });
+    expect(adopted.exitCode).toBe(ExitCode.OK);
+    expect(linesOf(adopted.out, 'GONE')).toContain('unchanged GONE/foreign (adopted)');
+  });
+
+  test('the newer fields are created as declared and stay unchanged where the release knows them, and are refused where it does not', async () => {
+    const declare = (stream: Stream) => {
+      stream.addConsumer('grouped', {
+        filterSubjects: ['newer.a', 'newer.b'], metadata: { team: 'audit' }, priorityGroups: ['jobs'], priorityPolicy: PriorityPolicy.PINNED_CLIENT,
+        pauseUntil: '2030-01-01T00:00:00Z',
+      });
+    };
+    // Synthesized for the newest release, applied to this one, as a store upgraded before its server would be.
+    const first = await apply('NEWER', declare, 'apply', NatsServerVersion.V2_15_3);
+    if (!version.atLeast('2.11.0')) {
+      expect(first.exitCode).toBe(ExitCode.REFUSED);
+      const [line] = linesOf(first.out, 'NEWER').filter((l) => l.startsWith('refused'));
+      expect(line).toMatch(new RegExp(`^refused NEWER/grouped: .*field priority_groups needs NATS server 2\\.11\\.0; the server runs ${release.replace(/\./g, '\\.')}`));
+      await expect(info('NEWER', 'grouped')).rejects.toThrow('consumer not found');
+      return;
+    }
+    expect(first.exitCode).toBe(ExitCode.OK);
+    expect((await info('NEWER', 'grouped')).config).toMatchObject({
+      filter_subjects: ['newer.a', 'newer.b'], priority_groups: ['jobs'], priority_policy: 'pinned_client', priority_timeout: 120_000_000_000,
+    });
+    const second = await apply('NEWER', declare, 'apply', NatsServerVersion.V2_15_3);
+    expect([second.exitCode, linesOf(second.out, 'NEWER')]).toEqual([ExitCode.OK, ['unchanged NEWER', 'unchanged NEWER/grouped']]);
+  });
+});
