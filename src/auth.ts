@@ -328,51 +328,62 @@ export function consumerPermissions(consumer: PermissionConsumer, options: Strea
   const { stream, name, deliverSubject } = consumer;
   const delivery = deliverSubject === undefined ? [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`] : [`$JS.FC.${stream}.>`];
   return {
-    publish: { allow: ['$JS.API.INFO', `$JS.API.CONSUMER.INFO.${stream}.${name}`, ...delivery, `$JS.ACK.${stream}.${name}.>`] },
+    publish: { allow: [`$JS.API.CONSUMER.INFO.${stream}.${name}`, ...delivery, `$JS.ACK.${stream}.${name}.>`] },
     subscribe: { allow: [inboxSubscription(options), ...(deliverSubject === undefined ? [] : [deliverSubject])] },
   };
 }
 
 /**
- * What a reader of the key-value bucket `bucket` needs: the bucket's stream info, getting entries
- * (direct or through the stream), and the ordered consumers that watch it and list its keys and
- * history (nats.js `kv.watch`, `kv.keys`, `kv.history`), which it may create and delete on the
- * bucket's stream only. With `write`, also putting, deleting and purging keys, which are publishes
- * to the bucket's subjects.
+ * What a reader of the key-value bucket `bucket` needs, as nats.js uses it: the JetStream API check
+ * and the bucket's stream info when it binds, getting entries (direct, or through the stream when
+ * bound with `bindOnly`), and the ordered consumers without names that list its keys and history
+ * and watch it (nats.js `kv.keys`, `kv.history`, `kv.watch`), with their flow control. With
+ * `write`, also putting, creating, updating, deleting and purging keys: publishes to its subjects.
  *
  * @throws Error when `inboxPrefix` is not a subject without wildcards
  */
 export function keyValuePermissions(bucket: string, write: boolean, options: StreamPermissionOptions = {}): Permissions {
-  return viewPermissions(`KV_${bucket}`, write ? [`$KV.${bucket}.>`] : [], options);
-}
-
-/**
- * What a reader of the object store `store` needs: as for a key-value bucket, on its stream
- * `OBJ_<store>`. With `write`, also publishing its chunks and metadata, and purging the chunks of
- * an object replaced or deleted (nats.js `os.put`, `os.delete`).
- *
- * @throws Error when `inboxPrefix` is not a subject without wildcards
- */
-export function objectStorePermissions(store: string, write: boolean, options: StreamPermissionOptions = {}): Permissions {
-  return viewPermissions(`OBJ_${store}`, write ? [`$O.${store}.>`, `$JS.API.STREAM.PURGE.OBJ_${store}`] : [], options);
-}
-
-/** A key-value bucket's or an object store's stream, read through the client's views, and `writes`. */
-function viewPermissions(stream: string, writes: readonly string[], options: StreamPermissionOptions): Permissions {
+  const stream = `KV_${bucket}`;
   return {
     publish: {
       allow: [
         '$JS.API.INFO',
         `$JS.API.STREAM.INFO.${stream}`,
+        // By revision, then by key in the request subject.
         `$JS.API.DIRECT.GET.${stream}`,
         `$JS.API.DIRECT.GET.${stream}.>`,
         `$JS.API.STREAM.MSG.GET.${stream}`,
-        // The ordered consumers of watches, key lists, history and object reads.
         `$JS.API.CONSUMER.CREATE.${stream}`,
-        `$JS.API.CONSUMER.CREATE.${stream}.>`,
-        `$JS.API.CONSUMER.DELETE.${stream}.*`,
         `$JS.FC.${stream}.>`,
-        ...writes,
+        ...(write ? [`$KV.${bucket}.>`] : []),
+      ],
+    },
+    subscribe: { allow: [inboxSubscription(options)] },
+  };
+}
+
+/**
+ * What a reader of the object store `store` needs, as nats.js uses it: the JetStream API check and
+ * the store's stream info when it binds, an object's metadata (through the stream, or direct by
+ * subject as nats.go reads it), and the ordered consumer that reads its chunks, which nats.js looks
+ * its stream up for by subject, with its flow control. With `write`, also publishing chunks and
+ * metadata, and purging the chunks of an object replaced or deleted (nats.js `os.put`, `os.delete`).
+ *
+ * @throws Error when `inboxPrefix` is not a subject without wildcards
+ */
+export function objectStorePermissions(store: string, write: boolean, options: StreamPermissionOptions = {}): Permissions {
+  const stream = `OBJ_${store}`;
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${stream}`,
+        '$JS.API.STREAM.NAMES',
+        `$JS.API.STREAM.MSG.GET.${stream}`,
+        `$JS.API.DIRECT.GET.${stream}.>`,
+        `$JS.API.CONSUMER.CREATE.${stream}`,
+        `$JS.FC.${stream}.>`,
+        ...(write ? [`$O.${store}.>`, `$JS.API.STREAM.PURGE.${stream}`] : []),
       ],
     },
     subscribe: { allow: [inboxSubscription(options)] },

@@ -7,8 +7,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { Chart, Testing } from 'cdk8s';
 import {
-  AckPolicy, DeliverPolicy, Events, JSONCodec, JetStreamManager, NatsConnection, StorageType, StringCodec,
+  AckPolicy, DeliverPolicy, Events, JSONCodec, JetStreamManager, Msg, NatsConnection, StorageType, StringCodec,
   connect, consumerOpts, createInbox, nanos,
 } from 'nats';
 // nats.js 2.29 implements jsm.direct but leaves it out of the public JetStreamManager type.
@@ -18,9 +19,12 @@ import { APPLY_INBOX_PREFIX, LOCK_BUCKET, OWNERSHIP_BUCKET } from '../src/apply/
 import { encodeOwnership, writeOwnership } from '../src/apply/ownership';
 import {
   AuthEnvVariable, NatsAuth, NatsUser, Permissions, SecretKeyReference, TOKEN_VARIABLE, applyJobPermissions, authEnvironment,
-  authProblems, natsAuthorization, passwordVariable, streamConsumerPermissions, streamPublisherPermissions,
+  authProblems, consumerPermissions, keyValuePermissions, natsAuthorization, objectStorePermissions, passwordVariable, streamConsumerPermissions,
+  streamPublisherPermissions,
 } from '../src/auth';
 import { renderNatsConfig } from '../src/nats-config';
+import { toJetStreamConfig } from '../src/stream-definition';
+import { StreamStore } from '../src/stream-store';
 import { formatProblem } from '../src/problems';
 import { subjectsOverlap } from '../src/subjects';
 import { DEFAULT_NATS_SERVER_VERSION } from '../src/versions';
@@ -130,18 +134,38 @@ function refuses(violation: Violation, grant: Grant): boolean {
 
 const READER = streamConsumerPermissions(ORDERS);
 const PUBLISHER = streamPublisherPermissions(ORDERS);
+/** Declared consumers of ORDERS, granted by name: a pull one, and a push one delivering to DELIVER_TO. */
+const PULL = { stream: ORDERS.name, name: 'granted-pull' };
+const DELIVER_TO = 'deliver.granted';
+const PUSH = { stream: ORDERS.name, name: 'granted-push', deliverSubject: DELIVER_TO };
+const PULL_CONSUMER = consumerPermissions(PULL);
+const PUSH_CONSUMER = consumerPermissions(PUSH);
+/** An object large enough that reading it needs flow control. */
+const REPORT_BYTES = 8 * 256 * 1024;
+/** A key-value bucket and an object store as the library declares them. */
+const BUCKET = 'config';
+const OBJECTS = 'files';
+const KV_READER = keyValuePermissions(BUCKET, false);
+const KV_WRITER = keyValuePermissions(BUCKET, true);
+const OS_READER = objectStorePermissions(OBJECTS, false);
+const OS_WRITER = objectStorePermissions(OBJECTS, true);
+/** Roles whose every granted subject is shown used and needed, each with its permissions. */
+const ROLES = {
+  'reader': READER, 'publisher': PUBLISHER, 'pull-consumer': PULL_CONSUMER, 'push-consumer': PUSH_CONSUMER,
+  'kv-reader': KV_READER, 'kv-writer': KV_WRITER, 'os-reader': OS_READER, 'os-writer': OS_WRITER,
+} as const;
 
 /** Users and their permissions; undefined is everything. */
 const PERMISSIONS = new Map<string, Permissions | undefined>([
   ['admin', undefined],
-  ['publisher', PUBLISHER],
-  ['reader', READER],
   ['private-reader', streamConsumerPermissions(ORDERS, { inboxPrefix: PRIVATE_INBOX })],
   ['apply', applyJobPermissions(STORE)],
   ['careful', { publish: { allow: ['orders.>'], deny: ['orders.secret'] }, subscribe: { allow: ['_INBOX.>'] } }],
   ['mute', { publish: { allow: [] }, subscribe: { allow: [] } }],
-  ...grants(READER).map((grant, i) => [`reader-without-${i}`, without(READER, grant)] as const),
-  ...grants(PUBLISHER).map((grant, i) => [`publisher-without-${i}`, without(PUBLISHER, grant)] as const),
+  ...Object.entries(ROLES).flatMap(([role, permissions]) => [
+    [role, permissions] as const,
+    ...grants(permissions).map((grant, i) => [`${role}-without-${i}`, without(permissions, grant)] as const),
+  ]),
 ]);
 /** Each apply check runs for its own store, with a full user and one without the grant. */
 const APPLY_GRANTS = grants(applyJobPermissions(STORE));
@@ -177,6 +201,19 @@ describe('users', () => {
     const js = admin.jetstream();
     for (let i = 0; i < 3; i++) await js.publish('orders.created', codec.encode(`order ${i}`));
     for (let i = 0; i < BULK.count; i++) await js.publish('orders.bulk', new Uint8Array(BULK.bytes));
+    await adminJsm.consumers.add(ORDERS.name, declaredConsumerConfig({ durable_name: PULL.name, filter_subject: 'orders.granted' }) as never);
+    const seed = admin.jetstream();
+    // The bucket and the object store with the stream configurations the library declares.
+    const chart = new Chart(Testing.app(), 'grants');
+    const store = new StreamStore(chart, STORE);
+    for (const stream of [store.addKeyValue('config', { history: 5 }).stream, store.addObjectStore('files').stream]) {
+      await adminJsm.streams.add(toJetStreamConfig(stream.definition) as never);
+    }
+    const kv = await seed.views.kv(BUCKET, { bindOnly: true, allow_direct: true });
+    await kv.put('greeting', codec.encode('hello'));
+    // Five revisions of a large value: reading their history needs flow control.
+    for (let i = 0; i < 5; i++) await kv.put('large', new Uint8Array(BULK.bytes));
+    await (await seed.views.os(OBJECTS)).putBlob({ name: 'report' }, new Uint8Array(REPORT_BYTES));
   });
 
   afterAll(async () => {
@@ -375,6 +412,160 @@ describe('users', () => {
     },
   };
 
+  /** Publishes `text` to `orders.granted` for the pull consumer. */
+  const offer = async (text: string) => { await admin.jetstream().publish('orders.granted', codec.encode(text)); };
+  const pullConsumer = (nc: NatsConnection) => jetStream(nc).consumers.get(ORDERS.name, PULL.name);
+
+  /** For each subject a client of the declared pull consumer is granted, a client operation that needs it. */
+  const PULL_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    [`publish $JS.API.CONSUMER.INFO.ORDERS.${PULL.name}`]: async (nc) => {
+      expect((await (await pullConsumer(nc)).info()).name).toBe(PULL.name);
+    },
+    [`publish $JS.API.CONSUMER.MSG.NEXT.ORDERS.${PULL.name}`]: async (nc) => {
+      await offer('next');
+      const m = await (await pullConsumer(nc)).next({ expires: 1_000 });
+      expect(m?.subject).toBe('orders.granted');
+      m?.ack();
+    },
+    [`publish $JS.ACK.ORDERS.${PULL.name}.>`]: async (nc) => {
+      await offer('ack');
+      const m = await (await pullConsumer(nc)).next({ expires: 1_000 });
+      expect(await m?.ackAck({ timeout: REQUEST_TIMEOUT_MS })).toBe(true);
+    },
+    'subscribe _INBOX.>': async (nc) => {
+      await (await pullConsumer(nc)).info();
+    },
+  };
+
+  /** Deletes and makes again the declared push consumer, so each check gets every bulk message delivered anew. */
+  async function freshPushConsumer(): Promise<void> {
+    await adminJsm.consumers.delete(ORDERS.name, PUSH.name).catch(() => undefined);
+    await adminJsm.consumers.add(ORDERS.name, declaredConsumerConfig({
+      durable_name: PUSH.name, deliver_subject: DELIVER_TO, filter_subject: 'orders.bulk', flow_control: true, idle_heartbeat: nanos(1_000), max_waiting: undefined,
+    }) as never);
+  }
+
+  /** Receives `count` deliveries of the push consumer, as a plain subscriber of its deliver subject; flow control requests are answered. */
+  async function receivePushed(nc: NatsConnection, count: number, onMessage: (m: Msg) => void): Promise<number> {
+    await freshPushConsumer();
+    let received = 0;
+    const subscription = nc.subscribe(DELIVER_TO);
+    const timer = setTimeout(() => subscription.unsubscribe(), 3_000);
+    for await (const m of subscription) {
+      // Heartbeats and flow control requests carry a status header and no payload.
+      if (m.headers?.code === 100) {
+        if (m.reply) m.respond();
+        continue;
+      }
+      onMessage(m);
+      if (++received === count) break;
+    }
+    clearTimeout(timer);
+    return received;
+  }
+
+  /** For each subject a client of the declared push consumer is granted, a client operation that needs it. */
+  const PUSH_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    [`publish $JS.API.CONSUMER.INFO.ORDERS.${PUSH.name}`]: async (nc) => {
+      await freshPushConsumer();
+      expect((await api(nc, `$JS.API.CONSUMER.INFO.ORDERS.${PUSH.name}`, {})).name).toBe(PUSH.name);
+    },
+    [`subscribe ${DELIVER_TO}`]: async (nc) => {
+      expect(await receivePushed(nc, 1, () => undefined)).toBe(1);
+    },
+    [`publish $JS.ACK.ORDERS.${PUSH.name}.>`]: async (nc) => {
+      expect(await receivePushed(nc, 1, (m) => m.respond(codec.encode('+ACK')))).toBe(1);
+    },
+    // The server asks for flow control once the deliveries in flight pass its window: every bulk message.
+    'publish $JS.FC.ORDERS.>': async (nc) => {
+      expect(await receivePushed(nc, BULK.count, (m) => m.respond(codec.encode('+ACK')))).toBe(BULK.count);
+    },
+    'subscribe _INBOX.>': async (nc) => {
+      await freshPushConsumer();
+      await api(nc, `$JS.API.CONSUMER.INFO.ORDERS.${PUSH.name}`, {});
+    },
+  };
+
+  /** The bucket as a client binds it: through its stream info, or bound only (then it reads through the stream unless told direct). */
+  const bucket = (nc: NatsConnection, options: { bindOnly?: boolean } = {}) => jetStream(nc).views.kv(BUCKET, options);
+  const KV_READ_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    'publish $JS.API.INFO': async (nc) => {
+      await bucket(nc, { bindOnly: true });
+    },
+    'publish $JS.API.STREAM.INFO.KV_config': async (nc) => {
+      expect((await (await bucket(nc)).status()).history).toBe(5);
+    },
+    'publish $JS.API.DIRECT.GET.KV_config': async (nc) => {
+      expect((await (await bucket(nc)).get('greeting', { revision: 1 }))?.string()).toBe('hello');
+    },
+    'publish $JS.API.DIRECT.GET.KV_config.>': async (nc) => {
+      expect((await (await bucket(nc)).get('greeting'))?.string()).toBe('hello');
+    },
+    'publish $JS.API.STREAM.MSG.GET.KV_config': async (nc) => {
+      expect((await (await bucket(nc, { bindOnly: true })).get('greeting'))?.string()).toBe('hello');
+    },
+    'publish $JS.API.CONSUMER.CREATE.KV_config': async (nc) => {
+      expect(await collect((await bucket(nc)).keys())).toContain('greeting');
+    },
+    'publish $JS.FC.KV_config.>': async (nc) => {
+      const history = await (await bucket(nc)).history({ key: 'large' });
+      let count = 0;
+      for await (const _ of history) count++;
+      expect(count).toBe(5);
+    },
+    'subscribe _INBOX.>': async (nc) => {
+      await (await bucket(nc)).status();
+    },
+  };
+  const KV_WRITE_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    ...KV_READ_USES,
+    'publish $KV.config.>': async (nc) => {
+      expect(await (await bucket(nc)).put('written', codec.encode('by the writer'))).toBeGreaterThan(0);
+    },
+  };
+
+  const objects = (nc: NatsConnection) => jetStream(nc).views.os(OBJECTS);
+  const OS_READ_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    'publish $JS.API.INFO': async (nc) => {
+      await objects(nc);
+    },
+    'publish $JS.API.STREAM.INFO.OBJ_files': async (nc) => {
+      expect((await (await objects(nc)).status()).bucket).toBe(OBJECTS);
+    },
+    'publish $JS.API.STREAM.NAMES': async (nc) => {
+      expect((await (await objects(nc)).getBlob('report'))?.length).toBe(REPORT_BYTES);
+    },
+    // As nats.go reads an object's metadata: the last message of its subject, from any replica.
+    'publish $JS.API.DIRECT.GET.OBJ_files.>': async (nc) => {
+      const meta = await (await manager(nc)).direct.getMessage('OBJ_files', { last_by_subj: `$O.files.M.${Buffer.from('report').toString('base64url')}` });
+      expect(meta.json<{ name: string }>().name).toBe('report');
+    },
+    'publish $JS.API.STREAM.MSG.GET.OBJ_files': async (nc) => {
+      expect((await (await objects(nc)).info('report'))?.size).toBe(REPORT_BYTES);
+    },
+    'publish $JS.API.CONSUMER.CREATE.OBJ_files': async (nc) => {
+      expect((await (await objects(nc)).getBlob('report'))?.length).toBe(REPORT_BYTES);
+    },
+    'publish $JS.FC.OBJ_files.>': async (nc) => {
+      expect((await (await objects(nc)).getBlob('report'))?.length).toBe(REPORT_BYTES);
+    },
+    'subscribe _INBOX.>': async (nc) => {
+      await (await objects(nc)).status();
+    },
+  };
+  const OS_WRITE_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
+    ...OS_READ_USES,
+    'publish $O.files.>': async (nc) => {
+      expect((await (await objects(nc)).putBlob({ name: 'written' }, new Uint8Array(1024))).size).toBe(1024);
+    },
+    // Replacing an object purges the chunks of the one it replaces.
+    'publish $JS.API.STREAM.PURGE.OBJ_files': async (nc) => {
+      const store = await objects(nc);
+      await store.putBlob({ name: 'replaced' }, new Uint8Array(1024));
+      await store.putBlob({ name: 'replaced' }, new Uint8Array(2048));
+    },
+  };
+
   /** For each subject a publisher is granted, a client operation that needs it. */
   const PUBLISHER_USES: Record<string, (nc: NatsConnection) => Promise<void>> = {
     'publish orders.>': async (nc) => {
@@ -387,10 +578,12 @@ describe('users', () => {
     },
   };
 
-  describe.each([
-    ['reader', READER, READER_USES],
-    ['publisher', PUBLISHER, PUBLISHER_USES],
-  ])('%s permissions', (role, permissions, uses) => {
+  const USES: Record<keyof typeof ROLES, Record<string, (nc: NatsConnection) => Promise<void>>> = {
+    'reader': READER_USES, 'publisher': PUBLISHER_USES, 'pull-consumer': PULL_USES, 'push-consumer': PUSH_USES,
+    'kv-reader': KV_READ_USES, 'kv-writer': KV_WRITE_USES, 'os-reader': OS_READ_USES, 'os-writer': OS_WRITE_USES,
+  };
+
+  describe.each(Object.entries(ROLES).map(([role, permissions]) => [role, permissions, USES[role as keyof typeof ROLES]] as const))('%s permissions', (role, permissions, uses) => {
     test('have one client operation for each granted subject', () => {
       expect(grants(permissions).map(grantName).sort()).toEqual(Object.keys(uses).sort());
     });
@@ -450,6 +643,47 @@ describe('users', () => {
     expect(error).toBeUndefined();
     await waitFor(async () => (await messages(PAYMENTS.name)) > before);
     listener.unsubscribe();
+  });
+
+  test('a client of a declared consumer fetches and acknowledges, and cannot create, delete or read another consumer (the audit\'s case)', async () => {
+    await durable('other-app', { filter_subject: 'orders.created' });
+    await offer('audited');
+    const fetched = await runAs('pull-consumer', async (nc) => {
+      const m = await (await pullConsumer(nc)).next({ expires: 1_000 });
+      expect(await m?.ackAck({ timeout: REQUEST_TIMEOUT_MS })).toBe(true);
+    });
+    expect(fetched).toEqual({ error: undefined, violations: [] });
+    const violations: Violation[] = [];
+    for (const subject of [
+      '$JS.API.CONSUMER.DELETE.ORDERS.other-app', '$JS.API.CONSUMER.CREATE.ORDERS.mine', '$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.mine',
+      '$JS.API.CONSUMER.MSG.NEXT.ORDERS.other-app', `$JS.API.CONSUMER.DELETE.ORDERS.${PULL.name}`,
+    ]) {
+      // One connection each: the client reports one violation per connection.
+      violations.push(...(await runAs('pull-consumer', async (nc) => nc.publish(subject, json.encode({})))).violations);
+    }
+    expect(violations.map((v) => v.subject)).toEqual([
+      '$JS.API.CONSUMER.DELETE.ORDERS.other-app', '$JS.API.CONSUMER.CREATE.ORDERS.mine', '$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.mine',
+      '$JS.API.CONSUMER.MSG.NEXT.ORDERS.other-app', `$JS.API.CONSUMER.DELETE.ORDERS.${PULL.name}`,
+    ]);
+    expect((await adminJsm.consumers.info(ORDERS.name, 'other-app')).name).toBe('other-app');
+  });
+
+  test('a bucket reader reads and cannot write; a writer writes; an object store reader reads and cannot put', async () => {
+    const { violations } = await runAs('kv-reader', async (nc) => {
+      const kv = await bucket(nc);
+      expect((await kv.get('greeting'))?.string()).toBe('hello');
+      await expect(kv.put('greeting', codec.encode('no'))).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    });
+    expect(violations.map((v) => v.subject)).toEqual(['$KV.config.greeting']);
+    const written = await runAs('kv-writer', async (nc) => { await (await bucket(nc)).put('greeting', codec.encode('hello')); });
+    expect(written).toEqual({ error: undefined, violations: [] });
+    const reader = await runAs('os-reader', async (nc) => {
+      const store = await objects(nc);
+      expect((await store.getBlob('report'))?.length).toBe(REPORT_BYTES);
+      await expect(store.putBlob({ name: 'no' }, new Uint8Array(10))).rejects.toThrow();
+    });
+    expect(reader.violations.map((v) => v.subject)[0]).toMatch(/^\$O\.files\.C\./);
+    expect(await (await admin.jetstream().views.os(OBJECTS)).info('no')).toBeNull();
   });
 
   describe('the apply Job', () => {
@@ -780,6 +1014,12 @@ describe('permission helpers', () => {
     ]);
   });
 });
+
+async function collect<T>(items: Promise<AsyncIterable<T>>): Promise<T[]> {
+  const collected: T[] = [];
+  for await (const item of await items) collected.push(item);
+  return collected;
+}
 
 async function waitFor(condition: () => Promise<boolean>, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -237,6 +237,27 @@ describe('grants', () => {
     expect(natsConf(objects).match(/user: "relay"/g)).toHaveLength(1);
   });
 
+  test('a declared consumer, a bucket and an object store grant their users exactly their own rights', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const store = new StreamStore(chart, 'events', { auth: USERS, applyJob: { password: JOB_PASSWORD } });
+    const auditor = store.addStream('orders', { subjects: ['orders.>'] }).addConsumer('auditor');
+    const workload = (name: string) => new kplus.Deployment(chart, name, { containers: [{ image: `${name}:1`, name: 'app' }] });
+    const password = (key: string) => ({ secretName: 'nats-users', key });
+    auditor.grantConsume(workload('audit'), { user: 'audit', password: password('audit') });
+    store.addKeyValue('settings', { history: 3 }).grantRead(workload('settings-reader'), { user: 'settings-reader', password: password('settings-reader') });
+    store.addObjectStore('files').grantWrite(workload('uploader'), { user: 'uploader', password: password('uploader') });
+    const objects = Testing.synth(chart);
+    const userBlock = (user: string) => natsConf(objects).split(`user: "${user}"`)[1].split('user:')[0];
+    expect(userBlock('audit')).toContain('"$JS.API.CONSUMER.MSG.NEXT.orders.auditor"');
+    expect(userBlock('audit')).not.toContain('$JS.API.CONSUMER.CREATE');
+    expect(userBlock('audit')).not.toContain('$JS.API.CONSUMER.DELETE');
+    expect(userBlock('settings-reader')).toContain('"$JS.API.DIRECT.GET.KV_settings.>"');
+    expect(userBlock('settings-reader')).not.toContain('"$KV.settings.>"');
+    expect(userBlock('uploader')).toContain('"$O.files.>"');
+    expect(deploymentEnv(objects, 'audit')).toContainEqual({ name: 'NATS_USER', value: 'audit' });
+    expect(validateManifests(objects)).toEqual([]);
+  });
+
   test('fail when a workload\'s second grant names another user', () => {
     const chart = grantedApp();
     const store = chart.node.findChild('events') as StreamStore;
