@@ -370,11 +370,15 @@ export function resolveConsumer(input: ConsumerOptions, defaultName: string, str
   if (filters.length === 1) config.filter_subject = filters[0];
   if (filters.length > 1) config.filter_subjects = [...filters];
   if (options.sampleFrequency !== undefined) config.sample_freq = `${options.sampleFrequency}%`;
-  if (!push) config.max_waiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
+  // Written when declared on a push consumer too, where the server refuses it, as synth does.
+  const maxWaiting = options.maxWaiting ?? (push ? undefined : DEFAULT_MAX_WAITING);
+  if (maxWaiting !== undefined) config.max_waiting = maxWaiting;
   const maxAckPending = options.maxAckPending ?? (limits.maxAckPending > 0 ? limits.maxAckPending : acks ? DEFAULT_MAX_ACK_PENDING : undefined);
   if (maxAckPending !== undefined) config.max_ack_pending = maxAckPending;
   if (options.maxBatch !== undefined) config.max_batch = options.maxBatch;
-  if (options.maxExpires !== undefined) config.max_expires = ms('maxExpires', options.maxExpires) * NANOSECONDS_PER_MS;
+  // 0 is the server's "none" for these: left out, as the server leaves it.
+  const maxExpiresMs = ms('maxExpires', options.maxExpires);
+  if (maxExpiresMs > 0) config.max_expires = maxExpiresMs * NANOSECONDS_PER_MS;
   if (maxBytes > 0) config.max_bytes = maxBytes;
   if (inactiveMs > 0) config.inactive_threshold = inactiveMs * NANOSECONDS_PER_MS;
   if (options.headersOnly) config.headers_only = true;
@@ -383,7 +387,8 @@ export function resolveConsumer(input: ConsumerOptions, defaultName: string, str
   if (push) config.deliver_subject = options.deliverSubject;
   if (options.deliverGroup !== undefined) config.deliver_group = options.deliverGroup;
   if (options.flowControl) config.flow_control = true;
-  if (options.idleHeartbeat !== undefined) config.idle_heartbeat = ms('idleHeartbeat', options.idleHeartbeat) * NANOSECONDS_PER_MS;
+  const heartbeatMs = ms('idleHeartbeat', options.idleHeartbeat);
+  if (heartbeatMs > 0) config.idle_heartbeat = heartbeatMs * NANOSECONDS_PER_MS;
   if (options.rateLimit !== undefined) config.rate_limit_bps = options.rateLimit;
   if (options.priorityGroups !== undefined) config.priority_groups = [...options.priorityGroups];
   if (priorityPolicy !== undefined) config.priority_policy = priorityPolicy;
@@ -424,6 +429,9 @@ function consumerProblems(options: ConsumerOptions, def: ConsumerDefinition, str
   }
 
   const acks = config.ack_policy !== AckPolicy.NONE;
+  if (acks && options.ackWait !== undefined && config.ack_wait === undefined) {
+    add('ackWait', showValue(options.ackWait), 'must be longer than 0: the server takes 0 for its default 30s');
+  }
   if (!acks && options.ackWait !== undefined) add('ackWait', showValue(options.ackWait), 'needs acknowledgements: ackPolicy is "none"');
   if (!acks && options.maxAckPending !== undefined) add('maxAckPending', String(options.maxAckPending), 'needs acknowledgements: ackPolicy is "none"');
   if (config.backoff !== undefined) {
@@ -446,6 +454,8 @@ function consumerProblems(options: ConsumerOptions, def: ConsumerDefinition, str
   const checkedFilters = [config.filter_subject, ...(config.filter_subjects ?? [])].filter((f): f is string => f !== undefined);
   const fieldOf = (i: number) => `filterSubjects[${i}]`;
   // A mirror's or a transformed stream's stored subjects are not its declared ones: only the form is checked.
+  // Before 2.12 the server refuses filters that share any subject; from 2.12 only one inside another.
+  const filtersClash = (a: string, b: string) => (version.atLeast('2.12.0') ? subjectIsSubset(a, b) || subjectIsSubset(b, a) : subjectsOverlap(a, b));
   const ownSubjects = stream.mirror === undefined && stream.sources.length === 0 && stream.subjectTransform === undefined;
   checkedFilters.forEach((filter, i) => {
     const checked = checkSubject(filter);
@@ -457,7 +467,7 @@ function consumerProblems(options: ConsumerOptions, def: ConsumerDefinition, str
       add(fieldOf(i), showValue(filter), `matches none of the subjects of ${ofStream} (${stream.subjects.join(', ')})`);
     }
     checkedFilters.slice(0, i).forEach((other, j) => {
-      if ('tokens' in checkSubject(other) && (subjectIsSubset(filter, other) || subjectIsSubset(other, filter))) {
+      if ('tokens' in checkSubject(other) && filtersClash(filter, other)) {
         add(fieldOf(i), showValue(filter), `overlaps filterSubjects[${j}] ${JSON.stringify(other)}: the server refuses overlapping filters`);
       }
     });
@@ -521,7 +531,7 @@ function pullProblems(options: ConsumerOptions, config: JetStreamConsumerConfig,
   if (options.flowControl !== undefined) add('flowControl', String(options.flowControl), pushOnly);
   if (options.idleHeartbeat !== undefined) add('idleHeartbeat', showValue(options.idleHeartbeat), pushOnly);
   if (options.rateLimit !== undefined) add('rateLimit', String(options.rateLimit), pushOnly);
-  if (config.max_expires !== undefined && config.max_expires < NANOSECONDS_PER_MS) add('maxExpires', formatNanoseconds(config.max_expires), 'must be at least 1ms');
+  if (config.max_expires !== undefined && config.max_expires < NANOSECONDS_PER_MS) add('maxExpires', formatNanoseconds(config.max_expires), 'must be 0 (none) or at least 1ms');
   const groups = config.priority_groups ?? [];
   groups.forEach((group, i) => {
     if (!PRIORITY_GROUP.test(group)) add(`priorityGroups[${i}]`, showValue(group), 'must be 1 to 16 letters, digits, "/", "_", "=" or "-"');
