@@ -6,8 +6,9 @@ import { NatsAuth, StreamStore, renderStoredForm } from '../src';
 /**
  * A highly available, authenticated store: three servers spread over nodes and zones, users
  * whose passwords live in the Secret `backbone-users`, an API that may only publish orders and
- * an auditor that may only read them, the apply Job logging in as its own restricted user, a
- * stream that sources two others and a mirror.
+ * keep the requests it handled in a bucket, an auditor that may only read orders through its own declared consumer,
+ * the apply Job logging in as its own restricted user, a stream that sources two others, a mirror
+ * and a key-value bucket.
  */
 export class HaChart extends Chart {
   constructor(scope: Construct, id: string, props: ChartProps = {}) {
@@ -33,8 +34,19 @@ export class HaChart extends Chart {
 
     const api = new kplus.Deployment(this, 'orders-api', { containers: [{ name: 'api', image: 'example.com/shop/orders-api:1.0.0' }] });
     const auditor = new kplus.Deployment(this, 'orders-auditor', { containers: [{ name: 'auditor', image: 'example.com/shop/orders-auditor:1.0.0' }] });
+    // The auditor reads through a consumer declared here: it may fetch and acknowledge, not create or delete consumers.
+    const auditing = orders.addConsumer('orders-auditor', {
+      description: 'Every order, for the audit trail',
+      ackWait: '1m',
+      maxDeliver: 5,
+      backoff: ['1m', '5m', '15m'],
+      maxAckPending: 500,
+    });
+    // The API records each request it handled for a day, so a retried request is answered, not repeated.
+    const requests = store.addKeyValue('handled-requests', { ttl: '24h', replicas: 3, maxBytes: '1Gi', maxValueSize: '4Ki' });
     orders.grantPublish(api, { user: 'orders-api', password: password('orders-api') });
-    orders.grantConsume(auditor, { user: 'orders-auditor', password: password('orders-auditor') });
+    requests.grantWrite(api, { user: 'orders-api', password: password('orders-api') });
+    auditing.grantConsume(auditor, { user: 'orders-auditor', password: password('orders-auditor') });
     // cdk8s-plus writes some values otherwise than the API server stores them: render them as stored,
     // so a second kubectl apply changes nothing.
     for (const workload of [api, auditor]) renderStoredForm(ApiObject.of(workload));

@@ -352,48 +352,48 @@ export function resolveConsumer(input: ConsumerOptions, defaultName: string, str
   const name = options.name ?? defaultName;
   const filters = options.filterSubjects ?? [];
 
-  const config: JetStreamConsumerConfig = {
+  const maxAckPending = options.maxAckPending ?? (limits.maxAckPending > 0 ? limits.maxAckPending : acks ? DEFAULT_MAX_ACK_PENDING : undefined);
+  const maxExpiresMs = ms('maxExpires', options.maxExpires);
+  const heartbeatMs = ms('idleHeartbeat', options.idleHeartbeat);
+  const nanoseconds = (milliseconds: number) => (milliseconds > 0 ? milliseconds * NANOSECONDS_PER_MS : undefined);
+  // In the order people read a consumer; 0 durations are the server's "none" and left out, as the server leaves them.
+  const config = withoutUnset<JetStreamConsumerConfig>({
     durable_name: name,
+    description: options.description,
     deliver_policy: options.deliverPolicy ?? DeliverPolicy.ALL,
+    opt_start_seq: options.startSequence,
+    opt_start_time: options.startTime,
     ack_policy: ackPolicy,
+    ack_wait: nanoseconds(ackWaitMs),
     max_deliver: options.maxDeliver ?? -1,
+    backoff: backoffMs.length > 0 ? backoffMs.map((entry) => entry * NANOSECONDS_PER_MS) : undefined,
+    // One filter goes where every release reads it; several need 2.10's list.
+    filter_subject: filters.length === 1 ? filters[0] : undefined,
+    filter_subjects: filters.length > 1 ? [...filters] : undefined,
     replay_policy: options.replayPolicy ?? ReplayPolicy.INSTANT,
+    sample_freq: options.sampleFrequency === undefined ? undefined : `${options.sampleFrequency}%`,
+    // Written when declared on a push consumer too, where the server refuses it, as synth does.
+    max_waiting: options.maxWaiting ?? (push ? undefined : DEFAULT_MAX_WAITING),
+    max_ack_pending: maxAckPending,
+    max_batch: options.maxBatch,
+    max_expires: nanoseconds(maxExpiresMs),
+    max_bytes: maxBytes > 0 ? maxBytes : undefined,
+    inactive_threshold: nanoseconds(inactiveMs),
+    headers_only: options.headersOnly ? true : undefined,
     // 0 is the stream's replicas, as the server takes it.
     num_replicas: options.replicas ?? 0,
-  };
-  if (options.description !== undefined) config.description = options.description;
-  if (options.startSequence !== undefined) config.opt_start_seq = options.startSequence;
-  if (options.startTime !== undefined) config.opt_start_time = options.startTime;
-  if (ackWaitMs > 0) config.ack_wait = ackWaitMs * NANOSECONDS_PER_MS;
-  if (backoffMs.length > 0) config.backoff = backoffMs.map((entry) => entry * NANOSECONDS_PER_MS);
-  // One filter goes where every release reads it; several need 2.10's list.
-  if (filters.length === 1) config.filter_subject = filters[0];
-  if (filters.length > 1) config.filter_subjects = [...filters];
-  if (options.sampleFrequency !== undefined) config.sample_freq = `${options.sampleFrequency}%`;
-  // Written when declared on a push consumer too, where the server refuses it, as synth does.
-  const maxWaiting = options.maxWaiting ?? (push ? undefined : DEFAULT_MAX_WAITING);
-  if (maxWaiting !== undefined) config.max_waiting = maxWaiting;
-  const maxAckPending = options.maxAckPending ?? (limits.maxAckPending > 0 ? limits.maxAckPending : acks ? DEFAULT_MAX_ACK_PENDING : undefined);
-  if (maxAckPending !== undefined) config.max_ack_pending = maxAckPending;
-  if (options.maxBatch !== undefined) config.max_batch = options.maxBatch;
-  // 0 is the server's "none" for these: left out, as the server leaves it.
-  const maxExpiresMs = ms('maxExpires', options.maxExpires);
-  if (maxExpiresMs > 0) config.max_expires = maxExpiresMs * NANOSECONDS_PER_MS;
-  if (maxBytes > 0) config.max_bytes = maxBytes;
-  if (inactiveMs > 0) config.inactive_threshold = inactiveMs * NANOSECONDS_PER_MS;
-  if (options.headersOnly) config.headers_only = true;
-  if (options.memoryStorage) config.mem_storage = true;
-  if (options.metadata !== undefined) config.metadata = Object.fromEntries(Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : 1)));
-  if (push) config.deliver_subject = options.deliverSubject;
-  if (options.deliverGroup !== undefined) config.deliver_group = options.deliverGroup;
-  if (options.flowControl) config.flow_control = true;
-  const heartbeatMs = ms('idleHeartbeat', options.idleHeartbeat);
-  if (heartbeatMs > 0) config.idle_heartbeat = heartbeatMs * NANOSECONDS_PER_MS;
-  if (options.rateLimit !== undefined) config.rate_limit_bps = options.rateLimit;
-  if (options.priorityGroups !== undefined) config.priority_groups = [...options.priorityGroups];
-  if (priorityPolicy !== undefined) config.priority_policy = priorityPolicy;
-  if (pinnedTtlMs > 0) config.priority_timeout = pinnedTtlMs * NANOSECONDS_PER_MS;
-  if (options.pauseUntil !== undefined) config.pause_until = options.pauseUntil;
+    mem_storage: options.memoryStorage ? true : undefined,
+    metadata: options.metadata === undefined ? undefined : Object.fromEntries(Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : 1))),
+    deliver_subject: options.deliverSubject,
+    deliver_group: options.deliverGroup,
+    flow_control: options.flowControl ? true : undefined,
+    idle_heartbeat: nanoseconds(heartbeatMs),
+    rate_limit_bps: options.rateLimit,
+    priority_groups: options.priorityGroups === undefined ? undefined : [...options.priorityGroups],
+    priority_policy: priorityPolicy,
+    priority_timeout: nanoseconds(pinnedTtlMs),
+    pause_until: options.pauseUntil,
+  });
 
   const definition: ConsumerDefinition = {
     name, config, retentionPolicy: options.retentionPolicy ?? StreamRetentionPolicy.RETAIN, adopt: options.adopt ?? false,
@@ -581,6 +581,11 @@ export function streamConsumersProblems(stream: StreamDefinition, consumers: rea
     });
   });
   return problems;
+}
+
+/** `object` without its unset fields, so the configuration holds only what is sent. */
+function withoutUnset<T extends object>(object: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
 }
 
 /** Prefixes of the subjects the server answers or routes itself: never a place to deliver to. */

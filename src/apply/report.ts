@@ -83,20 +83,31 @@ export function countOutcomes(results: readonly ItemResult[], mode: ReportMode):
 }
 
 /**
- * The summary table printed at the end: the count of every outcome that occurred, then one row
- * per stream that was not unchanged, with what changed or why not.
+ * The summary table printed at the end: the count of every outcome that occurred (streams and
+ * consumers apart once there are consumers), then one row per stream or consumer that was not
+ * unchanged, with what changed or why not.
  */
 export function summaryTable(results: readonly ItemResult[], mode: ReportMode): string[] {
-  const counts = Object.entries(countOutcomes(results, mode)).filter(([, count]) => count > 0);
-  const countRows = [['outcome', 'streams'], ...counts.map(([outcome, count]) => [outcome, String(count)]), ['total', String(results.length)]];
-  const streamRows = results
+  const isConsumer = (result: ItemResult) => 'kind' in result.item && result.item.kind === 'consumer';
+  const groups = results.some(isConsumer)
+    ? [['streams', results.filter((r) => !isConsumer(r))], ['consumers', results.filter(isConsumer)]] as const
+    : [['streams', results]] as const;
+  const countsOf = groups.map(([, group]) => countOutcomes(group, mode));
+  const outcomes = Object.keys(countsOf[0]).filter((outcome) => countsOf.some((counts) => counts[outcome] > 0));
+  const countRows = [
+    ['outcome', ...groups.map(([label]) => label)],
+    ...outcomes.map((outcome) => [outcome, ...countsOf.map((counts) => String(counts[outcome]))]),
+    ['total', ...groups.map(([, group]) => String(group.length))],
+  ];
+  const itemRows = results
     .filter((result) => outcomeOf(result, mode) !== 'unchanged' || remarksOf(result, mode).note !== undefined)
     .map((result) => {
       const { note, detail } = remarksOf(result, mode);
       return [result.item.name, outcomeOf(result, mode), [note, detail].filter(Boolean).join(': ')];
     });
-  const lines = alignColumns(countRows, [false, true]);
-  if (streamRows.length > 0) lines.push('', ...alignColumns([['stream', 'outcome', 'detail'], ...streamRows], [false, false, false]));
+  const lines = alignColumns(countRows, countRows[0].map((_, column) => column > 0));
+  const nameHeader = groups.length > 1 ? 'stream/consumer' : 'stream';
+  if (itemRows.length > 0) lines.push('', ...alignColumns([[nameHeader, 'outcome', 'detail'], ...itemRows], [false, false, false]));
   return lines;
 }
 

@@ -88,6 +88,26 @@ describe('summaryTable', () => {
     ]);
   });
 
+  test('counts streams and consumers apart once there are consumers, each consumer named after its stream', () => {
+    const consumer = (action: 'create' | 'refused', name: string) => ({
+      kind: 'consumer' as const, action, name: `ORDERS/${name}`, stream: 'ORDERS', consumer: name, adopt: false, changes: [],
+      reasons: action === 'refused' ? ['ack_policy "explicit" -> "all": JetStream cannot change the ack policy of a consumer'] : [],
+    });
+    expect(summaryTable([{ item: ITEMS.update }, { item: consumer('create', 'audit') }, { item: consumer('refused', 'billing') }, { item: ITEMS.unchanged }], 'apply')).toEqual([
+      'outcome    streams  consumers',
+      'created          0          1',
+      'updated          1          0',
+      'unchanged        1          0',
+      'refused          0          1',
+      'total            2          2',
+      '',
+      'stream/consumer  outcome  detail',
+      'ORDERS           updated  max_age 6h -> 12h',
+      'ORDERS/audit     created',
+      'ORDERS/billing   refused  ack_policy "explicit" -> "all": JetStream cannot change the ack policy of a consumer',
+    ]);
+  });
+
   test('has only counts when everything is unchanged', () => {
     expect(summaryTable([{ item: ITEMS.unchanged }], 'plan')).toEqual(['outcome    streams', 'unchanged        1', 'total            1']);
   });
