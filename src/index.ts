@@ -13,6 +13,7 @@ export * from './consumer-definition';
 export * from './consumer';
 export * from './key-value';
 export * from './object-store';
+export * from './stream-view';
 export * from './stream-store';
 export * from './grants';
 export * from './existing-stream-store';

@@ -1,9 +1,8 @@
 import { Construct } from 'constructs';
-import type * as kplus from 'cdk8s-plus-28';
-import { keyValuePermissions } from './auth';
-import { GrantOptions } from './grants';
+import { Permissions, keyValuePermissions } from './auth';
 import { showValue } from './problems';
 import { Stream } from './stream';
+import { StreamView } from './stream-view';
 import {
   Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRepublish, StreamRetentionPolicy, UNLIMITED,
 } from './stream-definition';
@@ -125,15 +124,16 @@ export interface KeyValueProps extends KeyValueOptions {
  * post-deploy Job applies it with the same safety rules; its errors name the stream and its
  * stream props (`maxMsgsPerSubject` is the history, `maxAge` the ttl, `maxMsgSize` the max value size).
  */
-export class KeyValue extends Construct {
+export class KeyValue extends StreamView {
   /** The bucket name. */
   public readonly bucket: string;
-  /** The stream that holds the bucket. */
   public readonly stream: Stream;
+  protected readonly displayName: string;
 
   constructor(scope: Construct, id: string, props: KeyValueProps) {
     super(scope, id);
     this.bucket = props.bucket ?? id;
+    this.displayName = `key-value bucket "${this.bucket}"`;
     const problems = bucketProblems('bucket', this.bucket);
     if (props.history !== undefined && !(Number.isInteger(props.history) && props.history >= 1 && props.history <= MAX_HISTORY)) {
       problems.push(`history ${showValue(props.history)} must be a whole number from 1 to ${MAX_HISTORY}`);
@@ -175,21 +175,9 @@ export class KeyValue extends Construct {
     });
   }
 
-  /** Lets `workload` read the bucket: get keys, watch, list keys and history, with a user of its own on the store. */
-  public grantRead(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    this.grant(workload, false, options);
-  }
-
-  /** Lets `workload` read and write the bucket: also put, create, update, delete and purge keys. */
-  public grantWrite(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    this.grant(workload, true, options);
-  }
-
-  private grant(workload: kplus.AbstractPod | kplus.Workload, write: boolean, options: GrantOptions): void {
-    this.stream.store.grantAccess(workload, {
-      target: `key-value bucket "${this.bucket}"`,
-      permissions: (inboxPrefix) => keyValuePermissions(this.bucket, write, { inboxPrefix }),
-    }, options);
+  /** A reader gets keys, watches, lists keys and history; a writer also puts, creates, updates, deletes and purges keys. */
+  protected permissions(write: boolean, inboxPrefix: string): Permissions {
+    return keyValuePermissions(this.bucket, write, { inboxPrefix });
   }
 }
 

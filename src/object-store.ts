@@ -1,9 +1,8 @@
 import { Construct } from 'constructs';
-import type * as kplus from 'cdk8s-plus-28';
-import { objectStorePermissions } from './auth';
-import { GrantOptions } from './grants';
+import { Permissions, objectStorePermissions } from './auth';
 import { bucketProblems } from './key-value';
 import { Stream } from './stream';
+import { StreamView } from './stream-view';
 import { Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRetentionPolicy, UNLIMITED } from './stream-definition';
 import type { IStreamStore } from './stream-store';
 import type { DurationInput, SizeInput } from './units';
@@ -86,15 +85,16 @@ export interface ObjectStoreProps extends ObjectStoreOptions {
  * clients' chunk size (128KiB in nats.js and nats.go). As a stream it takes part in every rule of its
  * store; its errors name the stream `OBJ_<name>` and its stream props (`maxAge` is the ttl).
  */
-export class ObjectStore extends Construct {
+export class ObjectStore extends StreamView {
   /** The object store name. */
   public readonly name: string;
-  /** The stream that holds it. */
   public readonly stream: Stream;
+  protected readonly displayName: string;
 
   constructor(scope: Construct, id: string, props: ObjectStoreProps) {
     super(scope, id);
     this.name = props.name ?? id;
+    this.displayName = `object store "${this.name}"`;
     const problems = bucketProblems('name', this.name);
     this.node.addValidation({ validate: () => problems.map((p) => `object store "${this.name}": ${p}`) });
     this.stream = new Stream(this, 'Stream', {
@@ -119,20 +119,8 @@ export class ObjectStore extends Construct {
     });
   }
 
-  /** Lets `workload` read objects and their metadata, with a user of its own on the store. */
-  public grantRead(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    this.grant(workload, false, options);
-  }
-
-  /** Lets `workload` read, put and delete objects. */
-  public grantWrite(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    this.grant(workload, true, options);
-  }
-
-  private grant(workload: kplus.AbstractPod | kplus.Workload, write: boolean, options: GrantOptions): void {
-    this.stream.store.grantAccess(workload, {
-      target: `object store "${this.name}"`,
-      permissions: (inboxPrefix) => objectStorePermissions(this.name, write, { inboxPrefix }),
-    }, options);
+  /** A reader reads objects and their metadata; a writer also puts and deletes objects. */
+  protected permissions(write: boolean, inboxPrefix: string): Permissions {
+    return objectStorePermissions(this.name, write, { inboxPrefix });
   }
 }
