@@ -326,7 +326,7 @@ export interface PermissionConsumer {
  */
 export function consumerPermissions(consumer: PermissionConsumer, options: StreamPermissionOptions = {}): Permissions {
   const { stream, name, deliverSubject } = consumer;
-  const delivery = deliverSubject === undefined ? [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`] : [`$JS.FC.${stream}.>`];
+  const delivery = deliverSubject === undefined ? [`$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`] : [`$JS.FC.${stream}.${name}.*`];
   return {
     publish: { allow: [`$JS.API.CONSUMER.INFO.${stream}.${name}`, ...delivery, `$JS.ACK.${stream}.${name}.>`] },
     subscribe: { allow: [inboxSubscription(options), ...(deliverSubject === undefined ? [] : [deliverSubject])] },
@@ -437,6 +437,8 @@ export function applyJobPermissions(storeName: string): Permissions {
         '$JS.API.CONSUMER.LIST.*',
         '$JS.API.CONSUMER.DURABLE.CREATE.*.*',
         '$JS.API.CONSUMER.DELETE.*.*',
+        // A pause changed on an existing consumer (2.11+): an update leaves it as it is.
+        '$JS.API.CONSUMER.PAUSE.*.*',
         // Binding the bucket before a write; creating it is STREAM.CREATE.
         `$JS.API.STREAM.INFO.${bucketStream}`,
         // Reading its own record, and the pieces of a large one, by subject: no other store's.

@@ -1,7 +1,8 @@
 import { Construct, IConstruct } from 'constructs';
 import type * as kplus from 'cdk8s-plus-28';
 import { consumerPermissions } from './auth';
-import { ConsumerDefinition, ConsumerOptions, resolveConsumer } from './consumer-definition';
+import { resolveConsumer } from './consumer-definition';
+import { ConsumerDefinition, ConsumerOptions } from './consumer-options';
 import { GrantOptions } from './grants';
 import { formatProblem } from './problems';
 import type { IStream } from './stream';

@@ -5,7 +5,10 @@ import { Stream } from './stream';
 import { StreamView } from './stream-view';
 import { Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRetentionPolicy, UNLIMITED } from './stream-definition';
 import type { IStreamStore } from './stream-store';
-import type { DurationInput, SizeInput } from './units';
+import { DurationInput, SizeInput, formatBytes } from './units';
+
+/** The chunk size of nats.js and nats.go object stores. */
+const CLIENT_CHUNK_BYTES = 128 * 1024;
 
 /** Everything that defines one object store; `ObjectStore` and `StreamStore.addObjectStore` take these. */
 export interface ObjectStoreOptions {
@@ -96,7 +99,7 @@ export class ObjectStore extends StreamView {
     this.name = props.name ?? id;
     this.displayName = `object store "${this.name}"`;
     const problems = bucketProblems('name', this.name);
-    this.node.addValidation({ validate: () => problems.map((p) => `object store "${this.name}": ${p}`) });
+    this.node.addValidation({ validate: () => [...problems, ...this.chunkProblems()].map((p) => `object store "${this.name}": ${p}`) });
     this.stream = new Stream(this, 'Stream', {
       store: props.store,
       name: `OBJ_${this.name}`,
@@ -117,6 +120,14 @@ export class ObjectStore extends StreamView {
       allowDataLoss: props.allowDataLoss,
       adopt: props.adopt,
     });
+  }
+
+  /** Objects are written in chunks, each a message: the stream must take them. */
+  private chunkProblems(): string[] {
+    const { maxMsgSize } = this.stream.definition;
+    if (maxMsgSize === UNLIMITED || maxMsgSize >= CLIENT_CHUNK_BYTES) return [];
+    return [`the store gives its streams a max message size of ${formatBytes(maxMsgSize)}, smaller than the ${formatBytes(CLIENT_CHUNK_BYTES)} chunks `
+      + 'the NATS clients write objects in: raise the store\'s default (or limit) maxMsgSize'];
   }
 
   /** A reader reads objects and their metadata; a writer also puts and deletes objects. */

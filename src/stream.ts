@@ -1,6 +1,7 @@
 import { Construct, IConstruct } from 'constructs';
 import { Consumer, IConsumer } from './consumer';
-import { ConsumerOptions, streamConsumersProblems } from './consumer-definition';
+import { ConsumerOptions } from './consumer-options';
+import { streamConsumersProblems } from './consumer-rules';
 import { formatProblem } from './problems';
 import { StreamDefinition, StreamOptions, StreamOriginReference, resolveStream } from './stream-definition';
 import type * as kplus from 'cdk8s-plus-28';

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { documentConfig, documentConsumerConfig } from './apply/definitions';
-import type { ConsumerDefinition } from './consumer-definition';
+import type { ConsumerDefinition } from './consumer-options';
 import type { PreviousManifests } from './previous-manifests';
 import { Problem } from './problems';
 import { StreamDefinition, toJetStreamConfig } from './stream-definition';

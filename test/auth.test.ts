@@ -477,7 +477,7 @@ describe('users', () => {
       expect(await receivePushed(nc, 1, (m) => m.respond(codec.encode('+ACK')))).toBe(1);
     },
     // The server asks for flow control once the deliveries in flight pass its window: every bulk message.
-    'publish $JS.FC.ORDERS.>': async (nc) => {
+    [`publish $JS.FC.ORDERS.${PUSH.name}.*`]: async (nc) => {
       expect(await receivePushed(nc, BULK.count, (m) => m.respond(codec.encode('+ACK')))).toBe(BULK.count);
     },
     'subscribe _INBOX.>': async (nc) => {
@@ -693,12 +693,15 @@ describe('users', () => {
     });
 
     /** Runs the apply program as `user` for `store` with streams `name` (Delete policy), each with `overrides`. */
-    async function apply(user: string, store: string, command: 'plan' | 'apply', names: string[], overrides: Record<string, unknown> = {}, consumers: string[] = []) {
+    async function apply(
+      user: string, store: string, command: 'plan' | 'apply', names: string[], overrides: Record<string, unknown> = {}, consumers: string[] = [],
+      consumerOverrides: Record<string, unknown> = {},
+    ) {
       const definitions = path.join(dir, `${user}.json`);
       const streams = names.map((name) => ({
         retentionPolicy: 'Delete',
         config: declaredConfig({ name, subjects: [`${name.toLowerCase()}.>`], ...overrides }),
-        consumers: consumers.map((durable) => ({ retentionPolicy: 'Delete', config: declaredConsumerConfig({ durable_name: durable }) })),
+        consumers: consumers.map((durable) => ({ retentionPolicy: 'Delete', config: declaredConsumerConfig({ durable_name: durable, ...consumerOverrides }) })),
       }));
       fs.writeFileSync(definitions, JSON.stringify({ store, version: DEFAULT_NATS_SERVER_VERSION.version, streams }));
       const lines: string[] = [];
@@ -809,6 +812,10 @@ describe('users', () => {
       'publish $JS.API.CONSUMER.DELETE.*.*': {
         setup: (user, store, stream) => apply(user, store, 'apply', [stream], {}, ['reader']),
         run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output,
+      },
+      'publish $JS.API.CONSUMER.PAUSE.*.*': {
+        setup: (user, store, stream) => apply(user, store, 'apply', [stream], {}, ['reader']),
+        run: async (user, store, stream) => (await apply(user, store, 'apply', [stream], {}, ['reader'], { pause_until: '2030-01-01T00:00:00Z' })).output,
       },
       'publish $JS.API.STREAM.INFO.KV_jetstream-cdk8s': { run: async (user, store, stream) => (await apply(user, store, 'apply', [stream])).output },
       'publish $JS.API.DIRECT.GET.KV_jetstream-cdk8s.$KV.jetstream-cdk8s.events': {

@@ -6,9 +6,9 @@
 import { NatsConnection, connect } from 'nats';
 import { diffConsumerConfig } from '../src/apply/diff';
 import { normalizeServerConsumerConfig } from '../src/apply/normalize';
-import {
-  AckPolicy, ConsumerOptions, DeliverPolicy, JetStreamConsumerConfig, PriorityPolicy, ReplayPolicy, resolveConsumer, streamConsumersProblems,
-} from '../src/consumer-definition';
+import { resolveConsumer } from '../src/consumer-definition';
+import { AckPolicy, ConsumerOptions, DeliverPolicy, JetStreamConsumerConfig, PriorityPolicy, ReplayPolicy } from '../src/consumer-options';
+import { streamConsumersProblems } from '../src/consumer-rules';
 import { Retention, StreamOptions, StreamPolicy, resolveStream, toJetStreamConfig } from '../src/stream-definition';
 import { NatsServerVersion, consumerFieldsNewerThan } from '../src/versions';
 import { NATS_SERVER_RELEASES, NatsServerHandle, NatsServerRelease, startNatsServer, stopAll, versionOf } from './support/nats-server';
@@ -18,6 +18,7 @@ const STREAMS: Record<string, StreamOptions> = {
   plain: { subjects: ['plain.>'] },
   queue: { subjects: ['queue.>'], retention: Retention.WORK_QUEUE },
   limited: { subjects: ['limited.>'], consumerLimits: { maxAckPending: 100, inactiveThreshold: '1h' } },
+  split: { subjects: ['split.a.>', 'split.b'] },
 };
 
 /**
@@ -63,6 +64,13 @@ const CASES: readonly ConsumerCase[] = [
   // A single server: it refuses before it compares with the stream.
   ['more replicas than the stream', 'plain', { replicas: 3 }, 'replicas > 1 not supported in non-clustered mode'],
   ['no acknowledgements on a work queue', 'queue', { ackPolicy: AckPolicy.NONE }, 'consumer in pull mode requires'],
+  ['acknowledging all on a work queue', 'queue', { ackPolicy: AckPolicy.ALL }, 'workqueue stream requires explicit ack'],
+  ['the last message per subject without filters', 'plain', { deliverPolicy: DeliverPolicy.LAST_PER_SUBJECT },
+    'consumer delivery policy is deliver last per subject, but optional filter subject is not set'],
+  ['the last message per subject of its filters', 'plain', { deliverPolicy: DeliverPolicy.LAST_PER_SUBJECT, filterSubjects: ['plain.>'] }],
+  // 2.9 wants a filter inside one subject of the stream; from 2.10, overlapping the subjects is enough.
+  ['a filter across two of the stream\'s subjects', 'split', { filterSubjects: ['split.*.x'] },
+    (version) => (version.atLeast('2.10.0') ? undefined : 'consumer filter subject is not a valid subset of the interest subjects')],
   ['deliver new on a work queue', 'queue', { deliverPolicy: DeliverPolicy.NEW }, 'consumer must be deliver all on workqueue stream'],
   ['more pending acknowledgements than the stream allows', 'limited', { maxAckPending: 500 }, 'consumer max ack pending exceeds system limit of 100'],
   ['a longer inactive threshold than the stream allows', 'limited', { inactiveThreshold: '2h' }, 'consumer inactive threshold exceeds system limit of 1h0m0s'],

@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
 import { Consumer } from '../src/consumer';
-import { AckPolicy, ConsumerOptions, DeliverPolicy, PriorityPolicy, ReplayPolicy } from '../src/consumer-definition';
+import { AckPolicy, ConsumerOptions, DeliverPolicy, PriorityPolicy, ReplayPolicy } from '../src/consumer-options';
 import { Retention, StreamOptions } from '../src/stream-definition';
 import { StreamStore, StreamStoreProps } from '../src/stream-store';
 import { NatsServerVersion } from '../src/versions';
@@ -162,7 +162,7 @@ describe('Consumer validation', () => {
       '[test/events/orders] stream "orders": consumers[3].filterSubjects ["jobs.*.>"] overlaps the filters of consumer "eu" (consumers[0]): a work queue gives each subject to one consumer',
       '[test/events/orders] stream "orders": consumers[3].filterSubjects ["jobs.*.>"] overlaps the filters of consumer "us" (consumers[1]): a work queue gives each subject to one consumer',
       '[test/events/orders] stream "orders": consumers[3].filterSubjects ["jobs.*.>"] overlaps the filters of consumer "all" (consumers[2]): a work queue gives each subject to one consumer',
-      '[test/events/orders/all] consumer "all" of stream "orders": ackPolicy "none" must acknowledge: stream "orders" is a work queue',
+      '[test/events/orders/all] consumer "all" of stream "orders": ackPolicy "none" must be "explicit": stream "orders" is a work queue',
       '[test/events/orders/all] consumer "all" of stream "orders": deliverPolicy "new" must be "all": stream "orders" is a work queue',
     ]);
   });

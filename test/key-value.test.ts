@@ -91,6 +91,18 @@ describe('ObjectStore', () => {
     expect(files.stream.definition.retentionPolicy).toBe(StreamRetentionPolicy.DELETE);
   });
 
+  test('fails when the store\'s max message size would not take the clients\' 128KiB chunks', () => {
+    const { chart, store } = newStore({ defaults: { maxMsgSize: '64Ki' } });
+    store.addObjectStore('files');
+    expect(validationErrors(() => Testing.synth(chart))).toEqual([
+      '[test/events/files] object store "files": the store gives its streams a max message size of 64KiB, smaller than the 128KiB chunks '
+        + 'the NATS clients write objects in: raise the store\'s default (or limit) maxMsgSize',
+    ]);
+    const enough = newStore({ defaults: { maxMsgSize: '128Ki' } });
+    enough.store.addObjectStore('files');
+    expect(validationErrors(() => Testing.synth(enough.chart))).toEqual([]);
+  });
+
   test('fails on a name the clients refuse', () => {
     const { chart, store } = newStore();
     new ObjectStore(chart, 'bad', { store, name: 'my files' });

@@ -3,10 +3,12 @@ import * as os from 'os';
 import * as path from 'path';
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { StreamsDocument, StreamsDocumentFile, parseStreamsDocuments, streamsDigest } from './definitions';
-import type { JetStreamConsumerConfig } from '../consumer-definition';
+import type { JetStreamConsumerConfig } from '../consumer-options';
 import { diffConsumerConfig, diffStreamConfig, formatFieldValue } from './diff';
 import { DefinitionsVersion, staleReason } from './generation';
 import { StoreLock, takeStoreLock } from './lock';
+import { consumerOfKey } from './managed';
+import { runPool } from './pool';
 import { STALE_EXIT_CODE } from './names';
 import {
   ConnectionAuth, JetStreamConnection, PlanWriter, connectJetStream, describeNatsError, isServerRejection, readServerConsumers, readServerStreams,
@@ -128,7 +130,8 @@ async function planAndApply(options: ApplyOptions, io: ApplyIO): Promise<ApplyOu
   const connection = await connectJetStream(options.server, options.waitMs, io.err, options.auth);
   let lock: StoreLock | undefined;
   try {
-    io.out(`store "${document.store}": ${streamCount(document.streams.length)} declared (generation ${document.generation}); `
+    const consumers = document.streams.reduce((sum, stream) => sum + stream.consumers.length, 0);
+    io.out(`store "${document.store}": ${streamCount(document.streams.length, consumers)} declared (generation ${document.generation}); `
       + `NATS server ${connection.serverVersion} at ${options.server}`);
     const unlocked = await readAndPlan(connection, document, run, options.command === 'repair');
     if (options.command === 'plan') return showPlan(unlocked, io);
@@ -172,7 +175,7 @@ async function readAndPlan(connection: JetStreamConnection, document: StreamsDoc
   // Only the consumers of streams that declare some or had some managed: others' are not this store's.
   const withConsumers = new Set([
     ...document.streams.filter((s) => s.consumers.length > 0).map((s) => s.config.name),
-    ...[...record.managed.keys()].filter((key) => key.includes('/')).map((key) => key.slice(0, key.indexOf('/'))),
+    ...[...record.managed.keys()].flatMap((key) => consumerOfKey(key)?.stream ?? []),
   ]);
   const consumers = await readServerConsumers(connection, [...withConsumers].filter((stream) => server.has(stream)).sort());
   const plan = buildPlan({
@@ -312,7 +315,13 @@ async function write(item: PlanItem, writer: PlanWriter): Promise<void> {
   if (isConsumerItem(item)) {
     switch (item.action) {
       case 'delete': return writer.deleteConsumer(item.stream, item.consumer);
-      case 'update': return checkStoredConsumer(item.config as JetStreamConsumerConfig, await writer.updateConsumer(item.stream, item.config as JetStreamConsumerConfig));
+      case 'update': {
+        const config = item.config as JetStreamConsumerConfig;
+        const stored = await writer.updateConsumer(item.stream, config);
+        // An update leaves a pause as it is (2.11+): pausing and resuming have a request of their own.
+        if (!item.changes.some((c) => c.field === 'pause_until')) return checkStoredConsumer(config, stored);
+        return checkStoredConsumer(config, { ...stored, pause_until: (await writer.pauseConsumer(item.stream, item.consumer, config.pause_until)).pause_until });
+      }
       case 'create': return checkStoredConsumer(item.config as JetStreamConsumerConfig, await writer.createConsumer(item.stream, item.config as JetStreamConsumerConfig));
       default: throw new Error(`no write for a ${item.action} item`);
     }
@@ -344,24 +353,16 @@ function checkStoredConsumer(sent: JetStreamConsumerConfig, stored: Record<strin
   throw new Error(`the server stored the consumer otherwise than sent (it may not know a field): ${fields.join('; ')}`);
 }
 
-/** Runs `work` on every item with at most `concurrency` running at once; `work` must not throw. */
-async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+/** `3 streams`, or `3 streams and 2 consumers` once there are consumers. */
+function streamCount(streams: number, consumers = 0): string {
+  const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+  return consumers === 0 ? plural(streams, 'stream') : `${plural(streams, 'stream')} and ${plural(consumers, 'consumer')}`;
 }
 
-function streamCount(count: number): string {
-  return `${count} ${count === 1 ? 'stream' : 'streams'}`;
-}
-
-/** `3 streams`, or `3 streams and 2 consumers` once there are consumers (their keys are `<stream>/<consumer>`). */
+/** What an ownership record manages, as {@link streamCount} says it (consumers' keys are `<stream>/<consumer>`). */
 function managedCount(managed: Ownership): string {
-  const consumers = [...managed.keys()].filter((key) => key.includes('/')).length;
-  const streams = streamCount(managed.size - consumers);
-  return consumers === 0 ? streams : `${streams} and ${consumers} ${consumers === 1 ? 'consumer' : 'consumers'}`;
+  const consumers = [...managed.keys()].filter((key) => consumerOfKey(key) !== undefined).length;
+  return streamCount(managed.size - consumers, consumers);
 }
 
 /** A file Kubernetes shows as the container's termination message; failing to write it is only a warning. */

@@ -7,7 +7,8 @@ import { ConnectionAuth } from './nats-io';
 /** The usage text of `--help`. */
 export const USAGE = `Usage: jetstream-apply <plan|apply|repair> [options]
 
-Brings a NATS server's JetStream streams to what a store's streams document declares.
+Brings a NATS server's JetStream streams, and their declared consumers, to what a store's
+streams document declares.
 
 Commands:
   plan    show what apply would do and write nothing

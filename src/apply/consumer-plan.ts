@@ -1,24 +1,20 @@
-import type { JetStreamConsumerConfig } from '../consumer-definition';
-import { compareVersions, consumerFieldsNewerThan } from '../versions';
-import { DeclaredStream } from './definitions';
+import type { JetStreamConsumerConfig } from '../consumer-options';
+import { subjectsOverlap } from '../subjects';
+import { consumerFieldsNewerThan } from '../versions';
+import { DeclaredConsumer, DeclaredStream } from './definitions';
 import { FieldChange, diffConsumerConfig, formatChange } from './diff';
+import { ManagedEntry, consumerKey, consumerOfKey } from './managed';
 import { NormalizedConsumerConfig } from './normalize';
-import type { ManagedStream, PlanItem } from './plan';
 
-/** A consumer's progress as the server's consumer info reports it: what a refused change keeps. */
-export interface ConsumerState {
-  /** Stream sequence of the last message delivered. */
-  readonly delivered: number;
-  /** Stream sequence below which every message is acknowledged. */
-  readonly ackFloor: number;
-  readonly numPending: number;
+/** A consumer that exists on the server: its configuration, as {@link normalizeServerConsumerConfig} returns it. */
+export interface ServerConsumer {
+  readonly config: NormalizedConsumerConfig;
 }
 
-/** A consumer that exists on the server. */
-export interface ServerConsumer {
-  /** Its configuration, as {@link normalizeServerConsumerConfig} returns it. */
-  readonly config: NormalizedConsumerConfig;
-  readonly state: ConsumerState;
+/** What the consumers' plan reads of a stream on the server. */
+export interface StreamOnServer {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly state: { readonly messages: number };
 }
 
 /** What the program does with one consumer; `name` is `<stream>/<consumer>`, the key of its ownership. */
@@ -42,18 +38,15 @@ export interface ConsumerItem {
 /** Everything the consumers' plan is made from. */
 export interface ConsumerPlanInput {
   readonly declared: readonly DeclaredStream[];
-  /** The consumers of the streams that declare or managed some, by stream, then by name; a stream absent here is not on the server. */
+  /** The streams on the server, by name. */
+  readonly streams: ReadonlyMap<string, StreamOnServer>;
+  /** The consumers of the streams that declare or managed some, by stream, then by name. */
   readonly server: ReadonlyMap<string, ReadonlyMap<string, ServerConsumer>>;
-  /** What the store manages, by ownership key: stream names, and `<stream>/<consumer>`. */
-  readonly managed: ReadonlyMap<string, ManagedStream>;
+  /** What the store manages, by ownership key (see `managed.ts`). */
+  readonly managed: ReadonlyMap<string, ManagedEntry>;
   readonly serverVersion: string;
   readonly clustered: boolean;
   readonly repair: boolean;
-}
-
-/** The ownership key of a consumer: stream and consumer names cannot contain `/`. */
-export function consumerKey(stream: string, consumer: string): string {
-  return `${stream}/${consumer}`;
 }
 
 /** Changes JetStream cannot make to an existing consumer, by field, and why. */
@@ -70,46 +63,71 @@ const FIXED_FIELDS: Readonly<Record<string, string>> = {
   mem_storage: 'JetStream cannot change the storage of a consumer',
 };
 
+/** Stream actions under which the stream is this store's after the run, so its consumers may be written. */
+const OURS: ReadonlySet<string> = new Set(['create', 'update', 'unchanged']);
+
 /**
  * Decides, for every consumer declared, or managed on a stream the server still has, what applying
- * would do. Consumers of a stream that is created are created; those of a stream refused or not on
- * the server wait for it. Consumers this store never managed are left alone and not listed. Pure.
+ * would do. Pure.
+ *
+ * - A consumer is written only on a stream that is the store's after the run: created, updated,
+ *   unchanged, or managed and refused a change of its own. Others' consumers wait, refused.
+ * - Consumers the store never created are left alone and not listed; one declared is refused unless adopted.
+ * - On a work-queue stream a create (or filter change) whose filters overlap a consumer that stays
+ *   (orphaned, foreign) is refused, as the server would refuse it; so are creates past the stream's
+ *   max_consumers counting the consumers that stay.
+ * - A managed consumer that left the app is deleted by its policy, but not on an interest stream
+ *   holding messages (they may be only its) unless the stream allows data loss.
  *
  * @param streamItems the streams' plan, for what happens to each consumer's stream
  */
-export function planConsumers(input: ConsumerPlanInput, streamItems: readonly PlanItem[]): ConsumerItem[] {
+export function planConsumers(input: ConsumerPlanInput, streamItems: ReadonlyArray<{ readonly name: string; readonly action: string }>): ConsumerItem[] {
   const streamAction = new Map(streamItems.map((item) => [item.name, item.action]));
-  const items: ConsumerItem[] = [];
-  const declaredKeys = new Set<string>();
+  const declaredKeys = new Set(input.declared.flatMap((s) => s.consumers.map((c) => consumerKey(s.config.name, c.config.durable_name))));
+  const removed = removedConsumers(input, declaredKeys, streamAction);
+  const items: ConsumerItem[] = [...removed];
+  const deleted = new Set(removed.filter((item) => item.action === 'delete').map((item) => item.name));
   for (const stream of input.declared) {
     const name = stream.config.name;
-    const onServer = input.server.get(name);
+    // The consumers that stay on the stream without a declaration: orphaned and foreign ones.
+    const staying = [...(input.server.get(name) ?? new Map<string, ServerConsumer>())]
+      .filter(([consumer]) => !declaredKeys.has(consumerKey(name, consumer)) && !deleted.has(consumerKey(name, consumer)));
+    const limit = maxConsumersProblem(input.streams.get(name), staying.length, stream.consumers.length);
     for (const declared of stream.consumers) {
-      const key = consumerKey(name, declared.config.durable_name);
-      declaredKeys.add(key);
-      items.push(planDeclaredConsumer(declared, name, key, onServer, streamAction.get(name), input));
+      const item = planDeclaredConsumer(declared, name, streamAction.get(name), input);
+      items.push(withStreamRules(item, input.streams.get(name), staying, limit));
     }
-  }
-  for (const [key, managed] of input.managed) {
-    const slash = key.indexOf('/');
-    if (slash < 0 || declaredKeys.has(key)) continue;
-    const [stream, consumer] = [key.slice(0, slash), key.slice(slash + 1)];
-    // Deleted with its stream, or gone: the record drops it.
-    if (streamAction.get(stream) === 'delete' || !input.server.get(stream)?.has(consumer)) continue;
-    const base = { kind: 'consumer' as const, name: key, stream, consumer, changes: [], reasons: [], adopt: false };
-    if (managed.retentionPolicy === 'Retain') items.push({ ...base, action: 'orphaned' });
-    else if (input.repair) items.push({ ...base, action: 'orphaned', keptBecause: 'a repair deletes nothing; the apply Job deletes it' });
-    else items.push({ ...base, action: 'delete' });
   }
   return items;
 }
 
-function planDeclaredConsumer(
-  declared: DeclaredStream['consumers'][number], stream: string, key: string, onServer: ReadonlyMap<string, ServerConsumer> | undefined,
-  streamAction: PlanItem['action'] | undefined, input: ConsumerPlanInput,
-): ConsumerItem {
+/** Managed consumers that left the app, on streams that stay on the server: deleted, orphaned or kept by the interest rule. */
+function removedConsumers(input: ConsumerPlanInput, declaredKeys: ReadonlySet<string>, streamAction: ReadonlyMap<string, string>): ConsumerItem[] {
+  const items: ConsumerItem[] = [];
+  const allowsDataLoss = new Set(input.declared.filter((s) => s.allowDataLoss).map((s) => s.config.name));
+  for (const [key, managed] of input.managed) {
+    const parts = consumerOfKey(key);
+    if (parts === undefined || declaredKeys.has(key)) continue;
+    const { stream, consumer } = parts;
+    // Deleted with its stream, or gone: the record drops it.
+    if (streamAction.get(stream) === 'delete' || !input.server.get(stream)?.has(consumer)) continue;
+    const base = { kind: 'consumer' as const, name: key, stream, consumer, changes: [], reasons: [], adopt: false };
+    const onServer = input.streams.get(stream);
+    if (managed.retentionPolicy === 'Retain') items.push({ ...base, action: 'orphaned' });
+    else if (input.repair) items.push({ ...base, action: 'orphaned', keptBecause: 'a repair deletes nothing; the apply Job deletes it' });
+    else if (onServer?.config.retention === 'interest' && onServer.state.messages > 0 && !allowsDataLoss.has(stream)) {
+      items.push({ ...base, action: 'refused', reasons: [`deleting it would lose data: the interest stream "${stream}" holds ${onServer.state.messages} messages, `
+        + 'and those only this consumer was interested in would be removed; set allowDataLoss on the stream to allow it'] });
+    } else items.push({ ...base, action: 'delete' });
+  }
+  return items;
+}
+
+function planDeclaredConsumer(declared: DeclaredConsumer, stream: string, streamAction: string | undefined, input: ConsumerPlanInput): ConsumerItem {
   const { config } = declared;
+  const key = consumerKey(stream, config.durable_name);
   const base = { kind: 'consumer' as const, name: key, stream, consumer: config.durable_name };
+  const onServer = input.server.get(stream);
   const current = onServer?.get(config.durable_name);
   const changes = current ? diffConsumerConfig(config, current.config) : [];
   const adopt = current !== undefined && !input.managed.has(key);
@@ -117,19 +135,17 @@ function planDeclaredConsumer(
   if (!input.clustered && config.num_replicas > 1) {
     reasons.push(`num_replicas ${config.num_replicas}: the server is a single server, not a cluster, and keeps 1 replica`);
   }
-  if (onServer === undefined && streamAction !== 'create') {
-    reasons.push(`its stream "${stream}" is ${streamAction === 'refused' ? 'refused in this run' : 'not on the server'}`);
-  }
-  if (current && adopt && !declared.adopt) reasons.push('exists on the stream and is not managed by this store; set adopt to manage it');
-  else if (current) {
+  const streamIsOurs = streamAction !== undefined && (OURS.has(streamAction) || (streamAction === 'refused' && input.streams.has(stream) && input.managed.has(stream)));
+  if (!streamIsOurs) {
+    reasons.push(`its stream "${stream}" is ${!input.streams.has(stream) ? 'not on the server' : 'not managed by this store'}${streamAction === 'refused' ? ' (refused in this run)' : ''}`);
+  } else if (current && adopt && !declared.adopt) {
+    reasons.push('exists on the stream and is not managed by this store; set adopt to manage it');
+  } else if (current) {
     for (const change of changes) {
       const fixed = FIXED_FIELDS[change.field];
       if (fixed !== undefined) reasons.push(`${formatChange(change)}: ${fixed}`);
       if (change.field === 'deliver_subject' && (change.from === undefined || change.to === undefined)) {
         reasons.push(`${formatChange(change)}: JetStream cannot turn a ${change.from === undefined ? 'pull' : 'push'} consumer into a ${change.from === undefined ? 'push' : 'pull'} consumer`);
-      }
-      if (change.field === 'filter_subjects' && compareVersions(input.serverVersion, '2.10.0') < 0) {
-        reasons.push(`${formatChange(change)}: NATS server ${input.serverVersion} knows one filter subject only`);
       }
     }
   }
@@ -138,4 +154,39 @@ function planDeclaredConsumer(
   return changes.length === 0
     ? { ...base, action: 'unchanged', changes, reasons: [], adopt }
     : { ...base, action: 'update', config, changes, reasons: [], adopt };
+}
+
+/** Why creates on `stream` would pass its max_consumers, counting the consumers that stay; undefined when they fit. */
+function maxConsumersProblem(stream: StreamOnServer | undefined, staying: number, declared: number): string | undefined {
+  const max = stream?.config.max_consumers;
+  if (typeof max !== 'number' || max <= 0 || staying + declared <= max) return undefined;
+  return `the stream allows ${max} consumers and would have ${staying + declared}: ${declared} declared and ${staying} kept on it (orphaned or foreign)`;
+}
+
+/**
+ * A create or filter change refused by the rules of its stream on the server: its max consumers,
+ * and on a work queue, filters that overlap those of a consumer that stays (which the server refuses).
+ */
+function withStreamRules(item: ConsumerItem, stream: StreamOnServer | undefined, staying: ReadonlyArray<[string, ServerConsumer]>, limit: string | undefined): ConsumerItem {
+  const filtersChange = item.action === 'update' && item.changes.some((c) => c.field === 'filter_subject' || c.field === 'filter_subjects');
+  if (item.action !== 'create' && !filtersChange) return item;
+  const reasons: string[] = item.action === 'create' && limit !== undefined ? [limit] : [];
+  if (stream?.config.retention === 'workqueue' && item.config !== undefined) {
+    const mine = filtersOf(item.config as unknown as Readonly<Record<string, unknown>>);
+    for (const [name, other] of staying) {
+      const theirs = filtersOf(other.config);
+      if (mine.length === 0 || theirs.length === 0 || mine.some((f) => theirs.some((t) => subjectsOverlap(f, t)))) {
+        reasons.push(`its filters overlap those of consumer "${name}", which stays on the work-queue stream (orphaned or foreign): `
+          + 'a work queue gives each subject to one consumer; delete that consumer first');
+      }
+    }
+  }
+  return reasons.length === 0 ? item : { ...item, action: 'refused', reasons, config: undefined };
+}
+
+/** A consumer's filter subjects; none means every subject of its stream. */
+function filtersOf(config: Readonly<Record<string, unknown>>): string[] {
+  const one = typeof config.filter_subject === 'string' && config.filter_subject !== '' ? [config.filter_subject] : [];
+  const many = Array.isArray(config.filter_subjects) ? config.filter_subjects.filter((f): f is string => typeof f === 'string') : [];
+  return [...one, ...many];
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { Problem, formatProblem, schemaProblems, showValue } from '../problems';
-import { CONSUMER_DURATION_FIELDS, JetStreamConsumerConfig } from '../consumer-definition';
+import { CONSUMER_DURATION_FIELDS, JetStreamConsumerConfig } from '../consumer-options';
 import { DURATION_FIELDS, JetStreamStreamConfig } from '../stream-definition';
 import { streamNameProblem } from '../subjects';
 import { NANOSECONDS_PER_MS, UnitError, formatBytes, formatDuration, parseDuration, parseSize } from '../units';

@@ -1,8 +1,8 @@
 import { showValue } from '../problems';
 import { DURATION_FIELDS, type JetStreamStreamConfig } from '../stream-definition';
 import { formatBytes, formatNanoseconds } from '../units';
-import type { JetStreamConsumerConfig } from '../consumer-definition';
-import { CONSUMER_DURATION_FIELDS } from '../consumer-definition';
+import type { JetStreamConsumerConfig } from '../consumer-options';
+import { CONSUMER_DURATION_FIELDS } from '../consumer-options';
 import {
   CONSUMER_FIELDS, NormalizedConsumerConfig, NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, SERVER_DEFAULTS, canonicalConsumerValue, canonicalValue,
 } from './normalize';

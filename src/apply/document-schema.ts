@@ -2,7 +2,7 @@
  * The JSON Schema of the streams document a store's synth writes for its apply Job. Its own module,
  * importing no validator: the bundle of the program compiles it ahead of time (scripts/bundle.js).
  */
-import { AckPolicy, DeliverPolicy, PriorityPolicy, ReplayPolicy } from '../consumer-definition';
+import { AckPolicy, DeliverPolicy, PriorityPolicy, ReplayPolicy } from '../consumer-options';
 import {
   Compression, DiscardPolicy, JetStreamStreamConfig, PersistMode, Retention, StorageType, StreamRetentionPolicy,
 } from '../stream-definition';

@@ -4,9 +4,10 @@ import {
 import type { JetStreamStreamConfig } from '../stream-definition';
 import { formatDuration } from '../units';
 import { APPLY_INBOX_PREFIX } from './names';
-import type { JetStreamConsumerConfig } from '../consumer-definition';
+import type { JetStreamConsumerConfig } from '../consumer-options';
 import { compareVersions } from '../versions';
 import { ServerConsumer } from './consumer-plan';
+import { runPool } from './pool';
 import { normalizeServerConfig, normalizeServerConsumerConfig } from './normalize';
 import { ServerStream } from './plan';
 
@@ -22,6 +23,8 @@ const MAX_ATTEMPT_MS = 10_000;
 const JETSTREAM_CHECK_MS = 2_000;
 /** Time a JetStream API call may take: a clustered create waits for placement and a raft group. */
 const API_TIMEOUT_MS = 20_000;
+/** Most consumer lists asked for at once. */
+const LIST_CONCURRENCY = 16;
 /** The name the program shows in the server's connection list. */
 const CLIENT_NAME = 'jetstream-apply';
 
@@ -100,6 +103,8 @@ export async function connectJetStream(
 interface ListPage {
   readonly total: number;
   readonly limit: number;
+  /** In a cluster, what the server could not report (a stream or consumer without a leader). */
+  readonly missing?: string[] | null;
   readonly error?: ApiError;
 }
 
@@ -120,6 +125,9 @@ async function listAll<T>(connection: JetStreamConnection, subject: string, key:
   const offsets: number[] = [];
   for (let offset = first.limit; first.limit > 0 && offset < first.total; offset += first.limit) offsets.push(offset);
   const pages = [first, ...await Promise.all(offsets.map(page))];
+  // What is missing from a list would look gone: a managed stream or consumer created again, or dropped from the record.
+  const missing = pages.flatMap((p) => p.missing ?? []);
+  if (missing.length > 0) throw new Error(`the server could not report ${missing.map((m) => JSON.stringify(m)).join(', ')} (a cluster electing leaders?); try again`);
   return pages.flatMap((p) => ((p as unknown as Record<string, T[] | null>)[key] ?? []));
 }
 
@@ -137,25 +145,22 @@ export async function readServerStreams(connection: JetStreamConnection): Promis
 interface ConsumerInfoAnswer {
   readonly name: string;
   readonly config: Record<string, unknown>;
-  readonly delivered: { readonly stream_seq: number };
-  readonly ack_floor: { readonly stream_seq: number };
-  readonly num_pending: number;
 }
 
 /** The consumers of each of `streams`, by stream and name, configurations normalized for the diff. */
 export async function readServerConsumers(connection: JetStreamConnection, streams: readonly string[]): Promise<Map<string, Map<string, ServerConsumer>>> {
-  const lists = await Promise.all(streams.map(async (stream) => {
+  const lists = new Map<string, Map<string, ServerConsumer>>();
+  const failures: string[] = [];
+  await runPool(streams, LIST_CONCURRENCY, async (stream) => {
     try {
       const infos = await listAll<ConsumerInfoAnswer>(connection, `$JS.API.CONSUMER.LIST.${stream}`, 'consumers');
-      return [stream, new Map(infos.map((info) => [info.name, {
-        config: normalizeServerConsumerConfig(info.config),
-        state: { delivered: info.delivered.stream_seq, ackFloor: info.ack_floor.stream_seq, numPending: info.num_pending },
-      }]))] as const;
+      lists.set(stream, new Map(infos.map((info) => [info.name, { config: normalizeServerConsumerConfig(info.config) }])));
     } catch (error) {
-      throw new Error(`cannot list the consumers of stream "${stream}" on ${connection.url}: ${describeNatsError(error)}`);
+      failures.push(`cannot list the consumers of stream "${stream}" on ${connection.url}: ${describeNatsError(error)}`);
     }
-  }));
-  return new Map(lists);
+  });
+  if (failures.length > 0) throw new Error(failures.sort().join('; '));
+  return lists;
 }
 
 function toServerStream(info: StreamInfo): ServerStream {
@@ -178,6 +183,8 @@ export interface PlanWriter {
   createConsumer(stream: string, config: JetStreamConsumerConfig): Promise<Record<string, unknown>>;
   /** Replaces the consumer's whole configuration with `config`; resolves to the configuration the server stored. */
   updateConsumer(stream: string, config: JetStreamConsumerConfig): Promise<Record<string, unknown>>;
+  /** Pauses the consumer until `until` (RFC 3339), or resumes it; resolves to the `pause_until` the server then keeps. */
+  pauseConsumer(stream: string, name: string, until: string | undefined): Promise<{ pause_until?: string }>;
   /** Deletes the consumer and its delivery state. */
   deleteConsumer(stream: string, name: string): Promise<void>;
 }
@@ -218,6 +225,12 @@ export function planWriter(connection: JetStreamConnection): PlanWriter {
     delete: (name) => send(async () => { await jsm.streams.delete(name); }),
     createConsumer: (stream, config) => send(() => consumerRequest('create', stream, config)),
     updateConsumer: (stream, config) => send(() => consumerRequest('update', stream, config)),
+    pauseConsumer: (stream, name, until) => send(async () => {
+      const reply = await nc.request(`$JS.API.CONSUMER.PAUSE.${stream}.${name}`, codec.encode(until === undefined ? {} : { pause_until: until }), { timeout: API_TIMEOUT_MS });
+      const answer = codec.decode(reply.data) as { error?: ApiError; paused?: boolean; pause_until?: string };
+      if (answer.error) throw new ServerRejection(answer.error);
+      return answer.paused ? { pause_until: answer.pause_until } : {};
+    }),
     deleteConsumer: (stream, name) => send(async () => { await jsm.consumers.delete(stream, name); }),
   };
 }

@@ -1,4 +1,4 @@
-import type { JetStreamConsumerConfig } from '../consumer-definition';
+import type { JetStreamConsumerConfig } from '../consumer-options';
 import type { JetStreamStreamConfig } from '../stream-definition';
 
 /** A stream configuration as the server reports it, normalized by {@link normalizeServerConfig}. */

@@ -1,12 +1,12 @@
 import { createHash } from 'crypto';
 import { KV, NatsConnection } from 'nats';
-import { consumerKey } from './consumer-plan';
 import { DeclaredStream } from './definitions';
 import { DefinitionsVersion } from './generation';
 import { isWrongLastSequence } from './lock';
 import { LOCK_BUCKET, MESSAGE_OVERHEAD_BYTES, OWNERSHIP_BUCKET } from './names';
 import { describeNatsError } from './nats-io';
-import { ManagedStream, Plan } from './plan';
+import { ManagedEntry, consumerKey, consumerOfKey } from './managed';
+import { Plan } from './plan';
 import type { ItemResult } from './report';
 
 /** The buckets' own streams: never planned, never touched. */
@@ -14,7 +14,7 @@ export const OWNERSHIP_STREAM = `KV_${OWNERSHIP_BUCKET}`;
 export const LOCK_STREAM = `KV_${LOCK_BUCKET}`;
 
 /** Streams a store manages, by name. */
-export type Ownership = ReadonlyMap<string, ManagedStream>;
+export type Ownership = ReadonlyMap<string, ManagedEntry>;
 
 /** What a store's ownership record holds: the streams it manages, and the definitions last applied. */
 export interface OwnershipContent {
@@ -48,14 +48,14 @@ const NO_RECORD: OwnershipContent = { managed: new Map(), applied: { generation:
  * their declared retention policy; managed streams that left the app keep theirs until deleted;
  * a managed stream absent from both the app and the server has no plan item and is dropped.
  */
-export function intendedOwnership(plan: Plan, declared: readonly DeclaredStream[], managed: Ownership): Map<string, ManagedStream> {
+export function intendedOwnership(plan: Plan, declared: readonly DeclaredStream[], managed: Ownership): Map<string, ManagedEntry> {
   const declaredPolicy = new Map(declared.flatMap((d) => [
     [d.config.name, d.retentionPolicy] as const,
     ...d.consumers.map((c) => [consumerKey(d.config.name, c.config.durable_name), c.retentionPolicy] as const),
   ]));
-  // Only declared streams and consumers get create, update, unchanged and refused items.
-  const asDeclared = (name: string): ManagedStream => ({ retentionPolicy: declaredPolicy.get(name) as ManagedStream['retentionPolicy'] });
-  const intended = new Map<string, ManagedStream>();
+  // Only declared streams and consumers get create, update and unchanged items; refused ones may have left the app.
+  const asDeclared = (name: string): ManagedEntry => ({ retentionPolicy: declaredPolicy.get(name) as ManagedEntry['retentionPolicy'] });
+  const intended = new Map<string, ManagedEntry>();
   for (const item of plan.items) {
     const previous = managed.get(item.name);
     switch (item.action) {
@@ -65,8 +65,8 @@ export function intendedOwnership(plan: Plan, declared: readonly DeclaredStream[
         intended.set(item.name, asDeclared(item.name));
         break;
       case 'refused':
-        // A refused stream stays ours if it was; a refusal never creates or adopts one.
-        if (previous) intended.set(item.name, asDeclared(item.name));
+        // A refused stream or consumer stays ours if it was, with its declared policy (its previous one when it left the app); a refusal never creates or adopts one.
+        if (previous) intended.set(item.name, declaredPolicy.has(item.name) ? asDeclared(item.name) : previous);
         break;
       case 'delete':
       case 'orphaned':
@@ -84,7 +84,7 @@ export function intendedOwnership(plan: Plan, declared: readonly DeclaredStream[
  * the creates the server refused, since a stream by that name that appears later is not ours. A
  * create whose outcome is unknown (the connection was lost) stays recorded: it may have happened.
  */
-export function ownershipAfterWrites(intended: Ownership, results: readonly ItemResult[]): Map<string, ManagedStream> {
+export function ownershipAfterWrites(intended: Ownership, results: readonly ItemResult[]): Map<string, ManagedEntry> {
   const after = new Map(intended);
   for (const { item, error, rejected } of results) {
     const deleted = item.action === 'delete' && error === undefined;
@@ -129,7 +129,7 @@ export function describeOwnershipChange(before: OwnershipContent, after: Ownersh
  */
 export function encodeOwnership({ managed, applied }: OwnershipContent): string {
   const names = [...managed.keys()].sort();
-  const entries = (consumers: boolean) => Object.fromEntries(names.filter((name) => name.includes('/') === consumers)
+  const entries = (consumers: boolean) => Object.fromEntries(names.filter((name) => (consumerOfKey(name) !== undefined) === consumers)
     .map((name) => [name, { retentionPolicy: managed.get(name)?.retentionPolicy }]));
   const consumers = entries(true);
   return JSON.stringify({
@@ -165,7 +165,7 @@ export function decodeOwnership(text: string, where: string): OwnershipContent {
   if (consumers === null || typeof consumers !== 'object' || Array.isArray(consumers)) {
     throw new Error(`${where} has "consumers" ${JSON.stringify(consumers)}; expected an object`);
   }
-  const managed = new Map<string, ManagedStream>();
+  const managed = new Map<string, ManagedEntry>();
   for (const [what, entries] of [['stream', streams], ['consumer', consumers]] as const) {
     for (const [name, entry] of Object.entries(entries)) {
       const policy = (entry as { retentionPolicy?: unknown } | null)?.retentionPolicy;

@@ -6,6 +6,7 @@ import { DeclaredStream } from './definitions';
 import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from './diff';
 import { NormalizedStreamConfig } from './normalize';
 import { ConsumerItem, ServerConsumer, planConsumers } from './consumer-plan';
+import { ManagedEntry } from './managed';
 
 /** A stream's content as the server's stream info reports it. */
 export interface StreamState {
@@ -24,12 +25,6 @@ export interface ServerStream {
   readonly state: StreamState;
 }
 
-/** What the ownership record keeps for each stream this store manages. */
-export interface ManagedStream {
-  /** The policy the stream was last declared with; decides its fate once it leaves the app. */
-  readonly retentionPolicy: 'Retain' | 'Delete';
-}
-
 /** Everything a plan is made from; reading it from the server is the caller's job. */
 export interface PlanInput {
   /** The streams the app declares. */
@@ -37,9 +32,9 @@ export interface PlanInput {
   /** The streams on the server, by name. */
   readonly server: ReadonlyMap<string, ServerStream>;
   /** What this store manages, from its ownership record: streams by name, consumers by `<stream>/<consumer>`. */
-  readonly managed: ReadonlyMap<string, ManagedStream>;
+  readonly managed: ReadonlyMap<string, ManagedEntry>;
   /** The consumers of the streams that declare or managed some, by stream and name. */
-  readonly consumers?: ReadonlyMap<string, ReadonlyMap<string, ServerConsumer>>;
+  readonly consumers: ReadonlyMap<string, ReadonlyMap<string, ServerConsumer>>;
   /** The server's release, such as "2.9.10". */
   readonly serverVersion: string;
   /** False for a single server, which keeps streams of one replica only. */
@@ -211,7 +206,7 @@ export function buildPlan(input: PlanInput): Plan {
     else items.push({ action: 'delete', name });
   }
   const streams = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
-  const consumers = planConsumers({ ...input, server: input.consumers ?? new Map(), repair: input.repair ?? false }, streams);
+  const consumers = planConsumers({ ...input, streams: input.server, server: input.consumers, repair: input.repair ?? false }, streams);
   return { items: [...streams, ...consumers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }
 

@@ -1,5 +1,5 @@
 import { formatChange } from './diff';
-import { PlanItem } from './plan';
+import { PlanItem, isConsumerItem } from './plan';
 
 /** A plan item once the program is done with it. */
 export interface ItemResult {
@@ -88,7 +88,7 @@ export function countOutcomes(results: readonly ItemResult[], mode: ReportMode):
  * unchanged, with what changed or why not.
  */
 export function summaryTable(results: readonly ItemResult[], mode: ReportMode): string[] {
-  const isConsumer = (result: ItemResult) => 'kind' in result.item && result.item.kind === 'consumer';
+  const isConsumer = (result: ItemResult) => isConsumerItem(result.item);
   const groups = results.some(isConsumer)
     ? [['streams', results.filter((r) => !isConsumer(r))], ['consumers', results.filter(isConsumer)]] as const
     : [['streams', results]] as const;
@@ -129,11 +129,11 @@ export type RunResult = 'applied' | 'pending' | 'refused' | 'failed' | 'stale';
 /** What the termination message reports. */
 export interface TerminationSummary {
   readonly result: RunResult;
-  /** Streams per outcome; empty when the run failed before planning. */
+  /** Streams and consumers per outcome, together; empty when the run failed before planning. */
   readonly counts: Readonly<Record<string, number>>;
-  /** Streams refused, by name. */
+  /** Streams and consumers (`<stream>/<consumer>`) refused, by name. */
   readonly refused: readonly string[];
-  /** Streams whose write failed, by name. */
+  /** Streams and consumers whose write failed, by name. */
   readonly failed: readonly string[];
   /** Why the run failed, when it failed as a whole. */
   readonly error?: string;

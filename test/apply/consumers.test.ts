@@ -8,9 +8,9 @@ import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { AckPolicy as NatsAckPolicy, ConsumerInfo, JetStreamManager, NatsConnection, StringCodec, connect } from 'nats';
 import { ExitCode, runApply } from '../../src/apply/apply';
-import { AckPolicy, ConsumerOptions, DeliverPolicy, PriorityPolicy } from '../../src/consumer-definition';
+import { AckPolicy, ConsumerOptions, DeliverPolicy, PriorityPolicy } from '../../src/consumer-options';
 import { Stream } from '../../src/stream';
-import { StreamRetentionPolicy } from '../../src/stream-definition';
+import { Retention, StreamRetentionPolicy } from '../../src/stream-definition';
 import { StreamStore } from '../../src/stream-store';
 import { NatsServerVersion } from '../../src/versions';
 import { NATS_SERVER_RELEASES, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
@@ -47,11 +47,16 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
    * `declare` adds, then runs the program on its definitions as the Job would.
    */
   async function apply(name: string, declare: (stream: Stream) => void, command: 'apply' | 'plan' = 'apply', synthesizedFor = version) {
-    const chart = new Chart(Testing.app(), 'app');
     // A store per stream, so each test sees only its own.
-    const store = new StreamStore(chart, name.toLowerCase(), { version: synthesizedFor });
-    declare(store.addStream(name, { subjects: [`${name.toLowerCase()}.>`] }));
-    const document = declaredStreams(Testing.synth(chart), name.toLowerCase());
+    return applyStore(name.toLowerCase(), (store) => declare(store.addStream(name, { subjects: [`${name.toLowerCase()}.>`] })), command, synthesizedFor);
+  }
+
+  /** Synthesizes store `storeName` of this release with what `declare` adds, then runs the program on its definitions as the Job would. */
+  async function applyStore(storeName: string, declare: (store: StreamStore) => void, command: 'apply' | 'plan' = 'apply', synthesizedFor = version) {
+    const chart = new Chart(Testing.app(), 'app');
+    const store = new StreamStore(chart, storeName, { version: synthesizedFor });
+    declare(store);
+    const document = declaredStreams(Testing.synth(chart), storeName);
     // Unnumbered (generation 0): each synthesis here replaces the last, as before generations.
     const definitions = path.join(dir, `streams-${++runs}.json`);
     fs.writeFileSync(definitions, JSON.stringify({ ...document, generation: 0 }));
@@ -67,7 +72,7 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
   /** The progress lines of a run about stream `name` and its consumers, without their counters, sorted. */
   const linesOf = (out: readonly string[], name: string) => out
     .map((l) => /^\[\d+\/\d+\] (.*)$/.exec(l)?.[1])
-    .filter((l): l is string => l !== undefined && new RegExp(`^\\S+ ${name}(/|$| )`).test(l))
+    .filter((l): l is string => l !== undefined && new RegExp(`^\\S+ ${name}(/|$| |:)`).test(l))
     .sort();
   /** What a refused change must keep: where delivery and acknowledgement stand. */
   const position = (i: ConsumerInfo) => ({ delivered: i.delivered.stream_seq, ackFloor: i.ack_floor.stream_seq, pending: i.num_ack_pending });
@@ -185,5 +190,64 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
     });
     const second = await apply('NEWER', declare, 'apply', NatsServerVersion.V2_15_3);
     expect([second.exitCode, linesOf(second.out, 'NEWER')]).toEqual([ExitCode.OK, ['unchanged NEWER', 'unchanged NEWER/grouped']]);
+  });
+
+  test('the consumers of a stream the store does not manage are refused with it and not created', async () => {
+    await jsm.streams.add({ name: 'THEIRS', subjects: ['theirs.>'] });
+    const run = await apply('THEIRS', (s) => { s.addConsumer('mine'); });
+    expect(run.exitCode).toBe(ExitCode.REFUSED);
+    expect(linesOf(run.out, 'THEIRS')).toEqual([
+      'refused THEIRS/mine: its stream "THEIRS" is not managed by this store (refused in this run)',
+      'refused THEIRS: exists on the server and is not managed by this store; set adopt to manage it',
+    ]);
+    await expect(info('THEIRS', 'mine')).rejects.toThrow('consumer not found');
+  });
+
+  test('renaming a consumer of a work queue is refused while the old one stays; deleting the old one lets the new one in', async () => {
+    const workQueue = (consumer: string, retentionPolicy = StreamRetentionPolicy.RETAIN) => (store: StreamStore) => {
+      store.addStream('QUEUE', { subjects: ['queue.>'], retention: Retention.WORK_QUEUE }).addConsumer(consumer, { retentionPolicy });
+    };
+    expect((await applyStore('queue', workQueue('workers'))).exitCode).toBe(ExitCode.OK);
+    const renamed = await applyStore('queue', workQueue('workers-v2'));
+    expect(renamed.exitCode).toBe(ExitCode.REFUSED);
+    expect(linesOf(renamed.out, 'QUEUE')).toEqual([
+      'orphaned QUEUE/workers (kept: retentionPolicy Retain)',
+      'refused QUEUE/workers-v2: its filters overlap those of consumer "workers", which stays on the work-queue stream (orphaned or foreign): '
+        + 'a work queue gives each subject to one consumer; delete that consumer first',
+      'unchanged QUEUE',
+    ]);
+    // Declared again with Delete, then removed: deleted in the run that creates its successor.
+    expect((await applyStore('queue', workQueue('workers', StreamRetentionPolicy.DELETE))).exitCode).toBe(ExitCode.OK);
+    const replaced = await applyStore('queue', workQueue('workers-v2'));
+    expect([replaced.exitCode, linesOf(replaced.out, 'QUEUE')]).toEqual([ExitCode.OK, ['created QUEUE/workers-v2', 'deleted QUEUE/workers', 'unchanged QUEUE']]);
+  });
+
+  test('a consumer removed from an interest stream that holds messages is kept unless the stream allows data loss', async () => {
+    const interest = (allowDataLoss: boolean, consumers: string[]) => (store: StreamStore) => {
+      const stream = store.addStream('INTEREST', { subjects: ['interest.>'], retention: Retention.INTEREST, allowDataLoss });
+      for (const name of consumers) stream.addConsumer(name, { retentionPolicy: StreamRetentionPolicy.DELETE });
+    };
+    expect((await applyStore('interest', interest(false, ['a', 'b']))).exitCode).toBe(ExitCode.OK);
+    await nc.jetstream().publish('interest.x', codec.encode('kept for b'));
+    await consume('INTEREST', 'a', 'interest.y', { publish: 0, fetch: 1, ack: 1 });
+    const removed = await applyStore('interest', interest(false, ['a']));
+    expect(removed.exitCode).toBe(ExitCode.REFUSED);
+    expect(linesOf(removed.out, 'INTEREST')).toContain('refused INTEREST/b: deleting it would lose data: the interest stream "INTEREST" holds 1 messages, '
+      + 'and those only this consumer was interested in would be removed; set allowDataLoss on the stream to allow it');
+    expect((await jsm.streams.info('INTEREST')).state.messages).toBe(1);
+    const allowed = await applyStore('interest', interest(true, ['a']));
+    expect([allowed.exitCode, linesOf(allowed.out, 'INTEREST').filter((l) => l.includes('/b'))]).toEqual([ExitCode.OK, ['deleted INTEREST/b']]);
+  });
+
+  test('a pause added to an existing consumer pauses it, and removing it resumes it (2.11+)', async () => {
+    if (!version.atLeast('2.11.0')) return;
+    expect((await apply('PAUSED', (s) => { s.addConsumer('c'); })).exitCode).toBe(ExitCode.OK);
+    const paused = await apply('PAUSED', (s) => { s.addConsumer('c', { pauseUntil: '2030-01-01T00:00:00Z' }); });
+    expect([paused.exitCode, linesOf(paused.out, 'PAUSED')]).toEqual([ExitCode.OK, ['unchanged PAUSED', 'updated PAUSED/c: pause_until (unset) -> "2030-01-01T00:00:00.000Z"']]);
+    expect((await info('PAUSED', 'c')) as unknown as { paused: boolean }).toMatchObject({ paused: true });
+    expect((await apply('PAUSED', (s) => { s.addConsumer('c', { pauseUntil: '2030-01-01T00:00:00Z' }); })).exitCode).toBe(ExitCode.OK);
+    const resumed = await apply('PAUSED', (s) => { s.addConsumer('c'); });
+    expect([resumed.exitCode, linesOf(resumed.out, 'PAUSED')]).toEqual([ExitCode.OK, ['unchanged PAUSED', 'updated PAUSED/c: pause_until "2030-01-01T00:00:00.000Z" -> (unset)']]);
+    expect(((await info('PAUSED', 'c')) as unknown as { paused?: boolean }).paused ?? false).toBe(false);
   });
 });

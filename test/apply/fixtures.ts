@@ -1,4 +1,4 @@
-import type { JetStreamConsumerConfig } from '../../src/consumer-definition';
+import type { JetStreamConsumerConfig } from '../../src/consumer-options';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 
 /** A declared configuration as `toJetStreamConfig` writes it for `{ subjects: ['orders.>'] }`. */

@@ -2,11 +2,12 @@ import { DeclaredStream } from '../../src/apply/definitions';
 import {
   decodeOwnership, describeOwnershipChange, encodeOwnership, intendedOwnership, ownershipAfterWrites, sameOwnership,
 } from '../../src/apply/ownership';
-import { ManagedStream, Plan } from '../../src/apply/plan';
+import { ManagedEntry } from '../../src/apply/managed';
+import { Plan } from '../../src/apply/plan';
 import { declaredConfig } from './fixtures';
 
-const RETAIN: ManagedStream = { retentionPolicy: 'Retain' };
-const DELETE: ManagedStream = { retentionPolicy: 'Delete' };
+const RETAIN: ManagedEntry = { retentionPolicy: 'Retain' };
+const DELETE: ManagedEntry = { retentionPolicy: 'Delete' };
 
 function declared(name: string, retentionPolicy: 'Retain' | 'Delete'): DeclaredStream {
   return { config: declaredConfig({ name, subjects: [`${name}.>`] }), retentionPolicy, allowDataLoss: false, adopt: false, allowSeal: false, consumers: [] };
@@ -28,7 +29,7 @@ describe('intendedOwnership', () => {
     ],
   };
   const app = ['new', 'changed', 'adopted', 'same', 'refused-managed', 'refused-foreign'].map((name) => declared(name, 'Delete'));
-  const managed = new Map<string, ManagedStream>([
+  const managed = new Map<string, ManagedEntry>([
     ['changed', RETAIN], ['same', DELETE], ['refused-managed', RETAIN],
     ['removed-delete', DELETE], ['removed-retain', RETAIN], ['vanished', DELETE],
   ]);
@@ -59,7 +60,7 @@ describe('intendedOwnership', () => {
 });
 
 describe('sameOwnership', () => {
-  test.each<[string, Array<[string, ManagedStream]>, Array<[string, ManagedStream]>, boolean]>([
+  test.each<[string, Array<[string, ManagedEntry]>, Array<[string, ManagedEntry]>, boolean]>([
     ['empty', [], [], true],
     ['same streams in another order', [['a', RETAIN], ['b', DELETE]], [['b', DELETE], ['a', RETAIN]], true],
     ['a policy changed', [['a', RETAIN]], [['a', DELETE]], false],
@@ -73,7 +74,7 @@ describe('sameOwnership', () => {
 test('describeOwnershipChange counts only what changes', () => {
   const before = new Map([['a', RETAIN], ['b', RETAIN], ['c', RETAIN]]);
   const after = new Map([['a', DELETE], ['c', RETAIN], ['d', RETAIN], ['e', DELETE]]);
-  const record = (managed: Map<string, ManagedStream>, generation = 0) => ({ managed, applied: { generation } });
+  const record = (managed: Map<string, ManagedEntry>, generation = 0) => ({ managed, applied: { generation } });
   expect(describeOwnershipChange(record(before), record(after))).toBe('2 added, 1 removed, 1 policy changed');
   expect(describeOwnershipChange(record(new Map()), record(new Map([['a', RETAIN]])))).toBe('1 added');
   expect(describeOwnershipChange(record(before, 2), record(before, 3))).toBe('generation 2 -> 3');

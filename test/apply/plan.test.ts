@@ -1,9 +1,10 @@
 import { DeclaredStream } from '../../src/apply/definitions';
 import { normalizeServerConfig } from '../../src/apply/normalize';
 import {
-  ManagedStream, NOT_MANAGED_REASON, Plan, PlanExitCode, PlanInput, PlanItem, ServerStream, StreamState,
+  NOT_MANAGED_REASON, Plan, PlanExitCode, PlanInput, PlanItem, ServerStream, StreamState,
   UpdateItem, buildPlan, isConsumerItem, hasRefusals, pendingChanges, planExitCode, updateWaves,
 } from '../../src/apply/plan';
+import { ManagedEntry } from '../../src/apply/managed';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 import { GIB, HOUR_NS, declaredConfig, serverAnswer210 } from './fixtures';
 
@@ -19,7 +20,7 @@ function onServer(answer: Record<string, unknown> = {}, state: StreamState = EMP
 }
 
 function input(parts: Partial<PlanInput>): PlanInput {
-  return { declared: [], server: new Map(), managed: new Map(), serverVersion: '2.10.24', clustered: false, ...parts };
+  return { declared: [], server: new Map(), managed: new Map(), consumers: new Map(), serverVersion: '2.10.24', clustered: false, ...parts };
 }
 
 /** The plan item for one managed stream "orders" declared as `desired` and held by the server as `answer`. */
@@ -43,7 +44,7 @@ function reasons(item: PlanItem): string[] {
 
 describe('buildPlan', () => {
   test('gives one item per stream and action, sorted by name', () => {
-    const managed = new Map<string, ManagedStream>([
+    const managed = new Map<string, ManagedEntry>([
       ['changed', { retentionPolicy: 'Retain' }],
       ['same', { retentionPolicy: 'Delete' }],
       ['removed-delete', { retentionPolicy: 'Delete' }],
