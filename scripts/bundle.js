@@ -36,6 +36,8 @@ const precompiled = {
     build.onResolve({ filter: /\/document-validator$/ }, () => ({ path: documentValidator }));
     // The compiler itself: src/problems.ts requires it only to compile a schema, which the program never does.
     build.onResolve({ filter: /^ajv$/ }, () => ({ path: 'ajv', external: true }));
+    // The YAML parser: only the streams commands' --dist and --connection read YAML, run from the installed package.
+    build.onResolve({ filter: /^yaml$/ }, () => ({ path: 'yaml', external: true }));
   },
 };
 // kubectl's client-side apply copies the whole object into an annotation, and the API server

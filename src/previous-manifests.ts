@@ -3,7 +3,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { App } from 'cdk8s';
 import type { IConstruct } from 'constructs';
-import { parseAllDocuments } from 'yaml';
 
 /** A file, or a directory of `*.yaml` files, holding the previous manifests instead of git (`kubectl get -o yaml` output too). */
 export const PREVIOUS_VARIABLE = 'JETSTREAM_CDK8S_PREVIOUS';
@@ -130,6 +129,9 @@ function parseFiles(files: ReadonlyArray<[string, string]>, source: string): Omi
 
 /** The objects of a multi-document YAML text, a `List` (as `kubectl get -o yaml` writes) as its items. */
 export function parseObjects(text: string): any[] {
+  // Required here, not imported: the apply program's bundle leaves the YAML parser out (the Job reads
+  // none), and the package's command, which reads dist/, finds it among the library's dependencies.
+  const { parseAllDocuments } = require('yaml') as typeof import('yaml');
   return parseAllDocuments(text).flatMap((document) => {
     if (document.errors.length > 0) throw document.errors[0];
     const object = document.toJS();

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import type { JetStreamStreamConfig } from '../stream-definition';
-import { StreamsDocument, StreamsDocumentFile, parseStreamsDocuments, streamsDigest } from './definitions';
+import { StreamsDocument, parseStreamsDocuments, streamsDigest } from './definitions';
+import { readDefinitionsFiles } from './definitions-files';
 import type { JetStreamConsumerConfig } from '../consumer-options';
 import { diffConsumerConfig, diffStreamConfig, formatFieldValue } from './diff';
 import { DefinitionsVersion, staleReason } from './generation';
@@ -192,17 +192,7 @@ async function readAndPlan(connection: JetStreamConnection, document: StreamsDoc
  * by an older Job.
  */
 function readDocument(location: string, expectedDigest: string | undefined): { document: StreamsDocument; digest: string } {
-  let files: StreamsDocumentFile[];
-  try {
-    const names = fs.statSync(location).isDirectory()
-      // Kubernetes' volume bookkeeping entries (`..data`, `..2024_…`) start with two dots.
-      ? fs.readdirSync(location).filter((name) => name.endsWith('.json') && !name.startsWith('..')).sort()
-        .map((name) => path.join(location, name))
-      : [location];
-    files = names.map((file) => ({ source: file, text: fs.readFileSync(file, 'utf8') }));
-  } catch (error) {
-    throw new Error(`cannot read streams document ${location}: ${(error as Error).message}`);
-  }
+  const files = readDefinitionsFiles(location);
   const digest = streamsDigest(files.map((f) => f.text));
   if (expectedDigest !== undefined && digest !== expectedDigest) {
     throw new StaleDefinitions(`the streams document in ${location} (digest ${digest.slice(0, 12)}) is not the one this run was made for `

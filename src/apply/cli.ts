@@ -5,7 +5,8 @@ import { ApplyOptions, Command } from './apply';
 import { ConnectionAuth } from './nats-io';
 
 /** The usage text of `--help`. */
-export const USAGE = `Usage: jetstream-apply <plan|apply|repair> [options]
+export const USAGE = `Usage: jetstream-cdk8s <plan|apply|repair> [options]
+       jetstream-cdk8s streams <ls|info|sub|dump|rm> ... (see streams --help)
 
 Brings a NATS server's JetStream streams, and their declared consumers, to what a store's
 streams document declares.
@@ -116,7 +117,8 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
   };
 }
 
-function connectionAuth(env: Readonly<Record<string, string | undefined>>): ConnectionAuth {
+/** The credentials and CA of the environment: NATS_USER and NATS_PASSWORD, or NATS_TOKEN, and NATS_CA_FILE. */
+export function connectionAuth(env: Readonly<Record<string, string | undefined>>): ConnectionAuth {
   const value = (name: string) => env[name] || undefined;
   if (value('NATS_PASSWORD') && !value('NATS_USER')) throw new UsageError('NATS_PASSWORD is set without NATS_USER');
   if (value('NATS_TOKEN') && value('NATS_USER')) throw new UsageError('set NATS_TOKEN or NATS_USER, not both');

@@ -25,8 +25,14 @@ const JETSTREAM_CHECK_MS = 2_000;
 const API_TIMEOUT_MS = 20_000;
 /** Most consumer lists asked for at once. */
 const LIST_CONCURRENCY = 16;
-/** The name the program shows in the server's connection list. */
-const CLIENT_NAME = 'jetstream-apply';
+/** How a client shows in the server's connection list, and the prefix of its reply inboxes (its user may read only those). */
+export interface ClientIdentity {
+  readonly name: string;
+  readonly inboxPrefix: string;
+}
+
+/** The apply program: its user reads replies under its own prefix only. */
+const APPLY_CLIENT: ClientIdentity = { name: 'jetstream-apply', inboxPrefix: APPLY_INBOX_PREFIX };
 
 const codec = JSONCodec();
 
@@ -62,7 +68,7 @@ export interface ConnectionAuth {
  * @throws Error naming the URL and the last failure once the deadline has passed
  */
 export async function connectJetStream(
-  url: string, waitMs: number, log: (line: string) => void, auth: ConnectionAuth = {},
+  url: string, waitMs: number, log: (line: string) => void, auth: ConnectionAuth = {}, client: ClientIdentity = APPLY_CLIENT,
 ): Promise<JetStreamConnection> {
   const deadline = Date.now() + waitMs;
   let nc: NatsConnection | undefined;
@@ -76,7 +82,7 @@ export async function connectJetStream(
     try {
       if (!nc || nc.isClosed()) {
         nc = await connect({
-          servers: url, name: CLIENT_NAME, reconnect: false, timeout, inboxPrefix: APPLY_INBOX_PREFIX,
+          servers: url, name: client.name, reconnect: false, timeout, inboxPrefix: client.inboxPrefix,
           user: auth.user, pass: auth.password, token: auth.token,
           ...(auth.caFile ? { tls: { caFile: auth.caFile } } : {}),
         });
@@ -164,10 +170,10 @@ export async function readServerConsumers(connection: JetStreamConnection, strea
 }
 
 function toServerStream(info: StreamInfo): ServerStream {
-  const { messages, bytes, first_seq, last_seq, num_subjects, consumer_count } = info.state;
+  const { messages, bytes, first_seq, last_seq, num_subjects, consumer_count, first_ts, last_ts } = info.state;
   return {
     config: normalizeServerConfig(info.config as unknown as Record<string, unknown>),
-    state: { messages, bytes, first_seq, last_seq, num_subjects, consumer_count },
+    state: { messages, bytes, first_seq, last_seq, num_subjects, consumer_count, first_ts, last_ts },
   };
 }
 

@@ -16,6 +16,9 @@ export interface StreamState {
   readonly last_seq: number;
   readonly num_subjects?: number;
   readonly consumer_count?: number;
+  /** When the first and last stored messages were stored (RFC 3339); the zero time when the stream is empty. */
+  readonly first_ts?: string;
+  readonly last_ts?: string;
 }
 
 /** A stream that exists on the server. */

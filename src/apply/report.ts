@@ -112,7 +112,7 @@ export function summaryTable(results: readonly ItemResult[], mode: ReportMode): 
 }
 
 /** Pads every column but the last to its widest cell; `right` aligns a column to the right. */
-function alignColumns(rows: string[][], right: boolean[]): string[] {
+export function alignColumns(rows: string[][], right: boolean[]): string[] {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   return rows.map((row) => row
     .map((cell, column) => {

@@ -135,5 +135,5 @@ test.each<[string, string[], RegExp]>([
 test('--help prints the usage', async () => {
   const result = await runBundle(['--help']);
   expect(result.code).toBe(0);
-  expect(result.stdout).toMatch(/^Usage: jetstream-apply <plan\|apply\|repair> \[options\]/);
+  expect(result.stdout).toMatch(/^Usage: jetstream-cdk8s <plan\|apply\|repair> \[options\]/);
 });
