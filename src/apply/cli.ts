@@ -1,4 +1,4 @@
-import { parseArgs } from 'util';
+import { ParseArgsConfig, parseArgs } from 'util';
 import { unitRule } from '../stream-definition';
 import { parseDuration } from '../units';
 import { ApplyOptions, Command } from './apply';
@@ -68,26 +68,17 @@ export class UsageError extends Error {
  * @throws UsageError naming the flag or variable, its value and what is allowed
  */
 export function parseCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>): CliRequest {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        'server': { type: 'string' },
-        'definitions': { type: 'string' },
-        'definitions-digest': { type: 'string' },
-        'wait': { type: 'string' },
-        'concurrency': { type: 'string' },
-        'owner-replicas': { type: 'string' },
-        'lock-ttl': { type: 'string' },
-        'termination-log': { type: 'string' },
-        'help': { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseFlags(args, {
+    'server': { type: 'string' },
+    'definitions': { type: 'string' },
+    'definitions-digest': { type: 'string' },
+    'wait': { type: 'string' },
+    'concurrency': { type: 'string' },
+    'owner-replicas': { type: 'string' },
+    'lock-ttl': { type: 'string' },
+    'termination-log': { type: 'string' },
+    'help': { type: 'boolean', short: 'h' },
+  });
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
   if (positionals.length !== 1 || !COMMANDS.includes(positionals[0] as Command)) {
@@ -115,6 +106,17 @@ export function parseCli(args: readonly string[], env: Readonly<Record<string, s
       auth: connectionAuth(env),
     },
   };
+}
+
+/** Reads flags and positionals with node's parser; a flag it cannot read is a usage error. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: readonly string[], options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T }>> {
+  try {
+    return parseArgs({ args: [...args], allowPositionals: true, options });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** The credentials and CA of the environment: NATS_USER and NATS_PASSWORD, or NATS_TOKEN, and NATS_CA_FILE. */

@@ -1,7 +1,6 @@
-import { parseArgs } from 'util';
 import { unitRule } from '../stream-definition';
 import { parseDuration } from '../units';
-import { UsageError, connectionAuth } from './cli';
+import { UsageError, connectionAuth, parseFlags } from './cli';
 import { ConnectionAuth } from './nats-io';
 
 /** The usage text of `streams --help`. */
@@ -84,21 +83,12 @@ export interface StreamsRequest {
  * @throws UsageError naming the flag, its value and what is allowed
  */
 export function parseStreamsCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>): { readonly help: true } | StreamsRequest {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        'server': { type: 'string' }, 'connection': { type: 'string' }, 'store': { type: 'string' }, 'definitions': { type: 'string' },
-        'dist': { type: 'string' }, 'json': { type: 'boolean' }, 'all': { type: 'boolean' }, 'subject': { type: 'string' },
-        'count': { type: 'string' }, 'raw': { type: 'boolean' }, 'out': { type: 'string' }, 'pcap': { type: 'boolean' },
-        'yes': { type: 'boolean' }, 'force': { type: 'boolean' }, 'wait': { type: 'string' }, 'help': { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseFlags(args, {
+    'server': { type: 'string' }, 'connection': { type: 'string' }, 'store': { type: 'string' }, 'definitions': { type: 'string' },
+    'dist': { type: 'string' }, 'json': { type: 'boolean' }, 'all': { type: 'boolean' }, 'subject': { type: 'string' },
+    'count': { type: 'string' }, 'raw': { type: 'boolean' }, 'out': { type: 'string' }, 'pcap': { type: 'boolean' },
+    'yes': { type: 'boolean' }, 'force': { type: 'boolean' }, 'wait': { type: 'string' }, 'help': { type: 'boolean', short: 'h' },
+  });
   const { values, positionals } = parsed;
   if (values.help) return { help: true };
   const [command, stream, ...extra] = positionals;
