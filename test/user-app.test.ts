@@ -6,6 +6,7 @@ import {
   PackedLibrary, Run, copyWorkingTree, describeRun, expectSuccess, installedCopies, packLibrary, readOutput, resolvedFrom, run,
   userEnvironment, writeFiles,
 } from './support/user-app';
+import { DEFAULT_RELEASE, startNatsServer } from './support/nats-server';
 
 // What a new user does: a fresh app outside this repository installs the packed library beside
 // cdk8s-cli and an older cdk8s, and runs the real `cdk8s synth`. It guards against the library
@@ -170,6 +171,19 @@ test('cdk8s synth of README\'s example writes the store\'s StatefulSet, Services
   const definitions = configMaps.filter((o) => STREAMS.every((stream) => JSON.stringify(o.data ?? {}).includes(stream)));
   expect(definitions.map((o) => o.metadata.name)).not.toEqual([]);
   expect(objects.every((o) => o.metadata.namespace === 'messaging')).toBe(true);
+});
+
+test('npx jetstream-cdk8s streams ls reads the app\'s dist/ and a real server, with the YAML parser of the installed library', async () => {
+  expectSuccess(synth(app), 'cdk8s synth');
+  const server = await startNatsServer({ release: DEFAULT_RELEASE });
+  try {
+    const result = expectSuccess(run('npx', ['jetstream-cdk8s', 'streams', 'ls', '--dist', 'dist', '--store', STORE, '--json', '--server', server.url], app,
+      { env: userEnvironment({}) }), 'npx jetstream-cdk8s streams ls');
+    const rows = JSON.parse(result.stdout) as Array<{ name: string; state: string }>;
+    expect(rows.map((row) => [row.name, row.state])).toEqual(STREAMS.map((name) => [name, 'missing']));
+  } finally {
+    await server.stop();
+  }
 });
 
 test('cdk8s synth writes the same bytes twice', () => {
