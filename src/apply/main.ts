@@ -22,28 +22,42 @@ function batchedLines(stream: NodeJS.WriteStream): (line: string) => void {
   };
 }
 
-/** Asks on the terminal (stderr), reading the answer from stdin. */
-function askOnTerminal(question: string): Promise<boolean> {
+/**
+ * Asks `question` on `output` and reads the answer from `input`: true for "y" or "yes"; an input
+ * that ends without an answer is no.
+ */
+export function ask(question: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<boolean> {
   return new Promise((resolve) => {
-    const terminal = readline.createInterface({ input: process.stdin, output: process.stderr });
+    const terminal = readline.createInterface({ input, output });
+    let answered = false;
     terminal.question(question, (answer) => {
-      terminal.close();
+      answered = true;
       resolve(/^y(es)?$/i.test(answer.trim()));
+      terminal.close();
     });
-    // No answer (stdin closed) is no.
-    terminal.once('close', () => resolve(false));
+    terminal.once('close', () => {
+      if (!answered) resolve(false);
+    });
   });
 }
 
 /** Lines to the process's stdout and stderr, bytes to stdout, questions on the terminal. */
 const CONSOLE: StreamsIO = {
-  out: batchedLines(process.stdout), err: batchedLines(process.stderr), write: (bytes) => process.stdout.write(bytes), confirm: askOnTerminal,
+  out: batchedLines(process.stdout), err: batchedLines(process.stderr), write: (bytes) => process.stdout.write(bytes),
+  confirm: (question) => ask(question, process.stdin, process.stderr),
 };
 
-/** Aborted by Ctrl-C: `streams sub` and `dump` end cleanly on it. */
-function interruptSignal(): AbortSignal {
+/**
+ * Aborted by Ctrl-C, or when whatever reads stdout goes away (`| head`): `streams sub` and `dump`
+ * then end cleanly, removing their consumer. Other commands keep Ctrl-C's default: end at once.
+ */
+function readingStopSignal(): AbortSignal {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    controller.abort();
+  });
   return controller.signal;
 }
 
@@ -84,5 +98,6 @@ async function runStreamsCli(args: readonly string[], env: Readonly<Record<strin
     io.out(STREAMS_USAGE);
     return ExitCode.OK;
   }
-  return runStreams(request, io, stop ?? interruptSignal());
+  const reads = request.command === 'sub' || request.command === 'dump';
+  return runStreams(request, io, stop ?? (reads ? readingStopSignal() : undefined));
 }

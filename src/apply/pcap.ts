@@ -41,11 +41,12 @@ export class PcapWriter {
     const format = own ?? this.format ?? { littleEndian: true, magic: MAGIC_MICROS, linkType: this.linkType };
     if (this.format !== undefined && !sameFormat(format, this.format)) return undefined;
     const records = payload.subarray(own === undefined ? 0 : GLOBAL_HEADER_BYTES);
-    if (!wholeRecords(records, format.littleEndian)) return undefined;
+    // A header alone announces the format of the bare records that follow it (an agent that sends it once).
+    if (records.byteLength > 0 && !wholeRecords(records, format.littleEndian)) return undefined;
     this.format = format;
     const chunks = this.headerWritten ? [] : [globalHeader(format)];
     this.headerWritten = true;
-    return [...chunks, records];
+    return records.byteLength > 0 ? [...chunks, records] : chunks;
   }
 
   /** What is left to write: the global header, when no payload was written, so the file is a valid empty capture. */

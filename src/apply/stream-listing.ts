@@ -37,6 +37,7 @@ const ZERO_TIME = /^0001-01-01T/;
 /** Every stream of the server, and with a store's view the declared ones it lacks, sorted by name. Pure. */
 export function streamRows(server: ReadonlyMap<string, ServerStream>, view?: StoreView): StreamRow[] {
   const declared = new Map((view?.declared ?? []).map((d) => [d.config.name, d.config]));
+  const adopts = new Set((view?.declared ?? []).filter((d) => d.adopt).map((d) => d.config.name));
   const rows: StreamRow[] = [...server].map(([name, stream]) => {
     const { state, config } = stream;
     const row: StreamRow = {
@@ -51,7 +52,8 @@ export function streamRows(server: ReadonlyMap<string, ServerStream>, view?: Sto
     };
     if (view === undefined) return row;
     const wanted = declared.get(name);
-    if (wanted === undefined) return { ...row, state: view.managed.has(name) ? 'orphaned' : 'foreign' };
+    // Declared but never the store's, and not adopted: an apply refuses it, as foreign.
+    if (wanted === undefined || (!view.managed.has(name) && !adopts.has(name))) return { ...row, state: view.managed.has(name) ? 'orphaned' : 'foreign' };
     const changes = diffStreamConfig(wanted, stream.config);
     return changes.length === 0 ? { ...row, state: 'in sync' } : { ...row, state: 'drifted', drifted: changes.map((c) => c.field) };
   });
@@ -80,21 +82,26 @@ export interface StreamDetail {
   /** As the streams document writes it: durations and sizes in units. */
   readonly stored?: Record<string, unknown>;
   readonly state?: ServerStream['state'];
-  /** Unset without definitions; else whether they declare it, and what an apply would change. */
-  readonly declared?: boolean;
+  /** As the definitions declare it, in the units of `stored`; unset when they do not (or none are given). */
+  readonly declared?: Record<string, unknown>;
+  /** With definitions: true when the stream is on the server and not the store's (an apply refuses it unless adopted). */
+  readonly foreign?: boolean;
+  /** What an apply would change, when both sides have it. */
   readonly changes?: readonly FieldChange[];
 }
 
 /** The detail of stream `name`, or undefined when neither the server nor the definitions have it. Pure. */
 export function streamDetail(name: string, server: ReadonlyMap<string, ServerStream>, view?: StoreView): StreamDetail | undefined {
   const stream = server.get(name);
-  const wanted = view?.declared.find((d) => d.config.name === name)?.config;
+  const entry = view?.declared.find((d) => d.config.name === name);
+  const wanted = entry?.config;
   if (stream === undefined && wanted === undefined) return undefined;
   return {
     name,
     stored: stream === undefined ? undefined : documentConfig(stream.config as unknown as JetStreamStreamConfig),
     state: stream?.state,
-    declared: view === undefined ? undefined : wanted !== undefined,
+    declared: wanted === undefined ? undefined : documentConfig(wanted),
+    foreign: view === undefined || stream === undefined ? undefined : !view.managed.has(name) && !entry?.adopt,
     changes: stream !== undefined && wanted !== undefined ? diffStreamConfig(wanted, stream.config) : undefined,
   };
 }
@@ -111,11 +118,15 @@ export function streamDetailLines(detail: StreamDetail): string[] {
         + `${state.consumer_count ?? 0} consumers; first ${storedTime(state.first_ts) ?? '-'}, last ${storedTime(state.last_ts) ?? '-'}`);
     }
   }
-  if (detail.declared === false) lines.push('not declared in the definitions');
-  else if (detail.declared && detail.stored === undefined) lines.push('declared: an apply would create it');
-  else if (detail.declared) {
+  if (detail.declared !== undefined) lines.push('declared configuration:', ...JSON.stringify(detail.declared, null, 2).split('\n').map((line) => `  ${line}`));
+  if (detail.stored === undefined && detail.declared !== undefined) lines.push('an apply would create it');
+  if (detail.foreign === undefined) return lines;
+  if (detail.foreign) {
+    lines.push(detail.declared === undefined ? 'foreign: the store does not manage it' : 'declared, but the store does not manage it: an apply refuses it unless the definition sets adopt');
+  } else if (detail.declared === undefined) lines.push('orphaned: the store manages it, and the definitions no longer declare it');
+  else {
     const changes = detail.changes ?? [];
-    lines.push(changes.length === 0 ? 'declared: in sync' : 'declared: an apply would change', ...changes.map((c) => `  ${formatChange(c)}`));
+    lines.push(changes.length === 0 ? 'in sync' : 'an apply would change', ...changes.map((c) => `  ${formatChange(c)}`));
   }
   return lines;
 }

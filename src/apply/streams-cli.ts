@@ -98,7 +98,8 @@ export function parseStreamsCli(args: readonly string[], env: Readonly<Record<st
   const named = NAMED.includes(command as StreamsCommand);
   if (named && stream === undefined) throw new UsageError(`streams ${command} needs the stream's name`);
   if (extra.length > 0 || (!named && stream !== undefined)) throw new UsageError(`unexpected ${JSON.stringify((named ? extra : [stream, ...extra])[0])}`);
-  const server = values.server ?? (env.NATS_URL || undefined);
+  // A connection ConfigMap named on the command line goes before NATS_URL; --server before both.
+  const server = values.server ?? (values.connection === undefined ? env.NATS_URL || undefined : undefined);
   if (server === undefined && values.connection === undefined) throw new UsageError('--server, NATS_URL or --connection is required');
   if (values.definitions !== undefined && values.dist !== undefined) throw new UsageError('give --definitions or --dist, not both');
   if (values.dist !== undefined && values.store === undefined) throw new UsageError('--dist needs --store: the store whose definitions to read');

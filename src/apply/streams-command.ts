@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
-import { DeliverPolicy, JsMsg } from 'nats';
+import { DeliverPolicy, JsMsg, RetentionPolicy } from 'nats';
+import { checkSubject } from '../subjects';
 import { formatBytesReadable } from '../units';
 import { ApplyIO } from './apply';
 import { StreamsDocument, parseStreamsDocuments } from './definitions';
@@ -126,20 +127,30 @@ async function consume(
   each: (message: JsMsg) => void, until: (message: JsMsg) => boolean = () => false,
 ): Promise<number> {
   const name = request.stream as string;
-  await connection.jsm.streams.info(name);
+  const config = (await connection.jsm.streams.info(name)).config;
+  // What the server refuses an ordered consumer for: nats.js would retry it, silently, for minutes.
+  if (config.retention === RetentionPolicy.Workqueue) {
+    throw new Error(`stream "${name}" is a work queue: the server gives its messages to one consumer each, and refuses one that only reads them`);
+  }
+  const subject = request.subject === undefined ? undefined : checkSubject(request.subject);
+  if (subject !== undefined && 'problem' in subject) throw new Error(`--subject ${JSON.stringify(request.subject)} ${subject.problem}`);
   const consumer = await connection.nc.jetstream().consumers.get(name, {
     // An ordered consumer starts at the first message by default; nats.js 2.29 waits forever when told so explicitly.
     ...(request.all ? {} : { deliver_policy: DeliverPolicy.New }),
-    ...(request.subject !== undefined ? { filterSubjects: [request.subject] } : {}),
+    // One subject as a string: nats.js sends it as filter_subject, which 2.9 knows.
+    ...(request.subject !== undefined ? { filterSubjects: request.subject } : {}),
     // Gone soon after a run that could not delete it (killed); nats.js's default keeps it 5 minutes.
     inactive_threshold: ORDERED_CONSUMER_INACTIVE_MS,
   });
-  const messages = await consumer.consume();
+  if (stop?.aborted) return 0;
+  // Stoppable while the client is still creating its consumer, which it retries on its own.
+  const stopped = new Promise<undefined>((resolve) => stop?.addEventListener('abort', () => resolve(undefined), { once: true }));
+  const messages = await Promise.race([consumer.consume(), stopped]);
+  if (messages === undefined) return 0;
   const onStop = () => messages.stop();
   stop?.addEventListener('abort', onStop);
   let count = 0;
   try {
-    if (stop?.aborted) return 0;
     for await (const message of messages) {
       each(message);
       count++;
@@ -169,6 +180,10 @@ async function subscribe(connection: JetStreamConnection, request: StreamsReques
 
 async function dump(connection: JetStreamConnection, request: StreamsRequest, io: StreamsIO, stop?: AbortSignal): Promise<StreamsExitCode> {
   const out = request.out as string;
+  // With --all, what is stored now; an empty stream (or filter) has nothing to wait for. Asked before the file is opened,
+  // so a mistyped stream leaves it as it was.
+  const stored = await connection.jsm.streams.info(request.stream as string, request.subject === undefined ? undefined : { subjects_filter: request.subject });
+  const empty = request.all && (request.subject === undefined ? stored.state.messages === 0 : Object.keys(stored.state.subjects ?? {}).length === 0);
   const file = fs.openSync(out, 'w');
   const pcap = request.pcap ? new PcapWriter() : undefined;
   let [written, bytes, skipped] = [0, 0, 0];
@@ -179,8 +194,6 @@ async function dump(connection: JetStreamConnection, request: StreamsRequest, io
     }
   };
   try {
-    // With --all, what is stored now: an empty stream has nothing to wait for.
-    const empty = request.all && (await connection.jsm.streams.info(request.stream as string)).state.messages === 0;
     if (!empty) {
       await consume(connection, request, stop, (message) => {
         const chunks = pcap === undefined ? [message.data] : pcap.add(message.data);
@@ -196,7 +209,7 @@ async function dump(connection: JetStreamConnection, request: StreamsRequest, io
     fs.closeSync(file);
   }
   io.out(`wrote ${written} ${written === 1 ? 'payload' : 'payloads'} (${formatBytesReadable(bytes)}) to ${out}`
-    + (skipped > 0 ? `; skipped ${skipped} that ${skipped === 1 ? 'is' : 'are'} not pcap records` : ''));
+    + (skipped > 0 ? `; skipped ${skipped} that ${skipped === 1 ? 'is' : 'are'} not pcap records of the file's format` : ''));
   return StreamsExitCode.OK;
 }
 
@@ -207,8 +220,15 @@ async function dump(connection: JetStreamConnection, request: StreamsRequest, io
  */
 async function remove(connection: JetStreamConnection, request: StreamsRequest, io: StreamsIO): Promise<StreamsExitCode> {
   const name = request.stream as string;
-  const messages = (await connection.jsm.streams.info(name)).state.messages;
-  const { bucketExists } = await userStreams(connection);
+  if (name === OWNERSHIP_STREAM || name === LOCK_STREAM) {
+    io.err(`refused: stream "${name}" holds every store's ${name === OWNERSHIP_STREAM ? 'ownership records' : 'locks'}: never deleted, not even with --force`);
+    return StreamsExitCode.REFUSED;
+  }
+  // From the stream list, which the Job's user may read (not stream info).
+  const { streams, bucketExists } = await userStreams(connection);
+  const found = streams.get(name);
+  if (found === undefined) throw new Error(`stream "${name}" is not on the server`);
+  const messages = found.state.messages;
   const store = await storeView(connection, request, bucketExists);
   const refusals = store === undefined || request.force ? [] : [
     ...(store.document.streams.some((s) => s.config.name === name)
@@ -236,7 +256,7 @@ async function remove(connection: JetStreamConnection, request: StreamsRequest, 
     await connection.jsm.streams.delete(name);
     io.out(`deleted stream "${name}" (${messages} messages)`);
     // Read again under the lock: a run may have changed it since.
-    const record = await readOwnership(connection.nc, storeName, true);
+    const record = await readOwnership(connection.nc, storeName, bucketExists);
     const managed = new Map([...record.managed].filter(([key]) => key !== name && consumerOfKey(key)?.stream !== name));
     if (managed.size !== record.managed.size) {
       await writeOwnership(connection.nc, storeName, { managed, applied: record.applied }, record, 1, io.err);

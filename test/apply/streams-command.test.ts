@@ -4,11 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { JetStreamManager, NatsConnection, StringCodec, connect, headers } from 'nats';
+import { PassThrough } from 'stream';
+import { JetStreamManager, NatsConnection, RetentionPolicy, StringCodec, connect, headers } from 'nats';
 import { ExitCode, runApply } from '../../src/apply/apply';
 import { OWNERSHIP_BUCKET } from '../../src/apply/names';
 import { decodeOwnership } from '../../src/apply/ownership';
-import { run } from '../../src/apply/main';
+import { ask, run } from '../../src/apply/main';
 import { StreamsIO } from '../../src/apply/streams-command';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
 import { DEFAULT_RELEASE, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
@@ -124,6 +125,14 @@ describe('streams ls', () => {
     expect(byName.NEW).toEqual(['NEW', 'new.>', '-', '-', '-', '-', '-', '-', 'missing']);
   });
 
+  test('a declared stream the store does not manage is foreign, as an apply refuses it; with adopt it is judged as declared', async () => {
+    const adopting = (adopt: boolean) => definitions(`theirs-${adopt}.json`, [{ ...entry('THEIRS'), ...(adopt ? { adopt: true } : {}) } as ReturnType<typeof entry>]);
+    const state = async (file: string) => JSON.parse((await streams(['ls', '--json', '--definitions', file])).out.join('\n'))
+      .find((r: { name: string }) => r.name === 'THEIRS').state;
+    expect(await state(adopting(false))).toBe('foreign');
+    expect(await state(adopting(true))).toBe('in sync');
+  });
+
   test('--dist and --store read a store\'s definitions as synthesized into dist/', async () => {
     const rows = JSON.parse((await streams(['ls', '--json', '--dist', path.join(__dirname, '..', '..', 'dist'), '--store', 'events'])).out.join('\n'));
     // The example app's events store, none of whose streams this server has.
@@ -148,10 +157,15 @@ describe('streams info', () => {
     expect(session.exitCode).toBe(ExitCode.OK);
     expect(session.out[0]).toBe('stream PAYMENTS');
     expect(session.out).toContain('    "max_age": "2h",');
-    expect(session.out.slice(-2)).toEqual(['declared: an apply would change', '  max_age 2h -> 1h']);
-    expect((await streams(['info', 'ORDERS', '--definitions', declared])).out.at(-1)).toBe('declared: in sync');
+    // The declared configuration follows the stored one, then what an apply would change.
+    expect(session.out).toContain('declared configuration:');
+    expect(session.out).toContain('    "max_age": "1h",');
+    expect(session.out.slice(-2)).toEqual(['an apply would change', '  max_age 2h -> 1h']);
+    expect((await streams(['info', 'ORDERS', '--definitions', declared])).out.at(-1)).toBe('in sync');
+    expect((await streams(['info', 'NEW', '--definitions', declared])).out.at(-1)).toBe('an apply would create it');
+    expect((await streams(['info', 'THEIRS', '--definitions', declared])).out.at(-1)).toBe('foreign: the store does not manage it');
     const json = JSON.parse((await streams(['info', 'PAYMENTS', '--json', '--definitions', declared])).out.join('\n'));
-    expect(json).toMatchObject({ name: 'PAYMENTS', declared: true, changes: [{ field: 'max_age', from: 2 * HOUR_NS, to: HOUR_NS }] });
+    expect(json).toMatchObject({ name: 'PAYMENTS', declared: { max_age: '1h' }, stored: { max_age: '2h' }, foreign: false, changes: [{ field: 'max_age', from: 2 * HOUR_NS, to: HOUR_NS }] });
     expect(await streams(['info', 'NOWHERE'])).toMatchObject({ exitCode: ExitCode.ERROR, err: ['error: stream "NOWHERE" is neither on the server nor declared'] });
   });
 });
@@ -166,6 +180,14 @@ describe('streams sub', () => {
     expect(session.out).toHaveLength(6);
     const raw = await streams(['sub', 'ORDERS', '--all', '--count', '3', '--raw', '--subject', 'orders.created.*']);
     expect([raw.out, raw.bytes.toString()]).toEqual([[], 'order 1order 2order 3']);
+  });
+
+  test('refuses a work queue, which an ordered consumer cannot read, and a malformed subject, at once', async () => {
+    await jsm.streams.add({ name: 'QUEUE', subjects: ['queue.>'], retention: RetentionPolicy.Workqueue });
+    expect(await streams(['sub', 'QUEUE', '--all'])).toMatchObject({
+      exitCode: ExitCode.ERROR, err: ['error: stream "QUEUE" is a work queue: the server gives its messages to one consumer each, and refuses one that only reads them'],
+    });
+    expect(await streams(['sub', 'ORDERS', '--subject', 'orders..x'])).toMatchObject({ exitCode: ExitCode.ERROR, err: ['error: --subject "orders..x" has an empty token'] });
   });
 
   test('without --all only new messages, until stopped; it leaves no consumer on the server', async () => {
@@ -187,12 +209,34 @@ describe('streams sub', () => {
   });
 });
 
+test('sub --subject on nats-server 2.9.10, which knows one filter subject only', async () => {
+  const old = await startNatsServer({ release: '2.9.10' });
+  const oldNc = await connect({ servers: old.url });
+  try {
+    await (await oldNc.jetstreamManager()).streams.add({ name: 'OLD', subjects: ['old.>'] });
+    for (const subject of ['old.a', 'old.b', 'old.b']) await oldNc.jetstream().publish(subject, codec.encode(subject));
+    const session = await streams(['sub', 'OLD', '--all', '--subject', 'old.b', '--count', '2', '--raw', '--server', old.url]);
+    expect([session.exitCode, session.bytes.toString()]).toEqual([ExitCode.OK, 'old.bold.b']);
+  } finally {
+    await oldNc.close();
+    await old.stop();
+  }
+});
+
 describe('streams dump', () => {
   test('writes every stored payload with --all, then stops', async () => {
     const out = path.join(dir, 'orders.bin');
     const session = await streams(['dump', 'ORDERS', '--all', '--out', out]);
     expect([session.exitCode, session.out]).toEqual([ExitCode.OK, [`wrote 4 payloads (28B) to ${out}`]]);
     expect(fs.readFileSync(out, 'utf8')).toBe('order 1order 2order 3order 4');
+  });
+
+  test('a stream that is not there leaves the output file as it was; a filter matching nothing dumps nothing', async () => {
+    const out = path.join(dir, 'precious.txt');
+    fs.writeFileSync(out, 'precious');
+    expect((await streams(['dump', 'NOPE', '--all', '--out', out])).exitCode).toBe(ExitCode.ERROR);
+    expect(fs.readFileSync(out, 'utf8')).toBe('precious');
+    expect((await streams(['dump', 'ORDERS', '--all', '--subject', 'orders.none', '--out', out])).out).toEqual([`wrote 0 payloads (0B) to ${out}`]);
   });
 
   test('--pcap joins payloads of pcap records into one pcap file with one global header, which a pcap parser reads back', async () => {
@@ -208,14 +252,15 @@ describe('streams dump', () => {
     };
     const globalHeader = Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex');
     const js = nc.jetstream();
-    // A capture agent's whole capture, bare records (two in one message), and something else.
+    // A header alone, a capture agent's whole capture, bare records (two in one message), and something else.
+    await js.publish('capture.eth0', globalHeader);
     await js.publish('capture.eth0', Buffer.concat([globalHeader, record(1)]));
     await js.publish('capture.eth0', Buffer.concat([record(2), record(3)]));
     await js.publish('capture.eth0', codec.encode('not a capture'));
     await js.publish('capture.eth0', record(4));
     const out = path.join(dir, 'capture.pcap');
     const session = await streams(['dump', 'CAPTURE', '--all', '--pcap', '--out', out]);
-    expect(session.out).toEqual([`wrote 3 payloads (${24 + [1, 2, 3, 4].reduce((sum, n) => sum + 16 + 60 + n, 0)}B) to ${out}; skipped 1 that is not pcap records`]);
+    expect(session.out).toEqual([`wrote 4 payloads (${24 + [1, 2, 3, 4].reduce((sum, n) => sum + 16 + 60 + n, 0)}B) to ${out}; skipped 1 that is not pcap records of the file's format`]);
     const parsed = await new Promise<{ headers: number; packets: Array<{ seconds: number; data: Buffer }> }>((resolve, reject) => {
       const parser = pcapParser.parse(out);
       const result = { headers: 0, packets: [] as Array<{ seconds: number; data: Buffer }> };
@@ -255,6 +300,29 @@ describe('streams rm', () => {
     await expect(jsm.streams.info('GONE')).rejects.toThrow('stream not found');
     const record = decodeOwnership((await (await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { bindOnly: true })).get(STORE))?.string() ?? '', STORE);
     expect([...record.managed.keys()].sort()).toEqual(['ORDERS', 'PAYMENTS']);
+  });
+
+  test('never deletes the ownership or the lock bucket, not even with --force', async () => {
+    expect(await streams(['rm', 'KV_jetstream-cdk8s', '--force', '--yes'])).toMatchObject({
+      exitCode: 3, err: ['refused: stream "KV_jetstream-cdk8s" holds every store\'s ownership records: never deleted, not even with --force'],
+    });
+    expect((await jsm.streams.info('KV_jetstream-cdk8s')).config.name).toBe('KV_jetstream-cdk8s');
+  });
+
+  test('asks on the terminal: "y" or "yes" deletes, anything else or no answer does not', async () => {
+    const answer = async (typed: string | undefined) => {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      const asked = ask('delete? [y/N] ', input, output);
+      if (typed === undefined) input.end();
+      else input.write(typed);
+      return asked;
+    };
+    expect(await answer('y\n')).toBe(true);
+    expect(await answer('YES\n')).toBe(true);
+    expect(await answer('n\n')).toBe(false);
+    expect(await answer('yess\n')).toBe(false);
+    expect(await answer(undefined)).toBe(false);
   });
 
   test('--force with --yes deletes a foreign stream without asking', async () => {
