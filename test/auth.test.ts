@@ -23,8 +23,8 @@ import {
   streamPublisherPermissions,
 } from '../src/auth';
 import { renderNatsConfig } from '../src/nats-config';
-import { toJetStreamConfig } from '../src/stream-definition';
 import { StreamStore } from '../src/stream-store';
+import { declaredStreams } from './support/streams-document';
 import { formatProblem } from '../src/problems';
 import { subjectsOverlap } from '../src/subjects';
 import { DEFAULT_NATS_SERVER_VERSION } from '../src/versions';
@@ -144,6 +144,8 @@ const PUSH_CONSUMER = consumerPermissions(PUSH);
 const REPORT_BYTES = 8 * 256 * 1024;
 /** A key-value bucket and an object store as the library declares them. */
 const BUCKET = 'config';
+/** The store that declares them. */
+const BUCKETS_STORE = 'grants';
 const OBJECTS = 'files';
 const KV_READER = keyValuePermissions(BUCKET, false);
 const KV_WRITER = keyValuePermissions(BUCKET, true);
@@ -203,12 +205,8 @@ describe('users', () => {
     for (let i = 0; i < BULK.count; i++) await js.publish('orders.bulk', new Uint8Array(BULK.bytes));
     await adminJsm.consumers.add(ORDERS.name, declaredConsumerConfig({ durable_name: PULL.name, filter_subject: 'orders.granted' }) as never);
     const seed = admin.jetstream();
-    // The bucket and the object store with the stream configurations the library declares.
-    const chart = new Chart(Testing.app(), 'grants');
-    const store = new StreamStore(chart, STORE);
-    for (const stream of [store.addKeyValue('config', { history: 5 }).stream, store.addObjectStore('files').stream]) {
-      await adminJsm.streams.add(toJetStreamConfig(stream.definition) as never);
-    }
+    // The bucket and the object store, declared with the library and created by the apply program.
+    expect((await applyBuckets()).exitCode).toBe(ExitCode.OK);
     const kv = await seed.views.kv(BUCKET, { bindOnly: true, allow_direct: true });
     await kv.put('greeting', codec.encode('hello'));
     // Five revisions of a large value: reading their history needs flow control.
@@ -220,6 +218,22 @@ describe('users', () => {
     await admin?.close();
     await server?.stop();
   });
+
+  /** Runs the apply program, as the admin, on a store declaring the bucket and the object store the grants read and write. */
+  async function applyBuckets(): Promise<{ exitCode: ExitCode; out: string[] }> {
+    const chart = new Chart(Testing.app(), 'grants');
+    const store = new StreamStore(chart, BUCKETS_STORE);
+    store.addKeyValue(BUCKET, { history: 5 });
+    store.addObjectStore(OBJECTS);
+    const definitions = path.join(makeTempDir(), 'streams.json');
+    fs.writeFileSync(definitions, JSON.stringify({ ...declaredStreams(Testing.synth(chart), BUCKETS_STORE), generation: 0 }));
+    const out: string[] = [];
+    const { exitCode } = await runApply(
+      { command: 'apply', server: server.url, definitions, waitMs: 5_000, concurrency: 4, ownerReplicas: 1, lockTtlMs: 30_000, auth: { user: 'admin', password: PASSWORDS.get('admin') } },
+      { out: (line) => out.push(line), err: (line) => out.push(line) },
+    );
+    return { exitCode, out };
+  }
 
   function connectAs(user: string, options: { inboxPrefix?: string } = {}): Promise<NatsConnection> {
     return connect({ servers: server.url, user, pass: PASSWORDS.get(user), reconnect: false, timeout: REQUEST_TIMEOUT_MS, ...options });
@@ -666,6 +680,14 @@ describe('users', () => {
       '$JS.API.CONSUMER.MSG.NEXT.ORDERS.other-app', `$JS.API.CONSUMER.DELETE.ORDERS.${PULL.name}`,
     ]);
     expect((await adminJsm.consumers.info(ORDERS.name, 'other-app')).name).toBe('other-app');
+  });
+
+  test('the program made the bucket and the object store the grants use; after they were written and read, a second run changes nothing', async () => {
+    const again = await applyBuckets();
+    expect(again.exitCode).toBe(ExitCode.OK);
+    expect(again.out.filter((line) => /^\[\d+\/\d+\]/.test(line)).map((line) => line.replace(/^\[\d+\/\d+\] /, '')).sort())
+      .toEqual(expect.arrayContaining(['unchanged KV_config', 'unchanged OBJ_files']));
+    expect(again.out.some((line) => line.startsWith('ownership record'))).toBe(false);
   });
 
   test('a bucket reader reads and cannot write; a writer writes; an object store reader reads and cannot put', async () => {
