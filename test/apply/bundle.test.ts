@@ -1,4 +1,5 @@
 import { spawn } from 'child_process';
+import { connect } from 'nats';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseStreamsDocument } from '../../src/apply/definitions';
@@ -136,4 +137,48 @@ test('--help prints the usage', async () => {
   const result = await runBundle(['--help']);
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/^Usage: jetstream-cdk8s <plan\|apply\|repair> \[options\]/);
+});
+
+describe('the streams commands as a process', () => {
+  /** Starts the bundle with `args`; `input` goes to its stdin. */
+  function startBundle(args: string[], input?: string) {
+    const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', NATS_URL: server.url } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    if (input !== undefined) child.stdin.end(input);
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }));
+    return { child, done };
+  }
+
+  test('streams --help prints its usage', async () => {
+    const { code, stdout } = await startBundle(['streams', '--help']).done;
+    expect([code, stdout.split('\n')[0]]).toEqual([0, 'Usage: jetstream-cdk8s streams <ls|info|sub|dump|rm> [NAME] [options]']);
+  });
+
+  test('sub ends cleanly on Ctrl-C (SIGINT), and its consumer goes with it; rm deletes after a "y" on stdin', async () => {
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: 'SIGNALLED', subjects: ['signalled.>'] });
+      const consumers = async () => (await jsm.streams.info('SIGNALLED')).state.consumer_count;
+      const sub = startBundle(['streams', 'sub', 'SIGNALLED']);
+      for (let i = 0; i < 250 && (await consumers()) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await consumers()).toBe(1);
+      sub.child.kill('SIGINT');
+      expect((await sub.done).code).toBe(0);
+      expect(await consumers()).toBe(0);
+
+      const rm = await startBundle(['streams', 'rm', 'SIGNALLED', '--force'], 'y\n').done;
+      expect([rm.code, rm.stdout.trim(), rm.stderr]).toEqual([0, 'deleted stream "SIGNALLED" (0 messages)', 'delete stream "SIGNALLED" and its 0 messages? [y/N] ']);
+      await expect(jsm.streams.info('SIGNALLED')).rejects.toThrow('stream not found');
+    } finally {
+      await nc.close();
+    }
+  });
 });
