@@ -9,17 +9,37 @@ const MIN_HEARTBEAT_MS = 100;
 /** The server's pattern for a priority group name. */
 const PRIORITY_GROUP = /^[a-zA-Z0-9/_=-]{1,16}$/;
 
+/** Adds one problem: the prop, its value as people read it, and the rule it breaks. */
+type AddProblem = (field: string, value: string, rule: string) => void;
+
 /** Every rule one resolved consumer breaks, on its own and against its stream and release. */
 export function consumerProblems(options: ConsumerOptions, def: ConsumerDefinition, stream: StreamDefinition, version: NatsServerVersion): Problem[] {
   const problems: Problem[] = [];
-  const add = (field: string, value: string, rule: string) => problems.push({ field, value, rule });
+  const add: AddProblem = (field, value, rule) => problems.push({ field, value, rule });
   const { config } = def;
-  const push = config.deliver_subject !== undefined;
   const ofStream = `stream "${stream.name}"`;
-
   const nameProblem = streamNameProblem(def.name);
   if (nameProblem) add('name', showValue(def.name), nameProblem);
 
+  startProblems(config, add);
+  acknowledgementProblems(options, config, version, add);
+  filterProblems(config, stream, version, add);
+  streamBoundProblems(config, stream, add);
+  if (config.deliver_subject !== undefined) pushProblems(options, config, stream, add);
+  else pullProblems(options, config, add);
+
+  for (const { field, needs } of consumerFieldsNewerThan(config, version.version)) {
+    add(CONSUMER_PROPS[field] ?? field, showValue((config as unknown as Record<string, unknown>)[field]), `needs NATS server ${needs} or newer; ${ofStream} runs on ${version.version}`);
+  }
+  if (config.priority_policy === PriorityPolicy.PRIORITIZED && version.atLeast('2.11.0') && !version.atLeast('2.12.0')) {
+    add('priorityPolicy', '"prioritized"', `needs NATS server 2.12.0 or newer; ${ofStream} runs on ${version.version}`);
+  }
+  return problems;
+}
+
+
+/** Where the consumer starts, and when it is paused: each policy with its time or sequence, and times as RFC 3339. */
+function startProblems(config: JetStreamConsumerConfig, add: AddProblem): void {
   const policy = config.deliver_policy;
   if (config.opt_start_seq !== undefined && policy !== DeliverPolicy.BY_START_SEQUENCE) {
     add('startSequence', String(config.opt_start_seq), `needs deliverPolicy "${DeliverPolicy.BY_START_SEQUENCE}", not "${policy}"`);
@@ -36,7 +56,10 @@ export function consumerProblems(options: ConsumerOptions, def: ConsumerDefiniti
   if (config.pause_until !== undefined && !isRfc3339(config.pause_until)) {
     add('pauseUntil', showValue(config.pause_until), 'must be an RFC 3339 time such as "2026-01-01T00:00:00Z"');
   }
+}
 
+/** Acknowledgements: the ack wait, the pending limit and the backoff, by release. */
+function acknowledgementProblems(options: ConsumerOptions, config: JetStreamConsumerConfig, version: NatsServerVersion, add: AddProblem): void {
   const acks = config.ack_policy !== AckPolicy.NONE;
   if (acks && options.ackWait !== undefined && config.ack_wait === undefined) {
     add('ackWait', showValue(options.ackWait), 'must be longer than 0: the server takes 0 for its default 30s');
@@ -59,7 +82,11 @@ export function consumerProblems(options: ConsumerOptions, def: ConsumerDefiniti
       add('backoff', formatList(config.backoff), `has ${count} entries, more than maxDeliver ${config.max_deliver} allows`);
     }
   }
+}
 
+/** Filter subjects: well-formed, within the stream's subjects and apart from each other, as each release requires. */
+function filterProblems(config: JetStreamConsumerConfig, stream: StreamDefinition, version: NatsServerVersion, add: AddProblem): void {
+  const ofStream = `stream "${stream.name}"`;
   const checkedFilters = [config.filter_subject, ...(config.filter_subjects ?? [])].filter((f): f is string => f !== undefined);
   const fieldOf = (i: number) => `filterSubjects[${i}]`;
   // A mirror's or a transformed stream's stored subjects are not its declared ones: only the form is checked.
@@ -87,7 +114,12 @@ export function consumerProblems(options: ConsumerOptions, def: ConsumerDefiniti
       }
     });
   });
+}
 
+/** What the stream bounds: replicas, its consumer limits, and on a work queue, acks and where to start. */
+function streamBoundProblems(config: JetStreamConsumerConfig, stream: StreamDefinition, add: AddProblem): void {
+  const ofStream = `stream "${stream.name}"`;
+  const policy = config.deliver_policy;
   if (config.num_replicas > stream.replicas) {
     add('replicas', String(config.num_replicas), `exceeds the ${stream.replicas} replica(s) of ${ofStream}`);
   } else if (config.num_replicas !== 0 && config.num_replicas !== stream.replicas && stream.retention !== Retention.LIMITS) {
@@ -104,20 +136,9 @@ export function consumerProblems(options: ConsumerOptions, def: ConsumerDefiniti
     if (config.ack_policy !== AckPolicy.EXPLICIT) add('ackPolicy', showValue(config.ack_policy), `must be "explicit": ${ofStream} is a work queue`);
     if (policy !== DeliverPolicy.ALL) add('deliverPolicy', showValue(policy), `must be "all": ${ofStream} is a work queue`);
   }
-
-  if (push) pushProblems(options, config, stream, add);
-  else pullProblems(options, config, add);
-
-  for (const { field, needs } of consumerFieldsNewerThan(config, version.version)) {
-    add(CONSUMER_PROPS[field] ?? field, showValue((config as unknown as Record<string, unknown>)[field]), `needs NATS server ${needs} or newer; ${ofStream} runs on ${version.version}`);
-  }
-  if (config.priority_policy === PriorityPolicy.PRIORITIZED && version.atLeast('2.11.0') && !version.atLeast('2.12.0')) {
-    add('priorityPolicy', '"prioritized"', `needs NATS server 2.12.0 or newer; ${ofStream} runs on ${version.version}`);
-  }
-  return problems;
 }
 
-function pushProblems(options: ConsumerOptions, config: JetStreamConsumerConfig, stream: StreamDefinition, add: (field: string, value: string, rule: string) => void): void {
+function pushProblems(options: ConsumerOptions, config: JetStreamConsumerConfig, stream: StreamDefinition, add: AddProblem): void {
   const subject = config.deliver_subject as string;
   const checked = checkSubject(subject);
   if ('problem' in checked) add('deliverSubject', showValue(subject), checked.problem);
@@ -140,7 +161,7 @@ function pushProblems(options: ConsumerOptions, config: JetStreamConsumerConfig,
   }
 }
 
-function pullProblems(options: ConsumerOptions, config: JetStreamConsumerConfig, add: (field: string, value: string, rule: string) => void): void {
+function pullProblems(options: ConsumerOptions, config: JetStreamConsumerConfig, add: AddProblem): void {
   const pushOnly = 'is for push consumers: set deliverSubject';
   if (options.deliverGroup !== undefined) add('deliverGroup', showValue(options.deliverGroup), pushOnly);
   if (options.flowControl !== undefined) add('flowControl', String(options.flowControl), pushOnly);
