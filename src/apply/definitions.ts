@@ -233,30 +233,29 @@ function requiredAsField(problem: Problem): Problem {
 function nameProblems(data: unknown): Problem[] {
   const streams = (data as { streams?: unknown } | null)?.streams;
   if (!Array.isArray(streams)) return [];
+  const entries = streams as Array<{ config?: { name?: unknown }; consumers?: unknown } | null>;
+  return [
+    ...namedOnceProblems(entries.map((stream) => stream?.config?.name), (i) => `streams[${i}].config.name`, (i) => `streams[${i}]`),
+    ...entries.flatMap((stream, i) => (Array.isArray(stream?.consumers)
+      ? namedOnceProblems(
+        stream.consumers.map((consumer: { config?: { durable_name?: unknown } } | null) => consumer?.config?.durable_name),
+        (j) => `streams[${i}].consumers[${j}].config.durable_name`, (j) => `consumers[${j}] of the stream`,
+      )
+      : [])),
+  ];
+}
+
+/** Each string name as strict as the server's, and none given twice; `field` names each, `declaredBy` the first of a repeated one. */
+function namedOnceProblems(names: readonly unknown[], field: (i: number) => string, declaredBy: (i: number) => string): Problem[] {
   const problems: Problem[] = [];
   const firstIndex = new Map<string, number>();
-  streams.forEach((stream: { config?: { name?: unknown }; consumers?: unknown } | null, i) => {
-    const name = stream?.config?.name;
-    if (typeof name === 'string') {
-      const field = `streams[${i}].config.name`;
-      const invalid = streamNameProblem(name);
-      const first = firstIndex.get(name);
-      if (invalid) problems.push({ field, value: showValue(name), rule: invalid });
-      else if (first !== undefined) problems.push({ field, value: showValue(name), rule: `is already declared by streams[${first}]` });
-      else firstIndex.set(name, i);
-    }
-    if (!Array.isArray(stream?.consumers)) return;
-    const firstConsumer = new Map<string, number>();
-    stream.consumers.forEach((consumer: { config?: { durable_name?: unknown } } | null, j) => {
-      const durable = consumer?.config?.durable_name;
-      if (typeof durable !== 'string') return;
-      const field = `streams[${i}].consumers[${j}].config.durable_name`;
-      const invalid = streamNameProblem(durable);
-      const first = firstConsumer.get(durable);
-      if (invalid) problems.push({ field, value: showValue(durable), rule: invalid });
-      else if (first !== undefined) problems.push({ field, value: showValue(durable), rule: `is already declared by consumers[${first}] of the stream` });
-      else firstConsumer.set(durable, j);
-    });
+  names.forEach((name, i) => {
+    if (typeof name !== 'string') return;
+    const invalid = streamNameProblem(name);
+    const first = firstIndex.get(name);
+    if (invalid) problems.push({ field: field(i), value: showValue(name), rule: invalid });
+    else if (first !== undefined) problems.push({ field: field(i), value: showValue(name), rule: `is already declared by ${declaredBy(first)}` });
+    else firstIndex.set(name, i);
   });
   return problems;
 }
