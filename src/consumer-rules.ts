@@ -87,7 +87,7 @@ function acknowledgementProblems(options: ConsumerOptions, config: JetStreamCons
 /** Filter subjects: well-formed, within the stream's subjects and apart from each other, as each release requires. */
 function filterProblems(config: JetStreamConsumerConfig, stream: StreamDefinition, version: NatsServerVersion, add: AddProblem): void {
   const ofStream = `stream "${stream.name}"`;
-  const checkedFilters = [config.filter_subject, ...(config.filter_subjects ?? [])].filter((f): f is string => f !== undefined);
+  const checkedFilters = consumerFilters(config);
   const fieldOf = (i: number) => `filterSubjects[${i}]`;
   // A mirror's or a transformed stream's stored subjects are not its declared ones: only the form is checked.
   // Before 2.12 the server refuses filters that share any subject; from 2.12 only one inside another.
@@ -201,14 +201,10 @@ export function streamConsumersProblems(stream: StreamDefinition, consumers: rea
     else seen.set(consumer.name, i);
   });
   if (stream.retention !== Retention.WORK_QUEUE) return problems;
-  const filtersOf = (c: ConsumerDefinition) => [c.config.filter_subject, ...(c.config.filter_subjects ?? [])].filter((f): f is string => f !== undefined);
   consumers.forEach((consumer, i) => {
     consumers.slice(0, i).forEach((other, j) => {
-      const [mine, theirs] = [filtersOf(consumer), filtersOf(other)];
-      const clash = mine.length === 0 || theirs.length === 0
-        ? (mine.length === 0 ? '(every subject)' : mine[0])
-        : mine.find((f) => theirs.some((t) => 'tokens' in checkSubject(t) && 'tokens' in checkSubject(f) && subjectsOverlap(f, t)));
-      if (clash !== undefined) {
+      const mine = consumerFilters(consumer.config);
+      if (sharedFilter(mine, consumerFilters(other.config)) !== undefined) {
         problems.push({
           field: `consumers[${i}].filterSubjects`, value: mine.length === 0 ? '(every subject)' : showValue(mine),
           rule: `overlaps the filters of consumer "${other.name}" (consumers[${j}]): a work queue gives each subject to one consumer`,
@@ -217,6 +213,24 @@ export function streamConsumersProblems(stream: StreamDefinition, consumers: rea
     });
   });
   return problems;
+}
+
+/** A consumer's filter subjects, from either field; none means every subject of its stream. */
+export function consumerFilters(config: { readonly filter_subject?: unknown; readonly filter_subjects?: unknown }): string[] {
+  const one = typeof config.filter_subject === 'string' && config.filter_subject !== '' ? [config.filter_subject] : [];
+  const many = Array.isArray(config.filter_subjects) ? config.filter_subjects.filter((f): f is string => typeof f === 'string') : [];
+  return [...one, ...many];
+}
+
+/**
+ * The first of `mine` that shares a subject with `theirs`, as a work queue sees two consumers
+ * (no filters is every subject); undefined when they share none. Malformed filters share nothing.
+ */
+export function sharedFilter(mine: readonly string[], theirs: readonly string[]): string | undefined {
+  if (mine.length === 0) return '(every subject)';
+  if (theirs.length === 0) return mine[0];
+  const valid = (subject: string) => 'tokens' in checkSubject(subject);
+  return mine.find((f) => valid(f) && theirs.some((t) => valid(t) && subjectsOverlap(f, t)));
 }
 
 /** Prefixes of the subjects the server answers or routes itself: never a place to deliver to. */

@@ -1,9 +1,9 @@
 import type { JetStreamConsumerConfig } from '../consumer-options';
-import { subjectsOverlap } from '../subjects';
+import { consumerFilters, sharedFilter } from '../consumer-rules';
 import { consumerFieldsNewerThan } from '../versions';
 import { DeclaredConsumer, DeclaredStream } from './definitions';
 import { FieldChange, diffConsumerConfig, formatChange } from './diff';
-import { ManagedEntry, consumerKey, consumerOfKey } from './managed';
+import { ManagedEntry, consumerKey, consumerOfKey, removedFate } from './managed';
 import { NormalizedConsumerConfig } from './normalize';
 
 /** A consumer that exists on the server: its configuration, as {@link normalizeServerConsumerConfig} returns it. */
@@ -113,12 +113,11 @@ function removedConsumers(input: ConsumerPlanInput, declaredKeys: ReadonlySet<st
     if (streamAction.get(stream) === 'delete' || !input.server.get(stream)?.has(consumer)) continue;
     const base = { kind: 'consumer' as const, name: key, stream, consumer, changes: [], reasons: [], adopt: false };
     const onServer = input.streams.get(stream);
-    if (managed.retentionPolicy === 'Retain') items.push({ ...base, action: 'orphaned' });
-    else if (input.repair) items.push({ ...base, action: 'orphaned', keptBecause: 'a repair deletes nothing; the apply Job deletes it' });
-    else if (onServer?.config.retention === 'interest' && onServer.state.messages > 0 && !allowsDataLoss.has(stream)) {
+    const fate = removedFate(managed, input.repair);
+    if (fate.action === 'delete' && onServer?.config.retention === 'interest' && onServer.state.messages > 0 && !allowsDataLoss.has(stream)) {
       items.push({ ...base, action: 'refused', reasons: [`deleting it would lose data: the interest stream "${stream}" holds ${onServer.state.messages} messages, `
         + 'and those only this consumer was interested in would be removed; set allowDataLoss on the stream to allow it'] });
-    } else items.push({ ...base, action: 'delete' });
+    } else items.push({ ...base, ...fate });
   }
   return items;
 }
@@ -172,21 +171,13 @@ function withStreamRules(item: ConsumerItem, stream: StreamOnServer | undefined,
   if (item.action !== 'create' && !filtersChange) return item;
   const reasons: string[] = item.action === 'create' && limit !== undefined ? [limit] : [];
   if (stream?.config.retention === 'workqueue' && item.config !== undefined) {
-    const mine = filtersOf(item.config as unknown as Readonly<Record<string, unknown>>);
+    const mine = consumerFilters(item.config);
     for (const [name, other] of staying) {
-      const theirs = filtersOf(other.config);
-      if (mine.length === 0 || theirs.length === 0 || mine.some((f) => theirs.some((t) => subjectsOverlap(f, t)))) {
+      if (sharedFilter(mine, consumerFilters(other.config)) !== undefined) {
         reasons.push(`its filters overlap those of consumer "${name}", which stays on the work-queue stream (orphaned or foreign): `
           + 'a work queue gives each subject to one consumer; delete that consumer first');
       }
     }
   }
   return reasons.length === 0 ? item : { ...item, action: 'refused', reasons, config: undefined };
-}
-
-/** A consumer's filter subjects; none means every subject of its stream. */
-function filtersOf(config: Readonly<Record<string, unknown>>): string[] {
-  const one = typeof config.filter_subject === 'string' && config.filter_subject !== '' ? [config.filter_subject] : [];
-  const many = Array.isArray(config.filter_subjects) ? config.filter_subjects.filter((f): f is string => typeof f === 'string') : [];
-  return [...one, ...many];
 }

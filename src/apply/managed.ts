@@ -19,3 +19,12 @@ export function consumerOfKey(key: string): { readonly stream: string; readonly 
   const slash = key.indexOf('/');
   return slash < 0 ? undefined : { stream: key.slice(0, slash), consumer: key.slice(slash + 1) };
 }
+
+/**
+ * What becomes of a managed stream or consumer that left the app: kept with retention policy
+ * `Retain`; kept by a repair, which deletes nothing; else deleted.
+ */
+export function removedFate(entry: ManagedEntry, repair: boolean): { readonly action: 'orphaned' | 'delete'; readonly keptBecause?: string } {
+  if (entry.retentionPolicy === 'Retain') return { action: 'orphaned' };
+  return repair ? { action: 'orphaned', keptBecause: 'a repair deletes nothing; the apply Job deletes it' } : { action: 'delete' };
+}

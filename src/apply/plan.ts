@@ -6,7 +6,7 @@ import { DeclaredStream } from './definitions';
 import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from './diff';
 import { NormalizedStreamConfig } from './normalize';
 import { ConsumerItem, ServerConsumer, planConsumers } from './consumer-plan';
-import { ManagedEntry } from './managed';
+import { ManagedEntry, removedFate } from './managed';
 
 /** A stream's content as the server's stream info reports it. */
 export interface StreamState {
@@ -203,10 +203,7 @@ export function buildPlan(input: PlanInput): Plan {
   for (const name of input.server.keys()) {
     if (declaredNames.has(name)) continue;
     const managed = input.managed.get(name);
-    if (!managed) items.push({ action: 'foreign', name });
-    else if (managed.retentionPolicy === 'Retain') items.push({ action: 'orphaned', name });
-    else if (input.repair) items.push({ action: 'orphaned', name, keptBecause: 'a repair deletes nothing; the apply Job deletes it' });
-    else items.push({ action: 'delete', name });
+    items.push(managed ? { ...removedFate(managed, input.repair ?? false), name } : { action: 'foreign', name });
   }
   const streams = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
   const consumers = planConsumers({ ...input, streams: input.server, server: input.consumers, repair: input.repair ?? false }, streams);
