@@ -11,12 +11,11 @@ import { consumerOfKey } from './managed';
 import { runPool } from './pool';
 import { STALE_EXIT_CODE } from './names';
 import {
-  ConnectionAuth, JetStreamConnection, PlanWriter, connectJetStream, describeNatsError, isServerRejection, readServerConsumers, readServerStreams,
-  planWriter,
+  ConnectionAuth, JetStreamConnection, PlanWriter, connectJetStream, describeNatsError, isServerRejection, planWriter, readServerConsumers,
 } from './nats-io';
 import {
-  LOCK_STREAM, OWNERSHIP_STREAM, Ownership, OwnershipContent, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites,
-  readOwnership, sameRecord, writeOwnership,
+  Ownership, OwnershipContent, OwnershipRecord, describeOwnershipChange, intendedOwnership, ownershipAfterWrites, readOwnership, readStoreStreams,
+  sameRecord, writeOwnership,
 } from './ownership';
 import { normalizeServerConfig, normalizeServerConsumerConfig } from './normalize';
 import { Plan, PlanExitCode, PlanItem, UpdateItem, buildPlan, hasRefusals, isConsumerItem, pendingChanges, updateWaves } from './plan';
@@ -166,9 +165,7 @@ interface PlannedRun {
  * @throws StaleDefinitions when the record says newer definitions were applied
  */
 async function readAndPlan(connection: JetStreamConnection, document: StreamsDocument, run: DefinitionsVersion, repair: boolean): Promise<PlannedRun> {
-  const server = await readServerStreams(connection);
-  server.delete(LOCK_STREAM);
-  const bucketExists = server.delete(OWNERSHIP_STREAM);
+  const { streams: server, bucketExists } = await readStoreStreams(connection);
   const record = await readOwnership(connection.nc, document.store, bucketExists);
   const stale = staleReason(run, record.applied);
   if (stale !== undefined) throw new StaleDefinitions(stale);

@@ -111,7 +111,6 @@ interface ListPage {
   readonly limit: number;
   /** In a cluster, what the server could not report (a stream or consumer without a leader). */
   readonly missing?: string[] | null;
-  readonly error?: ApiError;
 }
 
 /**
@@ -121,12 +120,7 @@ interface ListPage {
  * @param key the field of a page holding its entries
  */
 async function listAll<T>(connection: JetStreamConnection, subject: string, key: string): Promise<T[]> {
-  const page = async (offset: number): Promise<ListPage> => {
-    const reply = await connection.nc.request(subject, codec.encode({ offset }), { timeout: API_TIMEOUT_MS });
-    const answer = codec.decode(reply.data) as ListPage;
-    if (answer.error) throw new ServerRejection(answer.error);
-    return answer;
-  };
+  const page = (offset: number) => apiRequest<ListPage>(connection.nc, subject, { offset });
   const first = await page(0);
   const offsets: number[] = [];
   for (let offset = first.limit; first.limit > 0 && offset < first.total; offset += first.limit) offsets.push(offset);
@@ -204,10 +198,7 @@ export function planWriter(connection: JetStreamConnection): PlanWriter {
   // The durable API every release has; from 2.10 the action makes a create fail on an existing consumer and an update on a missing one.
   const consumerRequest = async (action: 'create' | 'update', stream: string, config: JetStreamConsumerConfig) => {
     const request = { stream_name: stream, config, ...(compareVersions(serverVersion, '2.10.0') >= 0 ? { action } : {}) };
-    const reply = await nc.request(`$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${config.durable_name}`, codec.encode(request), { timeout: API_TIMEOUT_MS });
-    const answer = codec.decode(reply.data) as { error?: ApiError; config?: Record<string, unknown> };
-    if (answer.error) throw new ServerRejection(answer.error);
-    return answer.config ?? {};
+    return (await apiRequest<ConfigAnswer>(nc, `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${config.durable_name}`, request)).config ?? {};
   };
   const send = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
@@ -222,23 +213,29 @@ export function planWriter(connection: JetStreamConnection): PlanWriter {
     // Not jsm.streams.update: it merges the given configuration into the server's current one
     // (one more request), so a setting removed from the definition, such as a description,
     // would stay. The API request itself replaces the configuration.
-    update: (config) => send(async () => {
-      const reply = await nc.request(`$JS.API.STREAM.UPDATE.${config.name}`, codec.encode(config), { timeout: API_TIMEOUT_MS });
-      const answer = codec.decode(reply.data) as { error?: ApiError; config?: Record<string, unknown> };
-      if (answer.error) throw new ServerRejection(answer.error);
-      return answer.config ?? {};
-    }),
+    update: (config) => send(async () => (await apiRequest<ConfigAnswer>(nc, `$JS.API.STREAM.UPDATE.${config.name}`, config)).config ?? {}),
     delete: (name) => send(async () => { await jsm.streams.delete(name); }),
     createConsumer: (stream, config) => send(() => consumerRequest('create', stream, config)),
     updateConsumer: (stream, config) => send(() => consumerRequest('update', stream, config)),
     pauseConsumer: (stream, name, until) => send(async () => {
-      const reply = await nc.request(`$JS.API.CONSUMER.PAUSE.${stream}.${name}`, codec.encode(until === undefined ? {} : { pause_until: until }), { timeout: API_TIMEOUT_MS });
-      const answer = codec.decode(reply.data) as { error?: ApiError; paused?: boolean; pause_until?: string };
-      if (answer.error) throw new ServerRejection(answer.error);
+      const answer = await apiRequest<{ paused?: boolean; pause_until?: string }>(nc, `$JS.API.CONSUMER.PAUSE.${stream}.${name}`, until === undefined ? {} : { pause_until: until });
       return answer.paused ? { pause_until: answer.pause_until } : {};
     }),
     deleteConsumer: (stream, name) => send(async () => { await jsm.consumers.delete(stream, name); }),
   };
+}
+
+/** The answer of a request that creates or changes something: what the server stored. */
+interface ConfigAnswer {
+  readonly config?: Record<string, unknown>;
+}
+
+/** One JetStream API request and its answer; an error answer is thrown as a {@link ServerRejection}. */
+async function apiRequest<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
+  const reply = await nc.request(subject, codec.encode(body), { timeout: API_TIMEOUT_MS });
+  const answer = codec.decode(reply.data) as T & { error?: ApiError };
+  if (answer.error) throw new ServerRejection(answer.error);
+  return answer;
 }
 
 /** A JetStream API error as the server sends it. */

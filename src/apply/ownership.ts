@@ -4,14 +4,24 @@ import { DeclaredStream } from './definitions';
 import { DefinitionsVersion } from './generation';
 import { isWrongLastSequence } from './lock';
 import { LOCK_BUCKET, MESSAGE_OVERHEAD_BYTES, OWNERSHIP_BUCKET } from './names';
-import { describeNatsError } from './nats-io';
+import { JetStreamConnection, describeNatsError, readServerStreams } from './nats-io';
 import { ManagedEntry, consumerKey, consumerOfKey } from './managed';
-import { Plan } from './plan';
+import { Plan, ServerStream } from './plan';
 import type { ItemResult } from './report';
 
 /** The buckets' own streams: never planned, never touched. */
 export const OWNERSHIP_STREAM = `KV_${OWNERSHIP_BUCKET}`;
 export const LOCK_STREAM = `KV_${LOCK_BUCKET}`;
+
+/**
+ * The streams on the server but the ownership and lock buckets', which are never planned or
+ * listed, and whether the ownership bucket exists (the store's record can only be read then).
+ */
+export async function readStoreStreams(connection: JetStreamConnection): Promise<{ streams: Map<string, ServerStream>; bucketExists: boolean }> {
+  const streams = await readServerStreams(connection);
+  streams.delete(LOCK_STREAM);
+  return { streams, bucketExists: streams.delete(OWNERSHIP_STREAM) };
+}
 
 /** Streams a store manages, by name. */
 export type Ownership = ReadonlyMap<string, ManagedEntry>;

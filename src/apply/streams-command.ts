@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as os from 'os';
-import { DeliverPolicy, JsMsg, RetentionPolicy } from 'nats';
+import { DeliverPolicy, JsMsg, RetentionPolicy, StreamConfig } from 'nats';
 import { checkSubject } from '../subjects';
 import { formatBytesReadable } from '../units';
 import { ApplyIO } from './apply';
@@ -8,10 +8,9 @@ import { StreamsDocument, parseStreamsDocuments } from './definitions';
 import { ConnectionData, distDefinitionsFiles, readConnectionConfigMap, readDefinitionsFiles } from './definitions-files';
 import { takeStoreLock } from './lock';
 import { consumerOfKey } from './managed';
-import { JetStreamConnection, connectJetStream, describeNatsError, readServerStreams } from './nats-io';
-import { LOCK_STREAM, OWNERSHIP_STREAM, readOwnership, writeOwnership } from './ownership';
+import { JetStreamConnection, connectJetStream, describeNatsError } from './nats-io';
+import { LOCK_STREAM, OWNERSHIP_STREAM, readOwnership, readStoreStreams, writeOwnership } from './ownership';
 import { PcapWriter } from './pcap';
-import type { ServerStream } from './plan';
 import { StoreView, streamDetail, streamDetailLines, streamRows, streamTable } from './stream-listing';
 import { StreamsRequest } from './streams-cli';
 
@@ -78,13 +77,6 @@ function checkCredentials(data: ConnectionData, request: StreamsRequest): void {
   }
 }
 
-/** The streams on the server but the ownership and lock buckets'. */
-async function userStreams(connection: JetStreamConnection): Promise<{ streams: Map<string, ServerStream>; bucketExists: boolean }> {
-  const streams = await readServerStreams(connection);
-  streams.delete(LOCK_STREAM);
-  return { streams, bucketExists: streams.delete(OWNERSHIP_STREAM) };
-}
-
 function readDefinitions(request: StreamsRequest): StreamsDocument | undefined {
   const source = request.definitions;
   if (source === undefined) return undefined;
@@ -100,7 +92,7 @@ async function storeView(connection: JetStreamConnection, request: StreamsReques
 }
 
 async function list(connection: JetStreamConnection, request: StreamsRequest, io: StreamsIO): Promise<StreamsExitCode> {
-  const { streams, bucketExists } = await userStreams(connection);
+  const { streams, bucketExists } = await readStoreStreams(connection);
   const rows = streamRows(streams, (await storeView(connection, request, bucketExists))?.view);
   if (request.json) io.out(JSON.stringify(rows, null, 2));
   else for (const line of streamTable(rows)) io.out(line);
@@ -109,7 +101,7 @@ async function list(connection: JetStreamConnection, request: StreamsRequest, io
 
 async function info(connection: JetStreamConnection, request: StreamsRequest, io: StreamsIO): Promise<StreamsExitCode> {
   const name = request.stream as string;
-  const { streams, bucketExists } = await userStreams(connection);
+  const { streams, bucketExists } = await readStoreStreams(connection);
   const detail = streamDetail(name, streams, (await storeView(connection, request, bucketExists))?.view);
   if (detail === undefined) throw new Error(`stream "${name}" is neither on the server nor declared`);
   if (request.json) io.out(JSON.stringify(detail, null, 2));
@@ -120,14 +112,13 @@ async function info(connection: JetStreamConnection, request: StreamsRequest, io
 /**
  * The stream's messages through an ordered consumer (an ephemeral one the client recreates as
  * needed, so nothing stays on the server): new ones, or with `--all` every stored one; until
- * `stop`, `--count`, or with `until` saying so after a message.
+ * `stop`, `--count`, or with `until` saying so after a message. `config` is the stream's, as its caller read it.
  */
 async function consume(
-  connection: JetStreamConnection, request: StreamsRequest, stop: AbortSignal | undefined,
+  connection: JetStreamConnection, request: StreamsRequest, config: StreamConfig, stop: AbortSignal | undefined,
   each: (message: JsMsg) => void, until: (message: JsMsg) => boolean = () => false,
 ): Promise<number> {
   const name = request.stream as string;
-  const config = (await connection.jsm.streams.info(name)).config;
   // What the server refuses an ordered consumer for: nats.js would retry it, silently, for minutes.
   if (config.retention === RetentionPolicy.Workqueue) {
     throw new Error(`stream "${name}" is a work queue: the server gives its messages to one consumer each, and refuses one that only reads them`);
@@ -166,7 +157,7 @@ async function consume(
 }
 
 async function subscribe(connection: JetStreamConnection, request: StreamsRequest, io: StreamsIO, stop?: AbortSignal): Promise<StreamsExitCode> {
-  await consume(connection, request, stop, (message) => {
+  await consume(connection, request, (await connection.jsm.streams.info(request.stream as string)).config, stop, (message) => {
     if (request.raw) {
       io.write(message.data);
       return;
@@ -195,7 +186,7 @@ async function dump(connection: JetStreamConnection, request: StreamsRequest, io
   };
   try {
     if (!empty) {
-      await consume(connection, request, stop, (message) => {
+      await consume(connection, request, stored.config, stop, (message) => {
         const chunks = pcap === undefined ? [message.data] : pcap.add(message.data);
         if (chunks === undefined) skipped++;
         else {
@@ -225,7 +216,7 @@ async function remove(connection: JetStreamConnection, request: StreamsRequest, 
     return StreamsExitCode.REFUSED;
   }
   // From the stream list, which the Job's user may read (not stream info).
-  const { streams, bucketExists } = await userStreams(connection);
+  const { streams, bucketExists } = await readStoreStreams(connection);
   const found = streams.get(name);
   if (found === undefined) throw new Error(`stream "${name}" is not on the server`);
   const messages = found.state.messages;
