@@ -2,10 +2,8 @@ import { Construct } from 'constructs';
 import { Permissions, keyValuePermissions } from './auth';
 import { showValue } from './problems';
 import { Stream } from './stream';
-import { StreamView } from './stream-view';
-import {
-  Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRepublish, StreamRetentionPolicy, UNLIMITED,
-} from './stream-definition';
+import { StreamView, StreamViewProps, streamViewOptions } from './stream-view';
+import { StreamRepublish } from './stream-definition';
 import type { StreamSource } from './stream-sources';
 import type { IStreamStore } from './stream-store';
 import type { DurationInput, SizeInput } from './units';
@@ -16,57 +14,22 @@ export const BUCKET_NAME = /^[-\w]+$/;
 const MAX_HISTORY = 64;
 
 /** Everything that defines one key-value bucket; `KeyValue` and `StreamStore.addKeyValue` take these. */
-export interface KeyValueOptions {
+export interface KeyValueOptions extends StreamViewProps {
   /**
    * The bucket name: letters, digits, `_` and `-`. Its stream is `KV_<bucket>`, on `$KV.<bucket>.>`.
    * @default - the construct id
    */
   readonly bucket?: string;
   /**
-   * A description shown by `nats kv info`.
-   * @default - none
-   */
-  readonly description?: string;
-  /**
    * Revisions kept per key, 1 to 64.
    * @default 1
    */
   readonly history?: number;
   /**
-   * How long a value lives: a cdk8s `Duration` or a Go duration string such as "24h".
-   * @default - values never expire
-   */
-  readonly ttl?: DurationInput;
-  /**
    * Largest value the bucket accepts.
    * @default - the store's default for a stream's max message size, else its limit, else unlimited
    */
   readonly maxValueSize?: SizeInput;
-  /**
-   * Most bytes the bucket holds; a full bucket refuses new values.
-   * @default - the store's default for a stream's max bytes, else its limit, else unlimited
-   */
-  readonly maxBytes?: SizeInput;
-  /**
-   * File or memory storage.
-   * @default StorageType.FILE
-   */
-  readonly storage?: StorageType;
-  /**
-   * Copies of the bucket across the store's servers: 1, 3 or 5.
-   * @default 1
-   */
-  readonly replicas?: number;
-  /**
-   * Compress the bucket on disk with S2 (NATS 2.10+).
-   * @default false
-   */
-  readonly compression?: boolean;
-  /**
-   * Where the bucket's replicas go in a NATS cluster.
-   * @default - wherever the server places it
-   */
-  readonly placement?: StreamPlacement;
   /**
    * Also publish every stored value to another subject.
    * @default - none
@@ -83,32 +46,11 @@ export interface KeyValueOptions {
    */
   readonly sources?: KeyValue[];
   /**
-   * Free-form string metadata kept with the bucket (NATS 2.10+).
-   * @default - none
-   */
-  readonly metadata?: Record<string, string>;
-  /**
    * When a value expires by `ttl`, leave a marker that lives this long, so watchers see the key go
    * (NATS 2.11+).
    * @default - no markers
    */
   readonly limitMarkerTtl?: DurationInput;
-  /**
-   * What happens to the bucket when it is removed from the app.
-   * @default StreamRetentionPolicy.RETAIN
-   */
-  readonly retentionPolicy?: StreamRetentionPolicy;
-  /**
-   * Let the post-deploy Job apply changes that drop values (a lower history or a shorter ttl on a
-   * bucket holding values); without it the Job refuses them.
-   * @default false
-   */
-  readonly allowDataLoss?: boolean;
-  /**
-   * Let the post-deploy Job take over a bucket of this name it did not create.
-   * @default false
-   */
-  readonly adopt?: boolean;
 }
 
 /** Props of `KeyValue`: the bucket's options and the store that hosts it. */
@@ -147,31 +89,17 @@ export class KeyValue extends StreamView {
       subjectTransforms: [{ source: `$KV.${origin.bucket}.>`, destination: `$KV.${this.bucket}.>` }],
     }));
     this.stream = new Stream(this, 'Stream', {
+      ...streamViewOptions(props),
       store: props.store,
       name: `KV_${this.bucket}`,
       subjects: mirror === undefined ? [`$KV.${this.bucket}.>`] : undefined,
-      description: props.description,
       maxMsgsPerSubject: props.history ?? 1,
-      maxAge: props.ttl ?? 0,
-      maxMsgs: UNLIMITED,
       maxMsgSize: props.maxValueSize,
-      maxBytes: props.maxBytes,
-      storage: props.storage,
-      replicas: props.replicas,
-      compression: props.compression ? Compression.S2 : undefined,
-      placement: props.placement,
       republish: props.republish,
       mirror,
       sources,
-      metadata: props.metadata,
-      discard: DiscardPolicy.NEW,
       denyDelete: true,
-      allowRollup: true,
-      allowDirect: true,
       ...(props.limitMarkerTtl !== undefined ? { allowMsgTtl: true, subjectDeleteMarkerTtl: props.limitMarkerTtl } : {}),
-      retentionPolicy: props.retentionPolicy,
-      allowDataLoss: props.allowDataLoss,
-      adopt: props.adopt,
     });
   }
 

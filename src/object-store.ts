@@ -2,77 +2,21 @@ import { Construct } from 'constructs';
 import { Permissions, objectStorePermissions } from './auth';
 import { bucketProblems } from './key-value';
 import { Stream } from './stream';
-import { StreamView } from './stream-view';
-import { Compression, DiscardPolicy, StorageType, StreamPlacement, StreamRetentionPolicy, UNLIMITED } from './stream-definition';
+import { StreamView, StreamViewProps, streamViewOptions } from './stream-view';
+import { UNLIMITED } from './stream-definition';
 import type { IStreamStore } from './stream-store';
-import { DurationInput, SizeInput, formatBytes } from './units';
+import { formatBytes } from './units';
 
 /** The chunk size of nats.js and nats.go object stores. */
 const CLIENT_CHUNK_BYTES = 128 * 1024;
 
 /** Everything that defines one object store; `ObjectStore` and `StreamStore.addObjectStore` take these. */
-export interface ObjectStoreOptions {
+export interface ObjectStoreOptions extends StreamViewProps {
   /**
    * The object store name: letters, digits, `_` and `-`. Its stream is `OBJ_<name>`, on `$O.<name>.C.>` and `$O.<name>.M.>`.
    * @default - the construct id
    */
   readonly name?: string;
-  /**
-   * A description shown by `nats object info`.
-   * @default - none
-   */
-  readonly description?: string;
-  /**
-   * How long an object lives.
-   * @default - objects never expire
-   */
-  readonly ttl?: DurationInput;
-  /**
-   * Most bytes the store holds, chunks and metadata; a full store refuses new objects.
-   * @default - the store's default for a stream's max bytes, else its limit, else unlimited
-   */
-  readonly maxBytes?: SizeInput;
-  /**
-   * File or memory storage.
-   * @default StorageType.FILE
-   */
-  readonly storage?: StorageType;
-  /**
-   * Copies across the store's servers: 1, 3 or 5.
-   * @default 1
-   */
-  readonly replicas?: number;
-  /**
-   * Compress the objects on disk with S2 (NATS 2.10+).
-   * @default false
-   */
-  readonly compression?: boolean;
-  /**
-   * Where the replicas go in a NATS cluster.
-   * @default - wherever the server places it
-   */
-  readonly placement?: StreamPlacement;
-  /**
-   * Free-form string metadata kept with the object store (NATS 2.10+).
-   * @default - none
-   */
-  readonly metadata?: Record<string, string>;
-  /**
-   * What happens to the object store when it is removed from the app.
-   * @default StreamRetentionPolicy.RETAIN
-   */
-  readonly retentionPolicy?: StreamRetentionPolicy;
-  /**
-   * Let the post-deploy Job apply changes that drop objects (a shorter ttl on a store holding
-   * objects); without it the Job refuses them.
-   * @default false
-   */
-  readonly allowDataLoss?: boolean;
-  /**
-   * Let the post-deploy Job take over an object store of this name it did not create.
-   * @default false
-   */
-  readonly adopt?: boolean;
 }
 
 /** Props of `ObjectStore`: its options and the store that hosts it. */
@@ -101,24 +45,10 @@ export class ObjectStore extends StreamView {
     const problems = bucketProblems('name', this.name);
     this.node.addValidation({ validate: () => [...problems, ...this.chunkProblems()].map((p) => `object store "${this.name}": ${p}`) });
     this.stream = new Stream(this, 'Stream', {
+      ...streamViewOptions(props),
       store: props.store,
       name: `OBJ_${this.name}`,
       subjects: [`$O.${this.name}.C.>`, `$O.${this.name}.M.>`],
-      description: props.description,
-      maxAge: props.ttl ?? 0,
-      maxMsgs: UNLIMITED,
-      maxBytes: props.maxBytes,
-      storage: props.storage,
-      replicas: props.replicas,
-      compression: props.compression ? Compression.S2 : undefined,
-      placement: props.placement,
-      metadata: props.metadata,
-      discard: DiscardPolicy.NEW,
-      allowRollup: true,
-      allowDirect: true,
-      retentionPolicy: props.retentionPolicy,
-      allowDataLoss: props.allowDataLoss,
-      adopt: props.adopt,
     });
   }
 
