@@ -15,3 +15,12 @@ export interface GrantOptions {
   /** The Secret key holding the user's password. */
   readonly password: SecretKeyReference;
 }
+
+/** A publisher's user, and the subjects it may publish to. */
+export interface PublishGrantOptions extends GrantOptions {
+  /**
+   * The subjects it may publish to, each within the stream's subjects (wildcards allowed).
+   * @default - every subject of the stream
+   */
+  readonly subjects?: string[];
+}

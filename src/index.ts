@@ -28,3 +28,4 @@ export * from './migration';
 export * from './migration-guard';
 export * from './previous-manifests';
 export * from './tawon';
+export * from './kubernetes-events';

@@ -2,10 +2,11 @@ import { Construct, IConstruct } from 'constructs';
 import { Consumer, IConsumer } from './consumer';
 import { ConsumerOptions } from './consumer-options';
 import { streamConsumersProblems } from './consumer-rules';
-import { formatProblem } from './problems';
+import { Problem, formatProblem, showValue } from './problems';
 import { StreamDefinition, StreamOptions, StreamOriginReference, resolveStream } from './stream-definition';
 import type * as kplus from 'cdk8s-plus-28';
-import { GrantOptions } from './grants';
+import { GrantOptions, PublishGrantOptions } from './grants';
+import { subjectIsSubset } from './subjects';
 import { streamConsumerPermissions, streamPublisherPermissions } from './auth';
 import type { IStreamStore } from './stream-store';
 
@@ -45,6 +46,7 @@ export class Stream extends Construct implements IStream {
   public readonly definition: StreamDefinition;
   public readonly origins: readonly StreamOriginReference[];
   private readonly _consumers: IConsumer[] = [];
+  private readonly grantProblems: Problem[] = [];
 
   constructor(scope: Construct, id: string, props: StreamProps) {
     super(scope, id);
@@ -60,6 +62,7 @@ export class Stream extends Construct implements IStream {
       validate: () => streamConsumersProblems(this.definition, this._consumers.map((c) => c.definition))
         .map((problem) => `stream "${this.name}": ${formatProblem(problem)}`),
     });
+    this.node.addValidation({ validate: () => this.grantProblems.map((problem) => `stream "${this.name}": ${formatProblem(problem)}`) });
     store.registerStream(this);
   }
 
@@ -79,11 +82,21 @@ export class Stream extends Construct implements IStream {
 
   /**
    * Lets `workload` publish to this stream: a user of its own on the store, allowed this
-   * stream's subjects, and the workload's containers wired with the connection and credentials.
+   * stream's subjects (or those of `options.subjects`), and the workload's containers wired with
+   * the connection and credentials.
    */
-  public grantPublish(workload: kplus.AbstractPod | kplus.Workload, options: GrantOptions): void {
-    const stream = { name: this.name, subjects: this.definition.subjects };
-    this.store.grantAccess(workload, { target: `stream "${this.name}"`, permissions: (inboxPrefix) => streamPublisherPermissions(stream, { inboxPrefix }) }, options);
+  public grantPublish(workload: kplus.AbstractPod | kplus.Workload, options: PublishGrantOptions): void {
+    const { subjects = this.definition.subjects, ...user } = options;
+    for (const [index, subject] of subjects.entries()) {
+      if (!this.definition.subjects.some((captured) => subjectIsSubset(subject, captured))) {
+        this.grantProblems.push({
+          field: `grantPublish(${workload.node.path}).subjects[${index}]`, value: showValue(subject),
+          rule: `must lie within the stream's subjects ${JSON.stringify(this.definition.subjects)}`,
+        });
+      }
+    }
+    const stream = { name: this.name, subjects };
+    this.store.grantAccess(workload, { target: `stream "${this.name}"`, permissions: (inboxPrefix) => streamPublisherPermissions(stream, { inboxPrefix }) }, user);
   }
 
   /**

@@ -7,6 +7,7 @@ import { ConnectionAuth } from './nats-io';
 /** The usage text of `--help`. */
 export const USAGE = `Usage: jetstream-cdk8s <plan|apply|repair> [options]
        jetstream-cdk8s streams <ls|info|sub|dump|rm> ... (see streams --help)
+       jetstream-cdk8s events forward (see events --help)
 
 Brings a NATS server's JetStream streams, and their declared consumers, to what a store's
 streams document declares.

@@ -3,6 +3,8 @@ import { ExitCode, runApply } from './apply';
 import { USAGE, parseCli } from './cli';
 import { StreamsIO, runStreams } from './streams-command';
 import { STREAMS_USAGE, parseStreamsCli } from './streams-cli';
+import { EVENTS_USAGE, parseEventsCli } from '../events/forward-cli';
+import { runForwarder } from '../events/forwarder';
 
 /**
  * Lines to `stream`, gathered until the event loop turns: writes to a pipe (a pod's log) are
@@ -72,6 +74,7 @@ export async function run(
   argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: StreamsIO = CONSOLE, stop?: AbortSignal,
 ): Promise<number> {
   if (argv[2] === 'streams') return runStreamsCli(argv.slice(3), env, io, stop);
+  if (argv[2] === 'events') return runEventsCli(argv.slice(3), env, io, stop);
   let request;
   try {
     request = parseCli(argv.slice(2), env);
@@ -100,4 +103,34 @@ async function runStreamsCli(args: readonly string[], env: Readonly<Record<strin
   }
   const reads = request.command === 'sub' || request.command === 'dump';
   return runStreams(request, io, stop ?? (reads ? readingStopSignal() : undefined));
+}
+
+/** A grace period after SIGTERM: the pod's own is 30 seconds, and the forwarder needs about 10 to store what is in flight. */
+const FORWARDER_STOP_MS = 20_000;
+
+async function runEventsCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>, io: StreamsIO, stop?: AbortSignal): Promise<number> {
+  let request;
+  try {
+    request = parseEventsCli(args, env);
+  } catch (error) {
+    io.err(`error: ${(error as Error).message} (see events --help)`);
+    return ExitCode.ERROR;
+  }
+  if ('help' in request) {
+    io.out(EVENTS_USAGE);
+    return ExitCode.OK;
+  }
+  return runForwarder(request, io.out, stop ?? terminationSignal());
+}
+
+/** Aborted by SIGTERM (the pod stopping) or SIGINT; a process that does not end within the grace period exits anyway. */
+function terminationSignal(): AbortSignal {
+  const controller = new AbortController();
+  const terminate = () => {
+    controller.abort();
+    setTimeout(() => process.exit(ExitCode.ERROR), FORWARDER_STOP_MS).unref();
+  };
+  process.once('SIGTERM', terminate);
+  process.once('SIGINT', terminate);
+  return controller.signal;
 }

@@ -121,10 +121,16 @@ export interface KubernetesHandle {
   readonly kubeconfig: string;
   /** `https://127.0.0.1:<port>`. */
   readonly server: string;
+  /** The CA (PEM file) of the API server's certificate. */
+  readonly caFile: string;
+  /** etcd's client URL, `http://127.0.0.1:<port>`, for its JSON gateway (`/v3/kv/...`). */
+  readonly etcdUrl: string;
   /** Runs this version's kubectl against the control plane; throws on a non-zero exit unless `allowFailure`. */
   kubectl(args: readonly string[], options?: KubectlOptions): Promise<KubectlResult>;
   /** Last lines of each process's output. */
   logTail(): string;
+  /** Stops kube-apiserver (its watches end) and starts it again on the same port and etcd; resolves once `/readyz` answers. */
+  restartApiserver(): Promise<void>;
   /** Stops kube-controller-manager, kube-apiserver and etcd, waits for them to exit and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -169,6 +175,8 @@ interface Credentials {
 class ControlPlane implements KubernetesHandle {
   readonly kubeconfig: string;
   server = '';
+  etcdUrl = '';
+  private apiserver?: { member: ManagedProcess; args: string[] };
   private readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-test-'));
   private readonly processes: ManagedProcess[] = [];
   private credentials?: Credentials;
@@ -178,6 +186,19 @@ class ControlPlane implements KubernetesHandle {
     this.kubeconfig = path.join(this.root, 'kubeconfig');
   }
 
+  get caFile(): string {
+    return (this.credentials as Credentials).caCert;
+  }
+
+  async restartApiserver(): Promise<void> {
+    const { member, args } = this.apiserver as { member: ManagedProcess; args: string[] };
+    await member.stop();
+    this.processes.splice(this.processes.indexOf(member), 1);
+    const restarted = this.launch('kube-apiserver', this.binaries.kubeApiserver, args);
+    this.apiserver = { member: restarted, args };
+    await this.waitFor(restarted, APISERVER_READY_MS, 'kube-apiserver /readyz after a restart', async () => (await this.api('/readyz')).status === 200);
+  }
+
   async start(controllers: boolean): Promise<void> {
     const credentials = await makeCredentials(this.root);
     this.credentials = credentials;
@@ -185,6 +206,7 @@ class ControlPlane implements KubernetesHandle {
     const etcdPeerPort = await freePort();
     const apiserverPort = await freePort();
     this.server = `https://127.0.0.1:${apiserverPort}`;
+    this.etcdUrl = `http://127.0.0.1:${etcdPort}`;
     fs.writeFileSync(this.kubeconfig, kubeconfigText(this.server, credentials));
 
     const etcd = this.launch('etcd', this.binaries.etcd, [
@@ -198,7 +220,7 @@ class ControlPlane implements KubernetesHandle {
     await this.waitFor(etcd, ETCD_READY_MS, 'etcd /health', () => httpGet(`http://127.0.0.1:${etcdPort}/health`, HTTP_TIMEOUT_MS)
       .then((res) => res.status === 200 && res.body.includes('"health":"true"')));
 
-    const apiserver = this.launch('kube-apiserver', this.binaries.kubeApiserver, [
+    const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiserverPort}`,
       `--cert-dir=${path.join(this.root, 'apiserver')}`,
@@ -210,7 +232,9 @@ class ControlPlane implements KubernetesHandle {
       '--service-cluster-ip-range=10.0.0.0/24', '--profiling=false',
       // 1.37 refuses a loopback advertise address as an endpoint of the `kubernetes` Service; no test needs that Service.
       '--endpoint-reconciler-type=none',
-    ]);
+    ];
+    const apiserver = this.launch('kube-apiserver', this.binaries.kubeApiserver, apiserverArgs);
+    this.apiserver = { member: apiserver, args: apiserverArgs };
     await this.waitFor(apiserver, APISERVER_READY_MS, 'kube-apiserver /readyz', async () => (await this.api('/readyz')).status === 200);
 
     if (!controllers) {

@@ -1,0 +1,93 @@
+import { KubeApi, KubeApiError, WATCH_TIMEOUT_SECONDS, apiError } from './kube-api';
+import { KubernetesEventsApi } from './settings';
+import { abortableSleep } from './sleep';
+
+/** What a watch of events yields, in the order the API server gives it. */
+export type WatchedItem =
+  /** An event added or changed; `position` is its resourceVersion, none for an event of a list. */
+  | { readonly kind: 'event'; readonly object: any; readonly position?: string }
+  /** A position reached with no event to forward: a bookmark, a deletion, the end of a list. */
+  | { readonly kind: 'position'; readonly position: string };
+
+/** What a watch reports besides its items. */
+export interface EventWatchHooks {
+  /** The watch's position is gone from the API server's history (410): everything is listed again. */
+  relisting(reason: string): void;
+  /** The watch ended or failed, and starts again from its position after `pauseMs`. */
+  rewatching(reason: string, pauseMs: number): void;
+}
+
+/** Objects asked for per page of a list. */
+const LIST_PAGE_SIZE = 500;
+/** First pause before watching again after a failure; doubled after each failure in a row. */
+const FIRST_RETRY_MS = 250;
+/** Longest pause between two attempts. */
+const MAX_RETRY_MS = 5_000;
+
+/** The URL path of the events of `namespace` (all namespaces when `""`) in `api`. */
+export function eventsPath(api: KubernetesEventsApi, namespace: string): string {
+  const base = api === KubernetesEventsApi.CORE_V1 ? '/api/v1' : `/apis/${api}`;
+  return namespace === '' ? `${base}/events` : `${base}/namespaces/${encodeURIComponent(namespace)}/events`;
+}
+
+/**
+ * Every event of `path` from `from` on, with list-then-watch semantics: without a position (or
+ * once the API server no longer has it: 410 Gone) every event it keeps is listed, then watched from
+ * the list's resourceVersion. A watch that ends or fails is started again from the last position
+ * seen, with bookmarks keeping that position fresh while filtered events pass. Ends when `signal`
+ * aborts; a caller that stops asking for items stops the reading.
+ */
+export async function* watchEvents(
+  kube: KubeApi, path: string, from: string | undefined, hooks: EventWatchHooks, signal: AbortSignal,
+): AsyncGenerator<WatchedItem> {
+  let position = from;
+  let pause = FIRST_RETRY_MS;
+  // Bounded by signal: every pass reads, pauses or ends.
+  while (!signal.aborted) {
+    try {
+      if (position === undefined) {
+        for await (const item of listEvents(kube, path, signal)) {
+          if (item.kind === 'position') position = item.position;
+          yield item;
+        }
+      }
+      const query = `?watch=1&allowWatchBookmarks=true&timeoutSeconds=${WATCH_TIMEOUT_SECONDS}&resourceVersion=${encodeURIComponent(position as string)}`;
+      for await (const change of kube.watch(`${path}${query}`, signal)) {
+        pause = FIRST_RETRY_MS;
+        if (change.type === 'ERROR') throw apiError(Number(change.object?.code ?? 0), change.object, `watch ${path}`);
+        const rv = String(change.object?.metadata?.resourceVersion ?? '');
+        if (rv === '') continue;
+        position = rv;
+        yield change.type === 'ADDED' || change.type === 'MODIFIED' ? { kind: 'event', object: change.object, position } : { kind: 'position', position };
+      }
+      if (!signal.aborted) hooks.rewatching('the API server ended the watch', 0);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof KubeApiError && error.status === 410) {
+        hooks.relisting(error.message);
+        position = undefined;
+        continue;
+      }
+      hooks.rewatching(describe(error), pause);
+      await abortableSleep(pause, signal);
+      pause = Math.min(pause * 2, MAX_RETRY_MS);
+    }
+  }
+}
+
+/** Every event of `path`, page by page, then the list's resourceVersion; a page continued too late (410) starts over. */
+async function* listEvents(kube: KubeApi, path: string, signal: AbortSignal): AsyncGenerator<WatchedItem> {
+  let next = '';
+  // Bounded by the list's length: every page moves `continue` on, or ends.
+  do {
+    if (signal.aborted) return;
+    const page = await kube.expect('GET', `${path}?limit=${LIST_PAGE_SIZE}${next === '' ? '' : `&continue=${encodeURIComponent(next)}`}`);
+    for (const object of page.items ?? []) yield { kind: 'event', object };
+    next = String(page.metadata?.continue ?? '');
+    if (next === '') yield { kind: 'position', position: String(page.metadata?.resourceVersion ?? '') };
+  } while (next !== '');
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,291 @@
+import * as http from 'http';
+import { JetStreamClient, KV, KvEntry, NatsConnection, connect } from 'nats';
+import { describeNatsError } from '../apply/nats-io';
+import { EventMessage, eventMessage, eventView, passesFilter } from './event-message';
+import { eventsPath, watchEvents } from './event-watch';
+import type { ForwarderOptions } from './forward-cli';
+import { InvolvedObjects } from './involved-objects';
+import { KubeApi } from './kube-api';
+import { LeaseElection } from './lease';
+import { ForwarderCounts, ForwarderGauges, renderMetrics, summaryLine, zeroCounts } from './metrics';
+import { PublishWindow } from './publish-window';
+import { abortableSleep } from './sleep';
+
+/** Time a publish may take before it counts as failed and is sent again. */
+const PUBLISH_TIMEOUT_MS = 10_000;
+/** How often each watch's position is written to the bucket. */
+const CHECKPOINT_MS = 1_000;
+/** How often the summary line is logged. */
+const SUMMARY_MS = 60_000;
+/** How long a stop waits for the acknowledgements in flight. */
+const DRAIN_MS = 10_000;
+/** How often a missing bucket is looked for again. */
+const BUCKET_RETRY_MS = 5_000;
+/** JetStream's error code for a conditional write whose expected revision is not the last one. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** The key of one watch's position: one per namespace, or one for all of them. */
+export function positionKey(namespace: string): string {
+  return namespace === '' ? 'all-namespaces' : `namespace.${namespace}`;
+}
+
+/**
+ * Runs the forwarder until `stop` aborts: waits for the lease (with replicas), connects to NATS
+ * (retrying for as long as it takes), then for every watched namespace (or all at once) lists and
+ * watches the events from the position its bucket keeps, publishes each that passes the filters
+ * with its involved object's labels, and writes the position every second once everything before
+ * it is stored.
+ *
+ * @returns the exit code: 0 when stopped, 1 when the lease or the position was taken by another replica
+ */
+export async function runForwarder(options: ForwarderOptions, log: (line: string) => void, stop: AbortSignal): Promise<number> {
+  const run = new AbortController();
+  const end = () => run.abort();
+  stop.addEventListener('abort', end, { once: true });
+  let exitCode = 0;
+  const fail = (line: string) => {
+    log(line);
+    exitCode = 1;
+    end();
+  };
+  const counts = zeroCounts();
+  const windows: PublishWindow[] = [];
+  const kube = new KubeApi(options.kube);
+  const objects = new InvolvedObjects(kube, new Map(options.enrich.map((kind) => [kind.kind, kind])), {
+    fetched: () => counts.lookups++,
+    failed: (path, status) => {
+      counts.lookupFailures++;
+      // A missing permission is a setup mistake worth one line per kind of answer; a deleted object is routine.
+      if (status !== 404 && counts.lookupFailures <= 10) log(`no labels for ${path}: ${status === undefined ? 'no answer' : `HTTP ${status}`}`);
+    },
+  });
+  const state = { leader: 0, connected: 0, lagSeconds: 0 };
+  const gauges: ForwarderGauges = {
+    inFlight: () => windows.reduce((sum, window) => sum + window.inFlight, 0),
+    cachedObjects: () => objects.size,
+    leader: () => state.leader,
+    natsConnected: () => state.connected,
+    lagSeconds: () => state.lagSeconds,
+  };
+  const server = options.http ? await serveHttp(options.http, counts, gauges) : undefined;
+  const summary = setInterval(() => log(summaryLine(counts, gauges)), SUMMARY_MS);
+  const election = options.lease ? new LeaseElection(kube, options.lease.namespace, options.lease.name, options.lease.identity) : undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    if (election) {
+      log(`competing for lease ${options.lease?.namespace}/${options.lease?.name} as ${options.lease?.identity}`);
+      if (!(await election.acquire(run.signal, log))) return exitCode;
+      log('leading: forwarding events');
+      election.keep((reason) => fail(`lost the lease (${reason}): stopping`));
+    }
+    state.leader = 1;
+    nc = await connectNats(options, log, run.signal);
+    if (!nc) return exitCode;
+    state.connected = 1;
+    void watchConnection(nc, log, (connected) => (state.connected = connected));
+    const js = nc.jetstream({ timeout: PUBLISH_TIMEOUT_MS });
+    const bucket = await openBucket(js, options.resumeBucket, log, run.signal);
+    if (!bucket) return exitCode;
+    const publish = (message: EventMessage) => js.publish(message.subject, message.body, { msgID: message.msgId, timeout: PUBLISH_TIMEOUT_MS });
+    const scopes = options.namespaces.length === 0 ? [''] : options.namespaces;
+    await Promise.all(scopes.map((namespace) => forwardNamespace({
+      options, namespace, kube, objects, bucket, publish, counts, state, log, fail, signal: run.signal,
+      opened: (window) => windows.push(window),
+    })));
+    return exitCode;
+  } finally {
+    clearInterval(summary);
+    stop.removeEventListener('abort', end);
+    log(summaryLine(counts, gauges));
+    await nc?.close().catch(() => undefined);
+    await election?.release();
+    kube.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  }
+}
+
+/** What one namespace's (or all namespaces') forwarding shares with the rest of the run. */
+interface ForwardingContext {
+  readonly options: ForwarderOptions;
+  /** `""` for all namespaces. */
+  readonly namespace: string;
+  readonly kube: KubeApi;
+  readonly objects: InvolvedObjects;
+  readonly bucket: KV;
+  readonly publish: (message: EventMessage) => Promise<{ duplicate: boolean }>;
+  readonly counts: ForwarderCounts;
+  readonly state: { lagSeconds: number };
+  readonly log: (line: string) => void;
+  /** Stops the whole run with exit code 1. */
+  readonly fail: (line: string) => void;
+  readonly signal: AbortSignal;
+  readonly opened: (window: PublishWindow) => void;
+}
+
+/** Lists and watches one scope's events from its stored position until the run stops, then stores what it can and writes the position. */
+async function forwardNamespace(context: ForwardingContext): Promise<void> {
+  const { options, namespace, counts, log, signal } = context;
+  const key = positionKey(namespace);
+  const scope = namespace === '' ? 'all namespaces' : `namespace ${namespace}`;
+  const stored = await readPosition(context.bucket, key, (error) => log(`${scope}: cannot read the position ${options.resumeBucket}/${key}: ${describeNatsError(error)}`), signal);
+  if (stored === false) return;
+  let revision = stored?.revision ?? 0;
+  let written = stored?.string();
+  log(written === undefined
+    ? `${scope}: no position yet: listing every event the API server keeps, then watching`
+    : `${scope}: watching from resourceVersion ${written}`);
+  let paused = false;
+  const window = new PublishWindow(context.publish, options.maxInFlight, {
+    acknowledged: (message, ack) => {
+      if (ack.duplicate) counts.duplicates++;
+      else counts.published++;
+      if (message.lastSeenMs !== undefined) context.state.lagSeconds = Math.max(0, (Date.now() - message.lastSeenMs) / 1000);
+    },
+    failed: (_message, error) => {
+      counts.publishFailures++;
+      if (!paused) log(`${scope}: publishing paused: ${describeNatsError(error)}; reading stops until NATS stores again, in order`);
+      paused = true;
+    },
+    resumed: () => {
+      paused = false;
+      log(`${scope}: publishing resumed`);
+    },
+  }, written);
+  context.opened(window);
+  const close = () => window.close();
+  signal.addEventListener('abort', close, { once: true });
+  let writing = false;
+  const writePosition = async () => {
+    const position = window.committed;
+    if (writing || position === undefined || position === written) return;
+    writing = true;
+    try {
+      revision = revision === 0 ? await context.bucket.create(key, position) : await context.bucket.update(key, position, revision);
+      written = position;
+    } catch (error) {
+      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) {
+        context.fail(`${scope}: another forwarder wrote the position ${context.options.resumeBucket}/${key}: stopping`);
+      }
+      // Otherwise NATS is away: the next tick writes it.
+    } finally {
+      writing = false;
+    }
+  };
+  const checkpoint = setInterval(() => void writePosition(), CHECKPOINT_MS);
+  try {
+    const watch = watchEvents(context.kube, eventsPath(options.api, namespace), written, {
+      relisting: (reason) => {
+        counts.relists++;
+        log(`${scope}: the watch position is gone (${reason}): listing every event again; Nats-Msg-Id drops those already stored`);
+      },
+      rewatching: (reason, pauseMs) => {
+        counts.rewatches++;
+        if (pauseMs > 0) log(`${scope}: watching again in ${pauseMs} ms: ${reason}`);
+      },
+    }, signal);
+    for await (const item of watch) {
+      if (item.kind === 'position') {
+        window.mark(item.position);
+        continue;
+      }
+      counts.seen++;
+      const event = eventView(options.api, item.object);
+      if (!passesFilter(event, options.filter)) {
+        counts.filtered++;
+        if (item.position !== undefined) window.mark(item.position);
+        continue;
+      }
+      const involved = await context.objects.lookup(event.involved);
+      await window.send(eventMessage(options.subjectPrefix, options.api, item.object, involved), item.position);
+    }
+  } finally {
+    signal.removeEventListener('abort', close);
+    window.close();
+    clearInterval(checkpoint);
+    await Promise.race([window.drain(), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+    window.stop();
+    // Wait out a write in progress, then write the last position.
+    for (let i = 0; writing && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await writePosition();
+    log(`${scope}: stopped at resourceVersion ${written ?? '(none)'}`);
+  }
+}
+
+/** The stored position of `key` (null when none), read again until NATS answers; false when stopped first. */
+async function readPosition(bucket: KV, key: string, failed: (error: unknown) => void, signal: AbortSignal): Promise<KvEntry | null | false> {
+  // Bounded by signal: every pass reads or pauses.
+  while (!signal.aborted) {
+    try {
+      return await bucket.get(key);
+    } catch (error) {
+      failed(error);
+      await abortableSleep(BUCKET_RETRY_MS, signal);
+    }
+  }
+  return false;
+}
+
+/** Connects for good: the client reconnects by itself from then on. Undefined when stopped first. */
+async function connectNats(options: ForwarderOptions, log: (line: string) => void, signal: AbortSignal): Promise<NatsConnection | undefined> {
+  // Bounded by signal: every pass connects or pauses.
+  for (let pause = 250; !signal.aborted; pause = Math.min(pause * 2, 5_000)) {
+    try {
+      const nc = await connect({
+        servers: options.server, name: 'jetstream-events', inboxPrefix: options.inboxPrefix,
+        user: options.auth.user, pass: options.auth.password, token: options.auth.token,
+        ...(options.auth.caFile ? { tls: { caFile: options.auth.caFile } } : {}),
+        maxReconnectAttempts: -1, reconnectTimeWait: 1_000, timeout: 5_000,
+      });
+      log(`connected to ${options.server}`);
+      return nc;
+    } catch (error) {
+      log(`waiting for ${options.server}: ${describeNatsError(error)}`);
+      await abortableSleep(pause, signal);
+    }
+  }
+  return undefined;
+}
+
+/** Logs the connection's losses and returns. */
+async function watchConnection(nc: NatsConnection, log: (line: string) => void, connected: (value: number) => void): Promise<void> {
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect') {
+      connected(0);
+      log(`lost NATS at ${status.data}: reconnecting`);
+    } else if (status.type === 'reconnect') {
+      connected(1);
+      log(`reconnected to NATS at ${status.data}`);
+    }
+  }
+}
+
+/** The positions bucket, once the store's apply Job has created it. Undefined when stopped first. */
+async function openBucket(js: JetStreamClient, name: string, log: (line: string) => void, signal: AbortSignal): Promise<KV | undefined> {
+  // Bounded by signal: every pass opens or pauses.
+  while (!signal.aborted) {
+    try {
+      return await js.views.kv(name, { bindOnly: true });
+    } catch (error) {
+      log(`waiting for the key-value bucket "${name}" (the store's apply Job creates it): ${describeNatsError(error)}`);
+      await abortableSleep(BUCKET_RETRY_MS, signal);
+    }
+  }
+  return undefined;
+}
+
+/** `/healthz` (the process answers) and `/metrics`. */
+function serveHttp(listen: { host: string; port: number }, counts: ForwarderCounts, gauges: ForwarderGauges): Promise<http.Server> {
+  const server = http.createServer((request, response) => {
+    if (request.url === '/metrics') {
+      response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(renderMetrics(counts, gauges));
+    } else if (request.url === '/healthz') {
+      response.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve(server));
+  });
+}
