@@ -1,7 +1,7 @@
 import { APPLY_INBOX_PREFIX, LOCK_BUCKET, OWNERSHIP_BUCKET } from './apply/names';
 import type { NatsAuthorizationOptions, NatsConfigOptions } from './nats-config';
 import { Problem, showValue } from './problems';
-import { subjectProblem } from './subjects';
+import { literalSubjectProblem, subjectProblem } from './subjects';
 
 /** One key of a Kubernetes Secret in the store's namespace. */
 export interface SecretKeyReference {
@@ -403,7 +403,7 @@ export function sameSecretKey(a: SecretKeyReference, b: SecretKeyReference): boo
 
 function inboxSubscription(options: StreamPermissionOptions): string {
   const prefix = options.inboxPrefix ?? DEFAULT_INBOX_PREFIX;
-  const problem = subjectProblem(prefix) ?? (/(^|\.)[*>](\.|$)/.test(prefix) ? 'must not contain wildcards' : undefined);
+  const problem = literalSubjectProblem(prefix);
   if (problem !== undefined) throw new Error(`inboxPrefix ${showValue(prefix)} ${problem}`);
   return `${prefix}.>`;
 }

@@ -16,7 +16,7 @@ import { afterRendering } from './rendering';
 import { renderStoredForm } from './stored-form';
 import type { Stream } from './stream';
 import { LIMIT_PROPERTIES } from './stream-definition';
-import { subjectIsSubset, subjectProblem } from './subjects';
+import { literalSubjectProblem, subjectIsSubset } from './subjects';
 import { DurationInput, formatDuration, parseDuration } from './units';
 
 export { KubernetesEventsApi, WELL_KNOWN_KINDS, DEFAULT_ENRICHED_KINDS } from './events/settings';
@@ -112,7 +112,6 @@ const DEFAULT_EVENT_TTL_MS = 3_600_000;
 const PROPS_SCHEMA = {
   type: 'object',
   properties: {
-    name: { type: 'string', pattern: DNS_LABEL, maxLength: MAX_NAME_LENGTH, description: `a DNS label of at most ${MAX_NAME_LENGTH} characters` },
     subjectPrefix: { type: 'string', minLength: 1 },
     api: { enum: Object.values(KubernetesEventsApi) },
     namespaces: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: DNS_LABEL, maxLength: 63 } },
@@ -179,10 +178,14 @@ export class KubernetesEvents extends Construct {
     super(scope, id);
     const problems = schemaProblems(validateProps, props);
     const valid = (field: keyof KubernetesEventsProps) => !problems.some((p) => p.field === field || p.field.startsWith(`${field}[`));
-    this.name = valid('name') ? props.name ?? id : id;
+    this.name = props.name ?? id;
+    if (!new RegExp(DNS_LABEL).test(this.name) || this.name.length > MAX_NAME_LENGTH) {
+      problems.push({ field: props.name === undefined ? 'id' : 'name', value: showValue(this.name), rule: `must be a DNS label (lowercase letters, digits and "-") of at most ${MAX_NAME_LENGTH} characters: it names the Deployment, whose pod names must fit 63` });
+    }
     const stream = props.stream;
     this.subjectPrefix = props.subjectPrefix ?? defaultPrefix(stream.definition.subjects);
-    problems.push(...prefixProblems(this.subjectPrefix, props.subjectPrefix !== undefined, stream));
+    const prefixProblem = prefixProblems(this.subjectPrefix, props.subjectPrefix !== undefined, stream);
+    problems.push(...prefixProblem);
     const eventTtlMs = valid('eventTtl') && props.eventTtl !== undefined ? parseDuration(props.eventTtl) : DEFAULT_EVENT_TTL_MS;
     problems.push(...duplicateWindowProblems(stream, eventTtlMs));
     const namespace = Chart.of(this).namespace;
@@ -259,7 +262,8 @@ export class KubernetesEvents extends Construct {
     if (program && Chart.of(program) === Chart.of(this)) this.deployment.node.addDependency(program.configMap);
     this.deployment.select(kplus.LabelSelector.of({ labels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'], 'app.kubernetes.io/instance': this.name } }));
     const user = { user: this.name, password: props.password };
-    stream.grantPublish(this.deployment, { ...user, subjects: [`${this.subjectPrefix}.>`] });
+    // A prefix outside the stream is reported once, as the forwarder's.
+    if (prefixProblem.length === 0) stream.grantPublish(this.deployment, { ...user, subjects: [`${this.subjectPrefix}.>`] });
     this.positions.grantWrite(this.deployment, user);
     const deployment = ApiObject.of(this.deployment);
     afterRendering(deployment, (json) => JsonPatch.apply(withoutConstructPathLabel(json),
@@ -330,7 +334,7 @@ function prefixProblems(prefix: string, given: boolean, stream: Stream): Problem
   if (!given && prefix === '') {
     return [{ field, value: '(unset)', rule: `must be set: the first subject of stream "${stream.name}" does not end in ".>"` }];
   }
-  const problem = subjectProblem(prefix) ?? (/(^|\.)[*>](\.|$)/.test(prefix) ? 'must not contain wildcards' : undefined);
+  const problem = literalSubjectProblem(prefix);
   if (problem !== undefined) return [{ field, value: showValue(prefix), rule: problem }];
   const subjects = `${prefix}.*.*.*`;
   if (!stream.definition.subjects.some((subject) => subjectIsSubset(subjects, subject))) {

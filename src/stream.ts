@@ -6,7 +6,7 @@ import { Problem, formatProblem, showValue } from './problems';
 import { StreamDefinition, StreamOptions, StreamOriginReference, resolveStream } from './stream-definition';
 import type * as kplus from 'cdk8s-plus-28';
 import { GrantOptions, PublishGrantOptions } from './grants';
-import { subjectIsSubset } from './subjects';
+import { subjectIsSubset, subjectProblem } from './subjects';
 import { streamConsumerPermissions, streamPublisherPermissions } from './auth';
 import type { IStreamStore } from './stream-store';
 
@@ -88,12 +88,9 @@ export class Stream extends Construct implements IStream {
   public grantPublish(workload: kplus.AbstractPod | kplus.Workload, options: PublishGrantOptions): void {
     const { subjects = this.definition.subjects, ...user } = options;
     for (const [index, subject] of subjects.entries()) {
-      if (!this.definition.subjects.some((captured) => subjectIsSubset(subject, captured))) {
-        this.grantProblems.push({
-          field: `grantPublish(${workload.node.path}).subjects[${index}]`, value: showValue(subject),
-          rule: `must lie within the stream's subjects ${JSON.stringify(this.definition.subjects)}`,
-        });
-      }
+      const problem = subjectProblem(subject) ?? (this.definition.subjects.some((captured) => subjectProblem(captured) === undefined && subjectIsSubset(subject, captured))
+        ? undefined : `must lie within the stream's subjects ${JSON.stringify(this.definition.subjects)}`);
+      if (problem !== undefined) this.grantProblems.push({ field: `grantPublish(${workload.node.path}).subjects[${index}]`, value: showValue(subject), rule: problem });
     }
     const stream = { name: this.name, subjects };
     this.store.grantAccess(workload, { target: `stream "${this.name}"`, permissions: (inboxPrefix) => streamPublisherPermissions(stream, { inboxPrefix }) }, user);

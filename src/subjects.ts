@@ -45,6 +45,11 @@ export function subjectProblem(subject: string): string | undefined {
   return 'problem' in checked ? checked.problem : undefined;
 }
 
+/** Why `subject` is not a subject one can publish to (valid, without wildcards), or `undefined`. */
+export function literalSubjectProblem(subject: string): string | undefined {
+  return subjectProblem(subject) ?? (/(^|\.)[*>](\.|$)/.test(subject) ? 'must not contain wildcards' : undefined);
+}
+
 /** A subject split into its tokens, or why it is not a valid subject. */
 export type CheckedSubject = { readonly tokens: readonly string[] } | { readonly problem: string };
 

@@ -1,6 +1,6 @@
 import { UsageError, connectionAuth, parseFlags } from '../apply/cli';
 import type { ConnectionAuth } from '../apply/nats-io';
-import { subjectProblem } from '../subjects';
+import { literalSubjectProblem } from '../subjects';
 import type { EventFilter } from './event-message';
 import { KubeConnection, kubeConnection } from './kube-api';
 import { DEFAULT_MAX_IN_FLIGHT, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi } from './settings';
@@ -77,7 +77,7 @@ export function parseEventsCli(args: readonly string[], env: Readonly<Record<str
     return given;
   };
   const subjectPrefix = required(EVENTS_ENV.subjectPrefix);
-  const problem = subjectProblem(subjectPrefix) ?? (/(^|\.)[*>](\.|$)/.test(subjectPrefix) ? 'must not contain wildcards' : undefined);
+  const problem = literalSubjectProblem(subjectPrefix);
   if (problem !== undefined) throw new UsageError(`${EVENTS_ENV.subjectPrefix} "${subjectPrefix}" ${problem}`);
   const api = value(EVENTS_ENV.api) ?? KubernetesEventsApi.EVENTS_V1;
   if (!(Object.values(KubernetesEventsApi) as string[]).includes(api)) {
