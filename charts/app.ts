@@ -1,5 +1,6 @@
 import { App } from 'cdk8s';
 import { KUBERNETES_VERSION_CONTEXT } from '../src';
+import { ClusterEventsChart } from './cluster-events-chart';
 import { EventsChart } from './events-chart';
 import { HaChart } from './ha-chart';
 import { TawonChart } from './tawon-chart';
@@ -15,5 +16,6 @@ export function buildApp(outdir?: string, kubernetesVersion?: string): App {
   new TawonChart(app, 'tawon-example');
   new EventsChart(app, 'events');
   new HaChart(app, 'ha');
+  new ClusterEventsChart(app, 'cluster-events');
   return app;
 }

@@ -27,7 +27,7 @@ const configMaps = (key: string) => objects.filter((o) => o.kind === 'ConfigMap'
 afterAll(stopAll);
 
 test('every object of every example validates against the Kubernetes schemas', () => {
-  expect(objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name).sort()).toEqual(['backbone', 'events', 'mystreamstore']);
+  expect(objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name).sort()).toEqual(['backbone', 'cluster-events', 'events', 'mystreamstore']);
   expect(validateManifests(objects)).toEqual([]);
 });
 

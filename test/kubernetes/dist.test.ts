@@ -26,6 +26,30 @@ interface DistFile {
   namespaceOf(object: any): string;
 }
 
+/** Kinds without a namespace among the examples' objects. */
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace']);
+
+/**
+ * The file's objects moved into `namespace`, as a JSON List in a temp file: namespaced objects and
+ * the subjects of bindings in it, and a cluster-wide object's name carrying the old namespace
+ * (`jetstream-events:<namespace>:<name>`) renamed with it, so two copies apply side by side.
+ */
+function relocated(dist: DistFile, namespace: string): string {
+  const named = [...new Set(dist.objects.map((o) => o.metadata?.namespace).filter((ns): ns is string => typeof ns === 'string'))];
+  const rename = (value: string) => named.reduce((renamed, ns) => renamed.split(`:${ns}:`).join(`:${namespace}:`), value);
+  const items = dist.objects.map((object) => {
+    const copy = JSON.parse(JSON.stringify(object));
+    if (CLUSTER_SCOPED.has(copy.kind)) copy.metadata.name = rename(copy.metadata.name);
+    else copy.metadata.namespace = namespace;
+    if (copy.roleRef) copy.roleRef.name = rename(copy.roleRef.name);
+    for (const subject of copy.subjects ?? []) if (subject.namespace !== undefined) subject.namespace = namespace;
+    return copy;
+  });
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'relocated-')), `${namespace}.json`);
+  fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  return file;
+}
+
 function loadDistFile(dir: string, name: string): DistFile {
   const file = path.join(dir, name);
   const objects = parseAllDocuments(fs.readFileSync(file, 'utf8')).map((document) => {
@@ -55,10 +79,13 @@ function mountedConfigMaps(files: readonly DistFile[]): string[] {
   })))].sort();
 }
 
-/** The pods and claims a StatefulSet's controller creates without a kubelet, and the pod a Job's creates. */
-function expectedChildren(object: any): { pods: string[]; claims: string[]; jobPods: string[] } {
-  if (object.kind === 'Job') return { pods: [], claims: [], jobPods: [object.metadata.name] };
-  if (object.kind !== 'StatefulSet') return { pods: [], claims: [], jobPods: [] };
+/** The pods and claims a StatefulSet's controller creates without a kubelet, the pod a Job's creates, and a Deployment's pods. */
+function expectedChildren(object: any): { pods: string[]; claims: string[]; jobPods: string[]; deploymentPods: string[] } {
+  const none = { pods: [], claims: [], jobPods: [], deploymentPods: [] };
+  if (object.kind === 'Job') return { ...none, jobPods: [object.metadata.name] };
+  // Named after the Deployment and two hashes: counted per Deployment, numbered in the order they appear.
+  if (object.kind === 'Deployment') return { ...none, deploymentPods: Array.from({ length: object.spec.replicas ?? 1 }, (_, i) => `${object.metadata.name}#${i}`) };
+  if (object.kind !== 'StatefulSet') return none;
   const { name } = object.metadata;
   const replicas: number = object.spec.replicas ?? 1;
   const first: number = object.spec.ordinals?.start ?? 0;
@@ -70,6 +97,7 @@ function expectedChildren(object: any): { pods: string[]; claims: string[]; jobP
     pods: ordinals.map((i) => `${name}-${i}`),
     claims: templates.flatMap((template) => ordinals.map((i) => `${template.metadata.name}-${name}-${i}`)),
     jobPods: [],
+    deploymentPods: [],
   };
 }
 
@@ -144,26 +172,37 @@ describe.each(KUBERNETES_VERSIONS)('the example app on Kubernetes %s', (version)
         .toEqual({ file: name, code: 0, stderr: '', diff: [] });
     }, 60_000);
 
-    test('the controllers create every StatefulSet\'s pods and claims and every Job\'s pod', async () => {
+    test('the controllers create every StatefulSet\'s pods and claims, every Job\'s pod and every Deployment\'s pods', async () => {
       const wanted = dist.objects.map((object) => ({ object, namespace: dist.namespaceOf(object), ...expectedChildren(object) }))
-        .filter((w) => w.pods.length + w.claims.length + w.jobPods.length > 0);
+        .filter((w) => w.pods.length + w.claims.length + w.jobPods.length + w.deploymentPods.length > 0);
       const namespaces = [...new Set(wanted.map((w) => w.namespace))];
       const missing = async (): Promise<string[]> => {
         const present = new Set<string>();
+        const deploymentPods = new Map<string, number>();
         for (const namespace of namespaces) {
           const listed = JSON.parse((await kube.kubectl(['get', 'pods,persistentvolumeclaims', '-n', namespace, '-o', 'json'])).stdout);
           for (const item of listed.items) {
             present.add(`${namespace}/${item.kind}/${item.metadata.name}`);
             const jobName = item.kind === 'Pod' ? item.metadata.labels?.['job-name'] : undefined;
             if (jobName !== undefined) present.add(`${namespace}/JobPod/${jobName}`);
+            // A Deployment's pod belongs to its ReplicaSet <deployment>-<pod-template-hash>.
+            const hash = item.kind === 'Pod' ? item.metadata.labels?.['pod-template-hash'] : undefined;
+            const replicaSet = item.metadata.ownerReferences?.find((owner: any) => owner.kind === 'ReplicaSet')?.name;
+            if (hash !== undefined && replicaSet?.endsWith(`-${hash}`)) {
+              const deployment = `${namespace}/${replicaSet.slice(0, -hash.length - 1)}`;
+              const index = deploymentPods.get(deployment) ?? 0;
+              deploymentPods.set(deployment, index + 1);
+              present.add(`${namespace}/DeploymentPod/${deployment.split('/')[1]}#${index}`);
+            }
           }
         }
-        return wanted.flatMap(({ object, namespace, pods, claims, jobPods }) => {
+        return wanted.flatMap(({ object, namespace, pods, claims, jobPods, deploymentPods: podsOfDeployment }) => {
           const what = `dist/${name} ${object.kind} ${namespace}/${object.metadata.name}`;
           return [
             ...pods.filter((pod) => !present.has(`${namespace}/Pod/${pod}`)).map((pod) => `${what}: no Pod ${pod}`),
             ...claims.filter((claim) => !present.has(`${namespace}/PersistentVolumeClaim/${claim}`)).map((claim) => `${what}: no PersistentVolumeClaim ${claim}`),
             ...jobPods.filter((job) => !present.has(`${namespace}/JobPod/${job}`)).map((job) => `${what}: no Pod labelled job-name=${job}`),
+            ...podsOfDeployment.filter((pod) => !present.has(`${namespace}/DeploymentPod/${pod}`)).map((pod) => `${what}: no Pod ${pod}`),
           ];
         });
       };
@@ -218,16 +257,17 @@ describe('dist/ as committed on Kubernetes 1.28.15, which stores a claim templat
     const namespace = `committed-${name.replace(/\.k8s\.yaml$/, '')}`;
     const ssa = `${namespace}-ssa`;
     for (const ns of [namespace, ssa]) await kube.kubectl(['create', 'namespace', ns]);
-    expect((await kube.kubectl(['apply', '-n', namespace, '-f', dist.file], { allowFailure: true })).code).toBe(0);
+    const [file, ssaFile] = [namespace, ssa].map((ns) => relocated(dist, ns));
+    expect((await kube.kubectl(['apply', '-f', file], { allowFailure: true })).code).toBe(0);
     const before = await versions(namespace);
     // kubectl re-sends the claim templates (it compares the list whole and the server added the null), a no-op write.
-    expect((await kube.kubectl(['apply', '-n', namespace, '-f', dist.file], { allowFailure: true })).code).toBe(0);
+    expect((await kube.kubectl(['apply', '-f', file], { allowFailure: true })).code).toBe(0);
     expect(await versions(namespace)).toEqual(before);
-    expect((await kube.kubectl(['diff', '-n', namespace, '-f', dist.file], { allowFailure: true })).code).toBe(0);
+    expect((await kube.kubectl(['diff', '-f', file], { allowFailure: true })).code).toBe(0);
     for (let run = 0; run < 2; run++) {
-      const applied = await kube.kubectl(['apply', '--server-side', '-n', ssa, '-f', dist.file], { allowFailure: true });
+      const applied = await kube.kubectl(['apply', '--server-side', '-f', ssaFile], { allowFailure: true });
       expect({ name, code: applied.code, stderr: applied.stderr }).toEqual({ name, code: 0, stderr: '' });
     }
-    expect((await kube.kubectl(['diff', '--server-side', '-n', ssa, '-f', dist.file], { allowFailure: true })).code).toBe(0);
+    expect((await kube.kubectl(['diff', '--server-side', '-f', ssaFile], { allowFailure: true })).code).toBe(0);
   }, 120_000);
 });
