@@ -6,8 +6,9 @@ import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-p
 import { DEFAULT_APPLY_IMAGE } from './apply-job';
 import type { SecretKeyReference } from './auth';
 import {
-  DEFAULT_ENRICHED_KINDS, DEFAULT_MAX_IN_FLIGHT, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi, WELL_KNOWN_KINDS,
+  DEFAULT_ENRICHED_KINDS, DEFAULT_MAX_IN_FLIGHT, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi, MIN_MESSAGE_BYTES, WELL_KNOWN_KINDS,
 } from './events/settings';
+import { MESSAGE_OVERHEAD_BYTES } from './apply/names';
 import { KeyValue } from './key-value';
 import { withoutConstructPathLabel } from './labels';
 import { RUN_AS, hardenedContainer } from './pod-security';
@@ -17,7 +18,7 @@ import { renderStoredForm } from './stored-form';
 import type { Stream } from './stream';
 import { LIMIT_PROPERTIES } from './stream-definition';
 import { literalSubjectProblem, subjectIsSubset } from './subjects';
-import { DurationInput, formatDuration, parseDuration } from './units';
+import { DurationInput, formatBytes, formatDuration, parseDuration } from './units';
 
 export { KubernetesEventsApi, WELL_KNOWN_KINDS, DEFAULT_ENRICHED_KINDS } from './events/settings';
 export type { EnrichedKind } from './events/settings';
@@ -108,6 +109,8 @@ const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const LEADER_ELECTION_THRESHOLD = 1;
 /** Kubernetes' default `--event-ttl`. */
 const DEFAULT_EVENT_TTL_MS = 3_600_000;
+/** The shortest `--event-ttl` worth the name. */
+const MIN_EVENT_TTL_MS = 60_000;
 
 const PROPS_SCHEMA = {
   type: 'object',
@@ -187,7 +190,17 @@ export class KubernetesEvents extends Construct {
     const prefixProblem = prefixProblems(this.subjectPrefix, props.subjectPrefix !== undefined, stream);
     problems.push(...prefixProblem);
     const eventTtlMs = valid('eventTtl') && props.eventTtl !== undefined ? parseDuration(props.eventTtl) : DEFAULT_EVENT_TTL_MS;
-    problems.push(...duplicateWindowProblems(stream, eventTtlMs));
+    if (eventTtlMs < MIN_EVENT_TTL_MS) {
+      problems.push({ field: 'eventTtl', value: formatDuration(eventTtlMs), rule: `must be at least ${formatDuration(MIN_EVENT_TTL_MS)}: it is how long the API server keeps events` });
+    }
+    problems.push(...duplicateWindowProblems(stream, eventTtlMs), ...acknowledgedStreamProblems(stream));
+    const maxMessageBytes = messageBudget(stream);
+    if (maxMessageBytes < MIN_MESSAGE_BYTES) {
+      problems.push({
+        field: 'stream', value: showValue(stream.name),
+        rule: `takes messages of ${formatBytes(maxMessageBytes + MESSAGE_OVERHEAD_BYTES)} (its maxMsgSize, or the store's maxPayload): the forwarder needs ${formatBytes(MIN_MESSAGE_BYTES + MESSAGE_OVERHEAD_BYTES)} for an event cut down to what identifies it`,
+      });
+    }
     const namespace = Chart.of(this).namespace;
     if (namespace === undefined) {
       problems.push({ field: 'scope', value: showValue(Chart.of(this).node.id), rule: 'must be a chart with a namespace: the forwarder\'s RoleBindings name its ServiceAccount by namespace' });
@@ -243,6 +256,7 @@ export class KubernetesEvents extends Construct {
         [EVENTS_ENV.enrich]: kplus.EnvValue.fromValue(JSON.stringify(enriched)),
         [EVENTS_ENV.resumeBucket]: kplus.EnvValue.fromValue(this.positions.bucket),
         [EVENTS_ENV.maxInFlight]: kplus.EnvValue.fromValue(String(props.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)),
+        [EVENTS_ENV.maxMessageBytes]: kplus.EnvValue.fromValue(String(maxMessageBytes)),
         ...(leaseName ? {
           [EVENTS_ENV.lease]: kplus.EnvValue.fromValue(leaseName),
           [EVENTS_ENV.podName]: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
@@ -263,7 +277,7 @@ export class KubernetesEvents extends Construct {
     this.deployment.select(kplus.LabelSelector.of({ labels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'], 'app.kubernetes.io/instance': this.name } }));
     const user = { user: this.name, password: props.password };
     // A prefix outside the stream is reported once, as the forwarder's.
-    if (prefixProblem.length === 0) stream.grantPublish(this.deployment, { ...user, subjects: [`${this.subjectPrefix}.>`] });
+    if (prefixProblem.length === 0) stream.grantPublish(this.deployment, { ...user, subjects: [`${this.subjectPrefix}.*.*.*`] });
     this.positions.grantWrite(this.deployment, user);
     const deployment = ApiObject.of(this.deployment);
     afterRendering(deployment, (json) => JsonPatch.apply(withoutConstructPathLabel(json),
@@ -296,9 +310,10 @@ export class KubernetesEvents extends Construct {
       for (const object of [role, binding]) afterRendering(object, ({ metadata: { namespace: _namespace, ...metadata }, ...rest }) => ({ ...rest, metadata }));
     }
     for (const watched of props.namespaces ?? []) {
-      const role = new k8s.KubeRole(this, `Role-${watched}`, { metadata: { name: this.name, namespace: watched, labels }, rules: [eventsRule, ...getRules(namespaced)] });
+      // Named as the ClusterRole: forwarders of two apps may watch the same namespace.
+      const role = new k8s.KubeRole(this, `Role-${watched}`, { metadata: { name: clusterName, namespace: watched, labels }, rules: [eventsRule, ...getRules(namespaced)] });
       new k8s.KubeRoleBinding(this, `RoleBinding-${watched}`, {
-        metadata: { name: this.name, namespace: watched, labels },
+        metadata: { name: clusterName, namespace: watched, labels },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
         subjects: [subject],
       });
@@ -341,6 +356,20 @@ function prefixProblems(prefix: string, given: boolean, stream: Stream): Problem
     return [{ field, value: showValue(prefix), rule: `must lead to subjects stream "${stream.name}" captures: its subjects ${JSON.stringify(stream.definition.subjects)} do not cover "${subjects}"` }];
   }
   return [];
+}
+
+/** Without acknowledgements the forwarder cannot know an event is stored: it would wait for ever. */
+function acknowledgedStreamProblems(stream: Stream): Problem[] {
+  return stream.definition.noAck
+    ? [{ field: 'stream', value: showValue(stream.name), rule: 'has noAck: the forwarder records a position only once the stream acknowledged everything before it' }]
+    : [];
+}
+
+/** The largest body the stream and the server take, less room for the subject and headers: what the forwarder cuts events down to. */
+function messageBudget(stream: Stream): number {
+  const { maxMsgSize } = stream.definition;
+  const payload = stream.store.streamPolicy.maxPayloadBytes;
+  return Math.max(0, (maxMsgSize > 0 ? Math.min(maxMsgSize, payload) : payload) - MESSAGE_OVERHEAD_BYTES);
 }
 
 /** A relist sends every event the API server keeps again: the stream must still know them to drop them. */

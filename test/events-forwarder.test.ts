@@ -174,7 +174,7 @@ test('events created through the API server arrive in the stream, one message ea
   expectExactlyOnce(stored, [...uids, core.metadata.uid]);
   const first = stored.find((event) => event.body.event.metadata.uid === uids[0]) as StoredEvent;
   expect(first.subject).toBe('k8s.events.default.Deployment.Arrival');
-  expect(first.msgId).toBe(`${uids[0]}:${first.body.event.metadata.resourceVersion}`);
+  expect(first.msgId).toBe(`k8s.events:${uids[0]}:${first.body.event.metadata.resourceVersion}`);
   expect(first.body).toMatchObject({
     schemaVersion: 1,
     api: 'events.k8s.io/v1',
@@ -228,6 +228,48 @@ test('a watch position the API server no longer has (410 Gone): everything is li
   expectExactlyOnce(await eventsOfReason('Expiry', 40), [...stored, ...whileAway]);
   expect(await again.metric('relists_total')).toBe(1);
   expect(await again.metric('duplicates_total')).toBeGreaterThanOrEqual(20);
+});
+
+test('stopped in the middle of a list, with filtered events between those it sends: nothing is skipped', async () => {
+  const uids = await createEvents(admin, web, 'StopMidList', 300, { type: 'Warning' });
+  await createEvents(admin, web, 'StopMidListFiltered', 300);
+  await compactEtcd();
+  const env = { EVENTS_TYPES: 'Warning', EVENTS_MAX_IN_FLIGHT: '1' };
+  const first = await startForwarder('forwarder-a', env);
+  // Bounded: the list publishes one at a time, and at most ARRIVAL_MS pass.
+  for (const deadline = Date.now() + ARRIVAL_MS; ((await first.metric('published_total')) ?? 0) < 30 && Date.now() < deadline;) await sleep(20);
+  expect(await first.stop()).toBe(0);
+  running.splice(0);
+  await startForwarder('forwarder-b', env);
+  expectExactlyOnce(await eventsOfReason('StopMidList', 300), uids);
+});
+
+test('an event too large for the stream is stored cut down, and the events after it follow', async () => {
+  const forwarder = await startForwarder('forwarder-a');
+  await forwarder.waitForLine(/watching/, 30_000);
+  const large = await admin.request('POST', '/api/v1/namespaces/default/events', {
+    apiVersion: 'v1', kind: 'Event', metadata: { generateName: 'web-' },
+    involvedObject: { kind: 'Deployment', apiVersion: 'apps/v1', namespace: 'default', name: 'web', uid: web.uid },
+    reason: 'TooLarge', message: 'x'.repeat(1_100_000), type: 'Warning', source: { component: 'test' },
+    firstTimestamp: new Date().toISOString(), lastTimestamp: new Date().toISOString(), count: 1,
+  });
+  const after = await createEvents(admin, web, 'TooLarge', 3);
+  const stored = await eventsOfReason('TooLarge', 4);
+  expectExactlyOnce(stored, [large.metadata.uid, ...after]);
+  const cut = stored.find((event) => event.body.event.metadata.uid === large.metadata.uid) as StoredEvent;
+  expect(cut.body.truncated).toBe(true);
+  expect(cut.body.event.note.length).toBeLessThan(1024 * 1024);
+  // Only the excess went: the rest of the text is there.
+  expect(cut.body.event.note.length).toBeGreaterThan(1_000_000);
+});
+
+test('a stored position the API server has not reached (a restored cluster): everything is listed again', async () => {
+  const positions = await nc.jetstream().views.kv('forwarder-positions');
+  await positions.put('all-namespaces', '999999999');
+  const uids = await createEvents(admin, web, 'Ahead', 5);
+  const forwarder = await startForwarder('forwarder-a');
+  await forwarder.waitForLine(/the stored position 999999999 is ahead of the API server's \d+/, 30_000);
+  expectExactlyOnce(await eventsOfReason('Ahead', 5), uids);
 });
 
 test('NATS stopped during a burst, then started: nothing lost, the acknowledgements awaited stay bounded', async () => {

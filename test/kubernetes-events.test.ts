@@ -59,7 +59,10 @@ describe('KubernetesEvents', () => {
     const { chart } = forwarder({ namespaces: ['shop', 'payments'], enrichWith: ['Pod', 'Node'], api: KubernetesEventsApi.CORE_V1 });
     const objects = Testing.synth(chart);
     const roles = byKind(objects, 'Role');
-    expect(roles.map((r) => [r.metadata.namespace, r.metadata.name])).toEqual([['shop', 'cluster-events'], ['payments', 'cluster-events']]);
+    // Named after the forwarder's own namespace too: another app's forwarder may watch the same namespaces.
+    expect(roles.map((r) => [r.metadata.namespace, r.metadata.name])).toEqual([
+      ['shop', 'jetstream-events:observability:cluster-events'], ['payments', 'jetstream-events:observability:cluster-events'],
+    ]);
     expect(roles[0].rules).toEqual([
       { apiGroups: [''], resources: ['events'], verbs: ['list', 'watch'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
@@ -86,14 +89,18 @@ describe('KubernetesEvents', () => {
   test('its NATS user may publish under its prefix and write its positions bucket, which the store declares', () => {
     const { chart, store } = forwarder({ types: ['Warning'], reasons: ['BackOff', 'Failed'] });
     const objects = Testing.synth(chart);
-    expect(store.natsConfig).toContain('"k8s.events.>"');
     const config: string = store.natsConfig;
     const user = config.slice(config.indexOf('user: "cluster-events"'));
+    // Its subjects, four tokens under the prefix, and nothing else of the stream.
+    expect(user).toContain('"k8s.events.*.*.*"');
+    expect(user).not.toContain('"k8s.events.>"');
     expect(user).toContain('"$KV.cluster-events-positions.>"');
     expect(declaredStreams(objects, 'events').streams.map((s) => s.config.name)).toEqual(['KV_cluster-events-positions', 'k8s-events']);
     expect(env(byKind(objects, 'Deployment')[0])).toMatchObject({
       NATS_USER: 'cluster-events', NATS_INBOX_PREFIX: '_INBOX_cluster-events', EVENTS_SUBJECT_PREFIX: 'k8s.events',
       EVENTS_TYPES: 'Warning', EVENTS_REASONS: 'BackOff,Failed', EVENTS_RESUME_BUCKET: 'cluster-events-positions',
+      // The store's default max payload, 1MiB, less room for the subject and headers.
+      EVENTS_MAX_MESSAGE_BYTES: String(1024 * 1024 - 512),
     });
   });
 
@@ -121,6 +128,24 @@ describe('KubernetesEvents', () => {
       '[test/cluster-events] events forwarder "cluster-events": stream "k8s-events" has a duplicate window of 2m, shorter than the events\' lifetime (eventTtl) 1h: after a relist the stream would store again events it dropped from its window; set the stream\'s duplicateWindow to at least 1h',
       '[test/cluster-events] events forwarder "cluster-events": scope "test" must be a chart with a namespace: the forwarder\'s RoleBindings name its ServiceAccount by namespace',
     ]);
+  });
+
+  test('fails on a stream that does not acknowledge or takes messages too small for an event, and on a short event lifetime', () => {
+    const { chart, store } = newApp();
+    const stream = store.addStream('tiny', { subjects: ['tiny.>'], duplicateWindow: '1h', noAck: true, maxMsgSize: '1Ki' });
+    new KubernetesEvents(chart, 'cluster-events', { stream, password: password('forwarder'), eventTtl: '30s' });
+    expect(validationErrors(() => Testing.synth(chart))).toEqual([
+      '[test/cluster-events] events forwarder "cluster-events": eventTtl 30s must be at least 1m: it is how long the API server keeps events',
+      '[test/cluster-events] events forwarder "cluster-events": stream "tiny" has noAck: the forwarder records a position only once the stream acknowledged everything before it',
+      '[test/cluster-events] events forwarder "cluster-events": stream "tiny" takes messages of 1KiB (its maxMsgSize, or the store\'s maxPayload): the forwarder needs 2560B for an event cut down to what identifies it',
+    ]);
+  });
+
+  test('a stream of exactly the four tokens under the prefix', () => {
+    const { chart, store } = newApp();
+    const stream = store.addStream('warnings', { subjects: ['warnings.*.*.*'], duplicateWindow: '1h' });
+    new KubernetesEvents(chart, 'cluster-events', { stream, password: password('forwarder'), subjectPrefix: 'warnings' });
+    expect(validationErrors(() => Testing.synth(chart))).toEqual([]);
   });
 
   test('fails on a stream whose first subject gives no prefix', () => {

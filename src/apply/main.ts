@@ -105,8 +105,8 @@ async function runStreamsCli(args: readonly string[], env: Readonly<Record<strin
   return runStreams(request, io, stop ?? (reads ? readingStopSignal() : undefined));
 }
 
-/** A grace period after SIGTERM: the pod's own is 30 seconds, and the forwarder needs about 10 to store what is in flight. */
-const FORWARDER_STOP_MS = 20_000;
+/** A grace period after SIGTERM, within the pod's 30 seconds: the forwarder takes at most 20 to store what is in flight and write its position. */
+const FORWARDER_STOP_MS = 25_000;
 
 async function runEventsCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>, io: StreamsIO, stop?: AbortSignal): Promise<number> {
   let request;

@@ -83,24 +83,58 @@ export function eventSubject(prefix: string, event: EventView): string {
   return [prefix, subjectToken(event.namespace), subjectToken(event.involved.kind ?? ''), subjectToken(event.reason)].join('.');
 }
 
-/** The message of `object`, as the stream keeps it: the event, and the involved object's labels and annotations when known. Pure. */
-export function eventMessage(prefix: string, api: KubernetesEventsApi, object: any, involved: InvolvedMetadata | undefined): EventMessage {
+/**
+ * The message of `object`, as the stream keeps it: the event, and the involved object's labels and
+ * annotations when known. A body over `maxBytes` is cut down until it fits, and says so
+ * (`truncated: true`): first the annotations go, then the end of the event's text, and last
+ * everything but what identifies and routes the event. Pure.
+ *
+ * The message id carries the subject prefix: two forwarders with different prefixes on one stream
+ * are different messages, the same event seen twice by one of them is one.
+ */
+export function eventMessage(
+  prefix: string, api: KubernetesEventsApi, object: any, involved: InvolvedMetadata | undefined, maxBytes = Number.POSITIVE_INFINITY,
+): EventMessage {
   const event = eventView(api, object);
   // The server's bookkeeping of who wrote which field: noise for a reader, and the largest part of an event.
   const { managedFields: _managedFields, ...metadata } = object.metadata ?? {};
-  const body = {
+  // Listed events come without their kind: every message names it the same way.
+  const whole = { apiVersion: api, kind: 'Event', ...object, metadata };
+  const body = (eventBody: any, labels: InvolvedMetadata | undefined, truncated: boolean) => JSON.stringify({
     schemaVersion: EVENT_MESSAGE_SCHEMA_VERSION,
     api,
-    // Listed events come without their kind: every message names it the same way.
-    event: { apiVersion: api, kind: 'Event', ...object, metadata },
-    involvedObject: { ...event.involved, ...(involved ? { labels: involved.labels, annotations: involved.annotations } : {}) },
+    ...(truncated ? { truncated: true } : {}),
+    event: eventBody,
+    involvedObject: { ...event.involved, ...(labels ? { labels: labels.labels, annotations: labels.annotations } : {}) },
+  });
+  const encoded = new TextEncoder().encode(body(whole, involved, false));
+  const bytes = encoded.length <= maxBytes ? encoded : fitted(encoded.length - maxBytes, api, whole, involved, body, maxBytes);
+  return { subject: eventSubject(prefix, event), msgId: `${prefix}:${event.uid}:${event.resourceVersion}`, body: bytes, lastSeenMs: event.lastSeenMs };
+}
+
+/** The event's free text, by API: what grows without bound. */
+const TEXT_FIELD: Record<KubernetesEventsApi, string> = { [KubernetesEventsApi.EVENTS_V1]: 'note', [KubernetesEventsApi.CORE_V1]: 'message' };
+
+/** The smaller bodies of an event too large for the stream, tried in turn; the last always fits a budget of a few KiB. */
+function fitted(
+  excess: number, api: KubernetesEventsApi, whole: any, involved: InvolvedMetadata | undefined,
+  body: (event: any, labels: InvolvedMetadata | undefined, truncated: boolean) => string, maxBytes: number,
+): Uint8Array {
+  const encoder = new TextEncoder();
+  const withoutAnnotations = { ...whole, metadata: { ...whole.metadata, annotations: undefined } };
+  const labelsOnly = involved ? { labels: involved.labels, annotations: {} } : undefined;
+  const text = String(whole[TEXT_FIELD[api]] ?? '');
+  const shortened = { ...withoutAnnotations, [TEXT_FIELD[api]]: text.slice(0, Math.max(0, text.length - excess - 64)) };
+  const { metadata } = whole;
+  const essentials = {
+    apiVersion: whole.apiVersion, kind: whole.kind, type: whole.type, reason: whole.reason,
+    metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, resourceVersion: metadata.resourceVersion },
   };
-  return {
-    subject: eventSubject(prefix, event),
-    msgId: `${event.uid}:${event.resourceVersion}`,
-    body: new TextEncoder().encode(JSON.stringify(body)),
-    lastSeenMs: event.lastSeenMs,
-  };
+  for (const candidate of [body(withoutAnnotations, labelsOnly, true), body(shortened, labelsOnly, true)]) {
+    const bytes = encoder.encode(candidate);
+    if (bytes.length <= maxBytes) return bytes;
+  }
+  return encoder.encode(body(essentials, undefined, true));
 }
 
 /** An object's labels and annotations as a message carries them: without kubectl's copy of the whole object. Pure. */

@@ -41,10 +41,19 @@ export async function* watchEvents(
   kube: KubeApi, path: string, from: string | undefined, hooks: EventWatchHooks, signal: AbortSignal,
 ): AsyncGenerator<WatchedItem> {
   let position = from;
+  let resuming = from !== undefined;
   let pause = FIRST_RETRY_MS;
   // Bounded by signal: every pass reads, pauses or ends.
   while (!signal.aborted) {
     try {
+      if (resuming) {
+        const ahead = await positionAhead(kube, path, position as string);
+        resuming = false;
+        if (ahead !== undefined) {
+          hooks.relisting(`the stored position ${position} is ahead of the API server's ${ahead} (a restored or rebuilt cluster?)`);
+          position = undefined;
+        }
+      }
       if (position === undefined) {
         for await (const item of listEvents(kube, path, signal)) {
           if (item.kind === 'position') position = item.position;
@@ -64,7 +73,7 @@ export async function* watchEvents(
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof KubeApiError && error.status === 410) {
-        hooks.relisting(error.message);
+        hooks.relisting(`the watch position is gone (${error.message})`);
         position = undefined;
         continue;
       }
@@ -73,6 +82,18 @@ export async function* watchEvents(
       pause = Math.min(pause * 2, MAX_RETRY_MS);
     }
   }
+}
+
+/**
+ * The API server's current resourceVersion when `position` is past it; undefined otherwise. A watch
+ * from a position the server has not reached waits silently for it: after an etcd restore the
+ * forwarder would forward nothing. resourceVersions are opaque to clients, but every API server
+ * stores etcd revisions in them; one that is not a whole number is never called ahead.
+ */
+async function positionAhead(kube: KubeApi, path: string, position: string): Promise<string | undefined> {
+  const current = String((await kube.expect('GET', `${path}?limit=1`)).metadata?.resourceVersion ?? '');
+  const whole = /^\d+$/;
+  return whole.test(position) && whole.test(current) && BigInt(position) > BigInt(current) ? current : undefined;
 }
 
 /** Every event of `path`, page by page, then the list's resourceVersion; a page continued too late (410) starts over. */

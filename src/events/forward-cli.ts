@@ -3,7 +3,9 @@ import type { ConnectionAuth } from '../apply/nats-io';
 import { literalSubjectProblem } from '../subjects';
 import type { EventFilter } from './event-message';
 import { KubeConnection, kubeConnection } from './kube-api';
-import { DEFAULT_MAX_IN_FLIGHT, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi } from './settings';
+import {
+  DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE_BYTES, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi, MIN_MESSAGE_BYTES,
+} from './settings';
 
 /** The usage text of `events --help`. */
 export const EVENTS_USAGE = `Usage: jetstream-cdk8s events forward
@@ -23,6 +25,7 @@ again. The KubernetesEvents construct runs it; everything comes from the environ
   ${EVENTS_ENV.enrich}              JSON list of the kinds whose labels are added: {kind, group, version, resource, namespaced}
   ${EVENTS_ENV.lease}               Lease name for leader election among replicas, with ${EVENTS_ENV.podName} and ${EVENTS_ENV.podNamespace}
   ${EVENTS_ENV.maxInFlight}       acknowledgements awaited at once (default ${DEFAULT_MAX_IN_FLIGHT})
+  ${EVENTS_ENV.maxMessageBytes}  largest body; a larger event is cut down to fit (default ${DEFAULT_MAX_MESSAGE_BYTES})
   ${EVENTS_ENV.httpListen}        host:port of /healthz and /metrics (default 0.0.0.0:${EVENTS_HTTP_PORT}; "off" for none)
   ${EVENTS_ENV.kubernetesApi}, ${EVENTS_ENV.kubernetesToken}, ${EVENTS_ENV.kubernetesCa}
                           the API server, when not the pod's own
@@ -31,6 +34,8 @@ Exit 0 when stopped by SIGTERM or SIGINT, 1 on bad settings or a lost lease.`;
 
 /** The most acknowledgements awaited at once. */
 const MAX_IN_FLIGHT = 65_536;
+/** NATS' largest max payload. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Who this replica is and which Lease it competes for. */
 export interface LeaseSettings {
@@ -53,6 +58,8 @@ export interface ForwarderOptions {
   readonly resumeBucket: string;
   readonly lease?: LeaseSettings;
   readonly maxInFlight: number;
+  /** The largest message body the stream takes. */
+  readonly maxMessageBytes: number;
   /** Where `/healthz` and `/metrics` listen; none when off. */
   readonly http?: { readonly host: string; readonly port: number };
   readonly kube: KubeConnection;
@@ -100,7 +107,8 @@ export function parseEventsCli(args: readonly string[], env: Readonly<Record<str
     enrich: enrichedKinds(value(EVENTS_ENV.enrich)),
     resumeBucket: required(EVENTS_ENV.resumeBucket),
     lease: leaseSettings(value(EVENTS_ENV.lease), value(EVENTS_ENV.podName), value(EVENTS_ENV.podNamespace)),
-    maxInFlight: inFlight(value(EVENTS_ENV.maxInFlight)),
+    maxInFlight: wholeNumber(EVENTS_ENV.maxInFlight, value(EVENTS_ENV.maxInFlight), DEFAULT_MAX_IN_FLIGHT, 1, MAX_IN_FLIGHT),
+    maxMessageBytes: wholeNumber(EVENTS_ENV.maxMessageBytes, value(EVENTS_ENV.maxMessageBytes), DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
     http: httpListen(value(EVENTS_ENV.httpListen) ?? `0.0.0.0:${EVENTS_HTTP_PORT}`),
     kube,
   };
@@ -129,12 +137,10 @@ function leaseSettings(name: string | undefined, identity: string | undefined, n
   return { name, namespace, identity };
 }
 
-function inFlight(given: string | undefined): number {
-  if (given === undefined) return DEFAULT_MAX_IN_FLIGHT;
+function wholeNumber(name: string, given: string | undefined, fallback: number, min: number, max: number): number {
+  if (given === undefined) return fallback;
   const count = Number(given);
-  if (!/^\d+$/.test(given) || count < 1 || count > MAX_IN_FLIGHT) {
-    throw new UsageError(`${EVENTS_ENV.maxInFlight} "${given}" must be a whole number from 1 to ${MAX_IN_FLIGHT}`);
-  }
+  if (!/^\d+$/.test(given) || count < min || count > max) throw new UsageError(`${name} "${given}" must be a whole number from ${min} to ${max}`);
   return count;
 }
 

@@ -1,5 +1,5 @@
 import * as http from 'http';
-import { JetStreamClient, KV, KvEntry, NatsConnection, connect } from 'nats';
+import { JetStreamClient, KV, NatsConnection, connect } from 'nats';
 import { describeNatsError } from '../apply/nats-io';
 import { EventMessage, eventMessage, eventView, passesFilter } from './event-message';
 import { eventsPath, watchEvents } from './event-watch';
@@ -8,7 +8,8 @@ import { InvolvedObjects } from './involved-objects';
 import { KubeApi } from './kube-api';
 import { LeaseElection } from './lease';
 import { ForwarderCounts, ForwarderGauges, renderMetrics, summaryLine, zeroCounts } from './metrics';
-import { PublishWindow } from './publish-window';
+import { PositionRecord, positionKey } from './positions';
+import { PublishWindow, PublishWindowHooks } from './publish-window';
 import { abortableSleep } from './sleep';
 
 /** Time a publish may take before it counts as failed and is sent again. */
@@ -17,17 +18,14 @@ const PUBLISH_TIMEOUT_MS = 10_000;
 const CHECKPOINT_MS = 1_000;
 /** How often the summary line is logged. */
 const SUMMARY_MS = 60_000;
-/** How long a stop waits for the acknowledgements in flight. */
-const DRAIN_MS = 10_000;
+/** How long a stop waits for the acknowledgements in flight: with a position write after it, within the program's grace period. */
+const DRAIN_MS = 8_000;
+/** How long a stop waits for a position write in progress. */
+const WRITE_WAIT_MS = 2_000;
+/** A publish that keeps failing is logged again every this many attempts, about once a minute. */
+const FAILURE_LOG_EVERY = 12;
 /** How often a missing bucket is looked for again. */
 const BUCKET_RETRY_MS = 5_000;
-/** JetStream's error code for a conditional write whose expected revision is not the last one. */
-const WRONG_LAST_SEQUENCE = 10071;
-
-/** The key of one watch's position: one per namespace, or one for all of them. */
-export function positionKey(namespace: string): string {
-  return namespace === '' ? 'all-namespaces' : `namespace.${namespace}`;
-}
 
 /**
  * Runs the forwarder until `stop` aborts: waits for the lease (with replicas), connects to NATS
@@ -51,12 +49,16 @@ export async function runForwarder(options: ForwarderOptions, log: (line: string
   const counts = zeroCounts();
   const windows: PublishWindow[] = [];
   const kube = new KubeApi(options.kube);
+  const lookupFailuresReported = new Set<string>();
   const objects = new InvolvedObjects(kube, new Map(options.enrich.map((kind) => [kind.kind, kind])), {
     fetched: () => counts.lookups++,
-    failed: (path, status) => {
+    failed: (kind, path, status, message) => {
       counts.lookupFailures++;
-      // A missing permission is a setup mistake worth one line per kind of answer; a deleted object is routine.
-      if (status !== 404 && counts.lookupFailures <= 10) log(`no labels for ${path}: ${status === undefined ? 'no answer' : `HTTP ${status}`}`);
+      // One line per kind and answer: a missing permission or a wrong resource shows, routine deletions do not flood the log.
+      const reported = `${kind} ${status}`;
+      if (lookupFailuresReported.has(reported)) return;
+      lookupFailuresReported.add(reported);
+      log(`no labels for ${path}: ${message} (${status ?? 'no answer'}); further ${kind} lookups answered so are only counted`);
     },
   });
   const state = { leader: 0, connected: 0, lagSeconds: 0 };
@@ -66,6 +68,7 @@ export async function runForwarder(options: ForwarderOptions, log: (line: string
     leader: () => state.leader,
     natsConnected: () => state.connected,
     lagSeconds: () => state.lagSeconds,
+    stalledSeconds: () => Math.max(0, ...windows.map((window) => (window.stalledSince === undefined ? 0 : (Date.now() - window.stalledSince) / 1000))),
   };
   const server = options.http ? await serveHttp(options.http, counts, gauges) : undefined;
   const summary = setInterval(() => log(summaryLine(counts, gauges)), SUMMARY_MS);
@@ -125,58 +128,26 @@ interface ForwardingContext {
 /** Lists and watches one scope's events from its stored position until the run stops, then stores what it can and writes the position. */
 async function forwardNamespace(context: ForwardingContext): Promise<void> {
   const { options, namespace, counts, log, signal } = context;
-  const key = positionKey(namespace);
   const scope = namespace === '' ? 'all namespaces' : `namespace ${namespace}`;
-  const stored = await readPosition(context.bucket, key, (error) => log(`${scope}: cannot read the position ${options.resumeBucket}/${key}: ${describeNatsError(error)}`), signal);
-  if (stored === false) return;
-  let revision = stored?.revision ?? 0;
-  let written = stored?.string();
-  log(written === undefined
+  const record = new PositionRecord(context.bucket, positionKey(namespace));
+  const where = `${options.resumeBucket}/${record.key}`;
+  if (!(await record.read(signal, (error) => log(`${scope}: cannot read the position ${where}: ${error}`)))) return;
+  log(record.written === undefined
     ? `${scope}: no position yet: listing every event the API server keeps, then watching`
-    : `${scope}: watching from resourceVersion ${written}`);
-  let paused = false;
-  const window = new PublishWindow(context.publish, options.maxInFlight, {
-    acknowledged: (message, ack) => {
-      if (ack.duplicate) counts.duplicates++;
-      else counts.published++;
-      if (message.lastSeenMs !== undefined) context.state.lagSeconds = Math.max(0, (Date.now() - message.lastSeenMs) / 1000);
-    },
-    failed: (_message, error) => {
-      counts.publishFailures++;
-      if (!paused) log(`${scope}: publishing paused: ${describeNatsError(error)}; reading stops until NATS stores again, in order`);
-      paused = true;
-    },
-    resumed: () => {
-      paused = false;
-      log(`${scope}: publishing resumed`);
-    },
-  }, written);
+    : `${scope}: watching from resourceVersion ${record.written}`);
+  const window = new PublishWindow(context.publish, options.maxInFlight, publishReports(scope, context), record.written);
   context.opened(window);
   const close = () => window.close();
   signal.addEventListener('abort', close, { once: true });
-  let writing = false;
   const writePosition = async () => {
-    const position = window.committed;
-    if (writing || position === undefined || position === written) return;
-    writing = true;
-    try {
-      revision = revision === 0 ? await context.bucket.create(key, position) : await context.bucket.update(key, position, revision);
-      written = position;
-    } catch (error) {
-      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) {
-        context.fail(`${scope}: another forwarder wrote the position ${context.options.resumeBucket}/${key}: stopping`);
-      }
-      // Otherwise NATS is away: the next tick writes it.
-    } finally {
-      writing = false;
-    }
+    if ((await record.write(window.committed)) === 'taken') context.fail(`${scope}: another forwarder wrote the position ${where}: stopping`);
   };
   const checkpoint = setInterval(() => void writePosition(), CHECKPOINT_MS);
   try {
-    const watch = watchEvents(context.kube, eventsPath(options.api, namespace), written, {
+    const watch = watchEvents(context.kube, eventsPath(options.api, namespace), record.written, {
       relisting: (reason) => {
         counts.relists++;
-        log(`${scope}: the watch position is gone (${reason}): listing every event again; Nats-Msg-Id drops those already stored`);
+        log(`${scope}: ${reason}: listing every event again; Nats-Msg-Id drops those already stored`);
       },
       rewatching: (reason, pauseMs) => {
         counts.rewatches++;
@@ -184,6 +155,8 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
       },
     }, signal);
     for await (const item of watch) {
+      // Nothing read after a stop may move the position: what it passes would never be sent.
+      if (signal.aborted) break;
       if (item.kind === 'position') {
         window.mark(item.position);
         continue;
@@ -196,7 +169,8 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
         continue;
       }
       const involved = await context.objects.lookup(event.involved);
-      await window.send(eventMessage(options.subjectPrefix, options.api, item.object, involved), item.position);
+      const message = eventMessage(options.subjectPrefix, options.api, item.object, involved, options.maxMessageBytes);
+      if (!(await window.send(message, item.position))) break;
     }
   } finally {
     signal.removeEventListener('abort', close);
@@ -204,25 +178,33 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
     clearInterval(checkpoint);
     await Promise.race([window.drain(), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
     window.stop();
-    // Wait out a write in progress, then write the last position.
-    for (let i = 0; writing && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await record.settled(WRITE_WAIT_MS);
     await writePosition();
-    log(`${scope}: stopped at resourceVersion ${written ?? '(none)'}`);
+    log(`${scope}: stopped at resourceVersion ${record.written ?? '(none)'}`);
   }
 }
 
-/** The stored position of `key` (null when none), read again until NATS answers; false when stopped first. */
-async function readPosition(bucket: KV, key: string, failed: (error: unknown) => void, signal: AbortSignal): Promise<KvEntry | null | false> {
-  // Bounded by signal: every pass reads or pauses.
-  while (!signal.aborted) {
-    try {
-      return await bucket.get(key);
-    } catch (error) {
-      failed(error);
-      await abortableSleep(BUCKET_RETRY_MS, signal);
-    }
-  }
-  return false;
+/** How a namespace's publishing shows in the counts and the log: a pause once, then a line a minute while it lasts. */
+function publishReports(scope: string, context: ForwardingContext): PublishWindowHooks {
+  const { counts, log } = context;
+  let paused = false;
+  return {
+    acknowledged: (message, ack) => {
+      if (ack.duplicate) counts.duplicates++;
+      else counts.published++;
+      if (message.lastSeenMs !== undefined) context.state.lagSeconds = Math.max(0, (Date.now() - message.lastSeenMs) / 1000);
+    },
+    failed: (message, error, attempt) => {
+      counts.publishFailures++;
+      if (!paused) log(`${scope}: publishing paused: ${describeNatsError(error)}; reading stops until NATS stores again, in order`);
+      else if (attempt % FAILURE_LOG_EVERY === 0) log(`${scope}: ${message.subject} (${message.msgId}) still not stored after ${attempt} attempts: ${describeNatsError(error)}`);
+      paused = true;
+    },
+    resumed: () => {
+      paused = false;
+      log(`${scope}: publishing resumed`);
+    },
+  };
 }
 
 /** Connects for good: the client reconnects by itself from then on. Undefined when stopped first. */

@@ -7,10 +7,15 @@ export const CACHE_ENTRIES = 10_000;
 /** How long a lookup is reused: labels change rarely, and an event names the object's uid. */
 export const CACHE_TTL_MS = 60_000;
 
-/** The URL path of `object`, or undefined when its kind is not enriched (or the reference is incomplete). Pure. */
+/**
+ * The URL path of `object`, or undefined when its kind is not enriched, its reference names another
+ * API group (a `Job` of another group is not batch's), or the reference is incomplete. Pure.
+ */
 export function objectPath(kinds: ReadonlyMap<string, EnrichedKind>, object: InvolvedObject): string | undefined {
   const kind = object.kind === undefined ? undefined : kinds.get(object.kind);
   if (!kind || !object.name || (kind.namespaced && !object.namespace)) return undefined;
+  const group = object.apiVersion?.includes('/') ? object.apiVersion.split('/')[0] : '';
+  if (object.apiVersion !== undefined && group !== kind.group) return undefined;
   const base = kind.group === '' ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`;
   const namespace = kind.namespaced ? `/namespaces/${encodeURIComponent(object.namespace as string)}` : '';
   return `${base}${namespace}/${kind.resource}/${encodeURIComponent(object.name)}`;
@@ -25,8 +30,11 @@ interface CacheEntry {
 export interface LookupHooks {
   /** An answer from the API server rather than the cache. */
   fetched(): void;
-  /** A lookup that found nothing usable: the object is gone (404), the forwarder may not read it (403), or the server failed. */
-  failed(path: string, status: number | undefined, message: string): void;
+  /**
+   * A lookup that found nothing usable: the object is gone (404) or was made again (another uid),
+   * the forwarder may not read it (403), or the server failed (status undefined).
+   */
+  failed(kind: string, path: string, status: number | undefined, message: string): void;
 }
 
 /**
@@ -64,21 +72,29 @@ export class InvolvedObjects {
       this.entries.set(key, cached);
       return cached.metadata;
     }
-    const metadata = this.fetch(path);
+    const metadata = this.fetch(object, path);
     this.entries.delete(key);
     this.entries.set(key, { at: now, metadata });
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     return metadata;
   }
 
-  private async fetch(path: string): Promise<InvolvedMetadata | undefined> {
+  private async fetch(object: InvolvedObject, path: string): Promise<InvolvedMetadata | undefined> {
     this.hooks.fetched();
+    const kind = object.kind as string;
     try {
       const response = await this.kube.request('GET', path);
-      if (response.status === 200) return involvedMetadata(response.body);
-      this.hooks.failed(path, response.status, String(response.body?.message ?? `HTTP ${response.status}`));
+      const uid = response.body?.metadata?.uid;
+      // The same name, another object: its labels are not those of the object the event is about.
+      if (response.status === 200 && object.uid && uid !== object.uid) {
+        this.hooks.failed(kind, path, 404, `the object now has uid ${uid}, the event names ${object.uid}`);
+      } else if (response.status === 200) {
+        return involvedMetadata(response.body);
+      } else {
+        this.hooks.failed(kind, path, response.status, String(response.body?.message ?? `HTTP ${response.status}`));
+      }
     } catch (error) {
-      this.hooks.failed(path, undefined, (error as Error).message);
+      this.hooks.failed(kind, path, undefined, (error as Error).message);
     }
     return undefined;
   }

@@ -66,8 +66,8 @@ export class KubeApi {
   }
 
   /** A request with a JSON answer; any status is returned, none thrown. */
-  public async request<T = any>(method: string, path: string, body?: unknown): Promise<KubeResponse<T>> {
-    const response = await this.open(method, path, { agent: this.agent, timeoutMs: REQUEST_TIMEOUT_MS, body });
+  public async request<T = any>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<KubeResponse<T>> {
+    const response = await this.open(method, path, { agent: this.agent, timeoutMs, body });
     const text = await readText(response);
     let parsed: any;
     try {

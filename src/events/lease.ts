@@ -6,6 +6,8 @@ export const LEASE_DURATION_S = 15;
 const RENEW_DEADLINE_MS = 10_000;
 /** How often the leader renews, and a candidate tries again. */
 const RETRY_MS = 2_000;
+/** Bound on one request about the lease, so a hung renewal cannot outlast the deadline. */
+const REQUEST_TIMEOUT_MS = 4_000;
 
 /** A Lease's time: RFC 3339 with microseconds, as `metav1.MicroTime` reads it. */
 export function microTime(ms: number): string {
@@ -57,21 +59,22 @@ export class LeaseElection {
   public keep(lost: (reason: string) => void): void {
     let renewedAt = Date.now();
     let busy = false;
+    let lastError = 'no answer';
+    const give = (reason: string) => {
+      if (!this.renewing) return;
+      this.stop();
+      lost(reason);
+    };
     this.renewing = setInterval(() => {
-      if (busy) return;
+      // Checked on every tick, a renewal in flight or not: a leader stops before its lease runs out for the others.
+      if (Date.now() - renewedAt > RENEW_DEADLINE_MS) give(`could not renew the lease for ${RENEW_DEADLINE_MS / 1000}s: ${lastError}`);
+      if (busy || !this.renewing) return;
       busy = true;
       this.tryAcquire().then((held) => {
-        if (held) {
-          renewedAt = Date.now();
-        } else {
-          this.stop();
-          lost(`the lease is held by ${this.lease?.spec?.holderIdentity}`);
-        }
+        if (held) renewedAt = Date.now();
+        else give(`the lease is held by ${this.lease?.spec?.holderIdentity}`);
       }, (error: Error) => {
-        if (Date.now() - renewedAt > RENEW_DEADLINE_MS) {
-          this.stop();
-          lost(`could not renew the lease for ${RENEW_DEADLINE_MS / 1000}s: ${error.message}`);
-        }
+        lastError = error.message;
       }).finally(() => {
         busy = false;
       });
@@ -83,7 +86,7 @@ export class LeaseElection {
     this.stop();
     if (this.lease?.spec?.holderIdentity !== this.identity) return;
     const released = { ...this.lease, spec: { ...this.lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } };
-    await this.kube.request('PUT', this.path, released).catch(() => undefined);
+    await this.kube.request('PUT', this.path, released, REQUEST_TIMEOUT_MS).catch(() => undefined);
   }
 
   private stop(): void {
@@ -94,13 +97,13 @@ export class LeaseElection {
   /** One try at holding the lease: create it, renew ours, or take over one unchanged for its duration. */
   private async tryAcquire(): Promise<boolean> {
     const now = Date.now();
-    const current = await this.kube.request('GET', this.path);
+    const current = await this.kube.request('GET', this.path, undefined, REQUEST_TIMEOUT_MS);
     if (current.status === 404) {
       const created = await this.kube.request('POST', this.path.slice(0, this.path.lastIndexOf('/')), {
         apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
         metadata: { name: this.name, namespace: this.namespace },
         spec: { holderIdentity: this.identity, leaseDurationSeconds: LEASE_DURATION_S, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-      });
+      }, REQUEST_TIMEOUT_MS);
       if (created.status === 409) return false;
       this.lease = this.succeeded(created, 'create');
       return true;
@@ -121,7 +124,7 @@ export class LeaseElection {
         renewTime: microTime(now),
         ...(ours ? {} : { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
       },
-    });
+    }, REQUEST_TIMEOUT_MS);
     // Another replica wrote it first: its turn.
     if (renewed.status === 409) return false;
     this.lease = this.succeeded(renewed, 'update');

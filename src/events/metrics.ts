@@ -32,6 +32,8 @@ export interface ForwarderGauges {
   natsConnected(): number;
   /** Seconds between the last stored event's time and its acknowledgement. */
   lagSeconds(): number;
+  /** Seconds since a publish that still fails stopped the reading; 0 while messages flow. Alert on it. */
+  stalledSeconds(): number;
 }
 
 /** A fresh set of counts. */
@@ -57,6 +59,7 @@ const GAUGE_HELP: Record<keyof ForwarderGauges, [name: string, help: string]> = 
   leader: ['events_leader', '1 while this replica forwards, 0 while it waits for the lease.'],
   natsConnected: ['events_nats_connected', '1 while connected to NATS.'],
   lagSeconds: ['events_lag_seconds', 'Seconds from the last stored event\'s time to its acknowledgement.'],
+  stalledSeconds: ['events_stalled_seconds', 'Seconds since a publish that still fails stopped the reading; 0 while messages flow.'],
 };
 
 /** The metrics in Prometheus' text format. Pure. */

@@ -46,6 +46,7 @@ export class PublishWindow {
   private retrying = false;
   private readonly stopping = new AbortController();
   private closed = false;
+  private failedAt?: number;
   private committedPosition: string | undefined;
   private waiters: (() => void)[] = [];
 
@@ -68,17 +69,28 @@ export class PublishWindow {
     return this.committedPosition;
   }
 
-  /** Sends `message` once there is room; `position` is committed once it and everything before it are stored. */
-  public async send(message: EventMessage, position?: string): Promise<void> {
+  /** Since when a failed publish holds new sends back; undefined while messages flow. */
+  public get stalledSince(): number | undefined {
+    return this.failedAt;
+  }
+
+  /**
+   * Sends `message` once there is room; `position` is committed once it and everything before it
+   * are stored. False when the window was closed first: the message is not sent, and the caller
+   * must stop, since no later position may be committed past it.
+   */
+  public async send(message: EventMessage, position?: string): Promise<boolean> {
     while (!this.closed && (this.retrying || this.inFlightCount >= this.maxInFlight)) await this.change();
-    if (this.closed) return;
+    if (this.closed) return false;
     const entry: Entry = { message, position, done: false };
     this.entries.push(entry);
     this.dispatch(entry);
+    return true;
   }
 
-  /** Records that `position` is reached with nothing more to store. */
+  /** Records that `position` is reached with nothing more to store; nothing once closed. */
   public mark(position: string): void {
+    if (this.closed) return;
     const last = this.entries[this.entries.length - 1];
     if (last === undefined) {
       this.committedPosition = position;
@@ -120,6 +132,7 @@ export class PublishWindow {
       this.failures.push(entry);
       if (!this.retrying) {
         this.retrying = true;
+        this.failedAt = Date.now();
         void this.retryFailures();
       }
       this.wake();
@@ -162,6 +175,7 @@ export class PublishWindow {
     }
     if (this.stopping.signal.aborted) return;
     this.retrying = false;
+    this.failedAt = undefined;
     this.hooks.resumed();
     this.wake();
   }

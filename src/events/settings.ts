@@ -66,6 +66,7 @@ export const EVENTS_ENV = {
   resumeBucket: 'EVENTS_RESUME_BUCKET',
   lease: 'EVENTS_LEASE',
   maxInFlight: 'EVENTS_MAX_IN_FLIGHT',
+  maxMessageBytes: 'EVENTS_MAX_MESSAGE_BYTES',
   httpListen: 'EVENTS_HTTP_LISTEN',
   kubernetesApi: 'KUBERNETES_API_URL',
   kubernetesToken: 'KUBERNETES_TOKEN_FILE',
@@ -76,3 +77,8 @@ export const EVENTS_ENV = {
 
 /** Acknowledgements awaited at once by default: enough to keep a server a few milliseconds away busy. */
 export const DEFAULT_MAX_IN_FLIGHT = 256;
+
+/** The smallest message budget the construct allows: an event cut down to what identifies and routes it fits well inside. */
+export const MIN_MESSAGE_BYTES = 2_048;
+/** The budget when none is given: NATS' default max payload, less room for the subject and headers. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 - 512;

@@ -46,7 +46,7 @@ describe('event messages', () => {
 
   test('a message carries the event without managed fields, its kind, the involved object with its labels, and a schema version', () => {
     const message = eventMessage('k8s.events', KubernetesEventsApi.EVENTS_V1, V1_EVENT, { labels: { app: 'web' }, annotations: {} });
-    expect(message.msgId).toBe('u-1:42');
+    expect(message.msgId).toBe('k8s.events:u-1:42');
     const body = JSON.parse(new TextDecoder().decode(message.body));
     expect(body).toEqual({
       schemaVersion: 1,
@@ -58,10 +58,33 @@ describe('event messages', () => {
     expect(unenriched.involvedObject).toEqual(CORE_EVENT.involvedObject);
   });
 
+  test('a body over the budget is cut down until it fits, and says so: annotations, then the text, then all but what identifies it', () => {
+    const labels = { labels: { app: 'web' }, annotations: { note: 'x'.repeat(3_000) } };
+    const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes));
+    const full = eventMessage('k8s', KubernetesEventsApi.EVENTS_V1, V1_EVENT, labels);
+    expect(decode(full.body).truncated).toBeUndefined();
+    const noAnnotations = eventMessage('k8s', KubernetesEventsApi.EVENTS_V1, V1_EVENT, labels, 2_048);
+    expect(noAnnotations.body.length).toBeLessThanOrEqual(2_048);
+    expect(decode(noAnnotations.body)).toMatchObject({ truncated: true, event: { note: V1_EVENT.note }, involvedObject: { labels: { app: 'web' }, annotations: {} } });
+    const long = { ...CORE_EVENT, message: 'y'.repeat(100_000) };
+    const shortened = eventMessage('k8s', KubernetesEventsApi.CORE_V1, long, undefined, 4_096);
+    expect(shortened.body.length).toBeLessThanOrEqual(4_096);
+    expect(decode(shortened.body)).toMatchObject({ truncated: true, event: { reason: 'NodeNotReady', message: expect.stringMatching(/^y{3000,}$/) } });
+    const essentials = eventMessage('k8s', KubernetesEventsApi.CORE_V1, { ...long, related: { name: 'z'.repeat(5_000) } }, undefined, 2_048);
+    expect(decode(essentials.body)).toEqual({
+      schemaVersion: 1, api: 'v1', truncated: true,
+      event: { apiVersion: 'v1', kind: 'Event', type: 'Normal', reason: 'NodeNotReady', metadata: { name: 'node.1', namespace: 'default', uid: 'u-2', resourceVersion: '43' } },
+      involvedObject: CORE_EVENT.involvedObject,
+    });
+    expect([shortened.msgId, essentials.subject]).toEqual(['k8s:u-2:43', 'k8s.default.Node.NodeNotReady']);
+  });
+
   test('the same event at the same resourceVersion is the same message id; a newer one is another', () => {
     const again = eventMessage('k8s', KubernetesEventsApi.EVENTS_V1, V1_EVENT, undefined);
     const updated = eventMessage('k8s', KubernetesEventsApi.EVENTS_V1, { ...V1_EVENT, metadata: { ...V1_EVENT.metadata, resourceVersion: '50' } }, undefined);
-    expect([again.msgId, updated.msgId]).toEqual(['u-1:42', 'u-1:50']);
+    expect([again.msgId, updated.msgId]).toEqual(['k8s:u-1:42', 'k8s:u-1:50']);
+    // Another forwarder's prefix on the same stream: not its duplicate.
+    expect(eventMessage('k8s.warnings', KubernetesEventsApi.EVENTS_V1, V1_EVENT, undefined).msgId).toBe('k8s.warnings:u-1:42');
   });
 
   test('filters: an empty list lets every value through; all lists must agree', () => {
@@ -85,5 +108,8 @@ describe('event messages', () => {
     expect(objectPath(kinds, { kind: 'Node', name: 'worker-1' })).toBe('/api/v1/nodes/worker-1');
     expect(objectPath(kinds, { kind: 'Widget', namespace: 'shop', name: 'w' })).toBeUndefined();
     expect(objectPath(kinds, { kind: 'Pod', name: 'no-namespace' })).toBeUndefined();
+    expect(objectPath(kinds, { kind: 'Job', apiVersion: 'batch/v1', namespace: 'ci', name: 'build' })).toBe('/apis/batch/v1/namespaces/ci/jobs/build');
+    // Another group's kind of the same name is not batch's.
+    expect(objectPath(kinds, { kind: 'Job', apiVersion: 'example.com/v1', namespace: 'ci', name: 'build' })).toBeUndefined();
   });
 });

@@ -22,6 +22,7 @@ describe('events forward: its settings', () => {
       resumeBucket: 'forwarder-positions',
       lease: undefined,
       maxInFlight: 256,
+      maxMessageBytes: 1024 * 1024 - 512,
       http: { host: '0.0.0.0', port: 8080 },
       kube: { server: 'https://10.0.0.1:443', tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' },
     });
@@ -53,6 +54,7 @@ describe('events forward: its settings', () => {
     [['forward'], { EVENTS_ENRICH: 'Pod' }, 'EVENTS_ENRICH is not JSON: it must be a JSON list of {kind, group, version, resource, namespaced}'],
     [['forward'], { EVENTS_LEASE: 'forwarder' }, 'EVENTS_LEASE needs POD_NAME and POD_NAMESPACE: who competes for the lease, and where it is'],
     [['forward'], { EVENTS_MAX_IN_FLIGHT: '0' }, 'EVENTS_MAX_IN_FLIGHT "0" must be a whole number from 1 to 65536'],
+    [['forward'], { EVENTS_MAX_MESSAGE_BYTES: '1000' }, 'EVENTS_MAX_MESSAGE_BYTES "1000" must be a whole number from 2048 to 67108864'],
     [['forward'], { EVENTS_HTTP_LISTEN: '8080' }, 'EVENTS_HTTP_LISTEN "8080" must be host:port, or "off"'],
     [['forward'], { KUBERNETES_SERVICE_HOST: undefined }, 'no API server: set KUBERNETES_API_URL, or run in a pod (KUBERNETES_SERVICE_HOST)'],
     [[], {}, 'expected the command forward; got none'],

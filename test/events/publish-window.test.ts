@@ -93,6 +93,17 @@ describe('PublishWindow', () => {
     expect(server.sent).toEqual(['a', 'b', 'c']);
   });
 
+  test('knows since when a failure holds sends back', async () => {
+    const { server, window } = newWindow(2);
+    await window.send(message('a'), '1');
+    expect(window.stalledSince).toBeUndefined();
+    const before = Date.now();
+    server.fail('a');
+    await turn();
+    expect(window.stalledSince).toBeGreaterThanOrEqual(before);
+    window.stop();
+  });
+
   test('a failure stops new sends; once the rest settled the failed messages go again in their first order, then sending resumes', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
     try {
@@ -128,7 +139,9 @@ describe('PublishWindow', () => {
     await window.send(message('a'), '1');
     const held = window.send(message('b'), '2');
     window.close();
-    await held;
+    expect(await held).toBe(false);
+    // A position read after the close would pass a message never sent: it is not recorded.
+    window.mark('3');
     expect(server.sent).toEqual(['a']);
     const drained = window.drain();
     server.ack('a');

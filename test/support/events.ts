@@ -5,8 +5,8 @@ import * as path from 'path';
 import { KubernetesHandle } from './kubernetes';
 import { httpGet, settledWithin, sleep } from './io';
 
-/** The bundled program, as the package's bin and the pods run it. */
-export const PROGRAM = path.join(__dirname, '..', '..', 'lib', 'bundle', 'jetstream-apply.js');
+/** The bundled program, as the package's bin and the pods run it; found from here in test/ and compiled in lib/test/ alike. */
+export const PROGRAM = path.join(packageRoot(__dirname), 'lib', 'bundle', 'jetstream-apply.js');
 /** Bound on one API request of the tests. */
 const REQUEST_TIMEOUT_MS = 15_000;
 /** Lines of a forwarder's output kept for assertions and failure messages. */
@@ -153,4 +153,10 @@ export class ForwarderProcess {
   exitCode(): Promise<number | null> {
     return this.exited;
   }
+}
+
+function packageRoot(from: string): string {
+  let dir = from;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
 }
