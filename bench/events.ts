@@ -11,7 +11,9 @@
  * (b) a process publishing the same N messages (subjects, bodies, message ids, read from a file)
  * with the forwarder's window of acknowledgements in flight; (c) the same with one `await
  * js.publish` at a time. Median of three rounds, alternating which goes first; events per second
- * and the ratio against (b).
+ * and the ratio against (b). Then (d): the forwarder watching while N more events are created
+ * through the API server, 32 requests at a time: how long the creates took, and how much later
+ * the last one was stored.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -110,6 +112,22 @@ async function main(): Promise<void> {
         }
       }
     }
+    // (d) live: the forwarder watching while the API server takes new events.
+    await fresh();
+    const live = spawn(process.execPath, [PROGRAM, 'events', 'forward'], { env: forwarderEnv, stdio: 'ignore' });
+    let createMs = 0;
+    let storedAfterMs = 0;
+    try {
+      await waitForMessages(jsm, count, RUN_TIMEOUT_MS);
+      const start = Date.now();
+      await createEvents(admin, { kind: 'Deployment', apiVersion: 'apps/v1', namespace: 'default', name: 'web', uid: deployment.metadata.uid }, 'Live', count, { concurrency: 32 });
+      createMs = Date.now() - start;
+      await waitForMessages(jsm, 2 * count, RUN_TIMEOUT_MS);
+      storedAfterMs = Date.now() - start - createMs;
+    } finally {
+      live.kill('SIGTERM');
+      await new Promise((resolve) => (live.exitCode !== null ? resolve(undefined) : live.once('close', resolve)));
+    }
     const window = median(runs.window);
     const line = (label: string, ms: number) => `| ${label} | ${Math.round(ms)} | ${Math.round(count / (ms / 1000))} | ${(ms / window).toFixed(2)}x |`;
     console.log(`\n${count} events, median of ${ROUNDS} rounds, each a process from its start to the stream holding every message:\n`);
@@ -118,6 +136,8 @@ async function main(): Promise<void> {
     console.log(line(`(b) plain js.publish loop, ${DEFAULT_MAX_IN_FLIGHT} in flight`, window));
     console.log(line('(c) plain js.publish loop, one await at a time', median(runs.sequential)));
     console.log(`\nthe forwarder's peak RSS: ${(median(peakRss) / 1024 / 1024).toFixed(0)} MB (median of ${ROUNDS})`);
+    console.log(`(d) live: ${count} events created through the API server in ${createMs} ms (${Math.round(count / (createMs / 1000))}/s); `
+      + `the last stored ${storedAfterMs} ms after the last create`);
   } finally {
     await nc?.close();
     admin.close();
@@ -152,6 +172,15 @@ async function timedProcess(command: string, args: string[], env: NodeJS.Process
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('close', resolve)));
   }
+}
+
+/** Waits until the stream holds `count` messages. */
+async function waitForMessages(jsm: JetStreamManager, count: number, timeoutMs: number): Promise<void> {
+  // Bounded by timeoutMs.
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, POLL_MS))) {
+    if ((await jsm.streams.info(STREAM)).state.messages >= count) return;
+  }
+  throw new Error(`the stream did not hold ${count} messages in ${timeoutMs} ms`);
 }
 
 function rss(pid: number): number {

@@ -98,7 +98,7 @@ export interface KubernetesEventsProps {
   readonly programPath?: string;
   /**
    * Resources of the container.
-   * @default - 50m CPU and 96Mi memory requested, 256Mi memory limit
+   * @default - 50m CPU and 128Mi memory requested, 256Mi memory limit
    */
   readonly resources?: kplus.ContainerResources;
 }
@@ -263,7 +263,7 @@ export class KubernetesEvents extends Construct {
           [EVENTS_ENV.podNamespace]: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
         } : {}),
       },
-      resources: props.resources ?? { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(96), limit: Size.mebibytes(256) } },
+      resources: props.resources ?? { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
       securityContext: hardenedContainer(),
       // Alive while the process answers: an API server or NATS away is waited out, not cured by a restart.
       liveness: kplus.Probe.fromHttpGet('/healthz', { port: EVENTS_HTTP_PORT, periodSeconds: Duration.seconds(30), failureThreshold: 3, timeoutSeconds: Duration.seconds(5) }),
