@@ -186,6 +186,29 @@ test('npx jetstream-cdk8s streams ls reads the app\'s dist/ and a real server, w
   }
 });
 
+test('an app with the events forwarder: cdk8s synth writes its Deployment running the installed program, and the command answers', () => {
+  fs.writeFileSync(path.join(app, 'events.js'), `const { App, Chart } = require('cdk8s');
+const { KubernetesEvents, NatsAuth, StreamStore } = require('jetstream-cdk8s');
+const app = new App();
+const chart = new Chart(app, 'cluster-events', { namespace: 'cluster-events' });
+const password = (key) => ({ secretName: 'users', key });
+const store = new StreamStore(chart, 'events', { auth: NatsAuth.users([{ name: 'admin', password: password('admin') }]), applyJob: { password: password('apply') } });
+const stream = store.addStream('k8s-events', { subjects: ['k8s.events.>'], duplicateWindow: '1h' });
+new KubernetesEvents(chart, 'forwarder', { stream, password: password('forwarder') });
+app.synth();
+`);
+  expectSuccess(run('npx', ['cdk8s', 'synth', '--app', 'node events.js', '--output', 'dist-events'], app,
+    { env: userEnvironment({ CDK8S_CHECK_UPGRADE: 'false' }) }), 'cdk8s synth of the events app');
+  const objects = objectsOf(new Map(fs.readdirSync(path.join(app, 'dist-events')).map((file) => [file, fs.readFileSync(path.join(app, 'dist-events', file), 'utf8')])));
+  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'forwarder');
+  expect(deployment.spec.template.spec.containers[0].command).toEqual(['node', '/opt/jetstream-apply/run.js', 'events', 'forward']);
+  const program = deployment.spec.template.spec.volumes.find((v: any) => v.name === 'program').configMap.name;
+  expect(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name)).toContain(program);
+  expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']));
+  const help = expectSuccess(run('npx', ['jetstream-cdk8s', 'events', '--help'], app, { env: userEnvironment({}) }), 'npx jetstream-cdk8s events --help');
+  expect(help.stdout).toContain('Usage: jetstream-cdk8s events forward');
+});
+
 test('cdk8s synth writes the same bytes twice', () => {
   expectSuccess(synth(app), 'the first cdk8s synth');
   const first = readOutput(app);
