@@ -90,36 +90,34 @@ export async function run(
 }
 
 async function runStreamsCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>, io: StreamsIO, stop?: AbortSignal): Promise<number> {
+  const request = readRequest(() => parseStreamsCli(args, env), STREAMS_USAGE, 'streams --help', io);
+  if (typeof request === 'number') return request;
+  const reads = request.command === 'sub' || request.command === 'dump';
+  return runStreams(request, io, stop ?? (reads ? readingStopSignal() : undefined));
+}
+
+/** A command's request; the exit code instead when it asked for its usage text or could not be read. */
+function readRequest<T extends object>(parse: () => T, usage: string, seeHelp: string, io: StreamsIO): Exclude<T, { readonly help: true }> | number {
   let request;
   try {
-    request = parseStreamsCli(args, env);
+    request = parse();
   } catch (error) {
-    io.err(`error: ${(error as Error).message} (see streams --help)`);
+    io.err(`error: ${(error as Error).message} (see ${seeHelp})`);
     return ExitCode.ERROR;
   }
   if ('help' in request) {
-    io.out(STREAMS_USAGE);
+    io.out(usage);
     return ExitCode.OK;
   }
-  const reads = request.command === 'sub' || request.command === 'dump';
-  return runStreams(request, io, stop ?? (reads ? readingStopSignal() : undefined));
+  return request as Exclude<T, { readonly help: true }>;
 }
 
 /** A grace period after SIGTERM, within the pod's 30 seconds: the forwarder takes at most 20 to store what is in flight and write its position. */
 const FORWARDER_STOP_MS = 25_000;
 
 async function runEventsCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>, io: StreamsIO, stop?: AbortSignal): Promise<number> {
-  let request;
-  try {
-    request = parseEventsCli(args, env);
-  } catch (error) {
-    io.err(`error: ${(error as Error).message} (see events --help)`);
-    return ExitCode.ERROR;
-  }
-  if ('help' in request) {
-    io.out(EVENTS_USAGE);
-    return ExitCode.OK;
-  }
+  const request = readRequest(() => parseEventsCli(args, env), EVENTS_USAGE, 'events --help', io);
+  if (typeof request === 'number') return request;
   return runForwarder(request, io.out, stop ?? terminationSignal());
 }
 
