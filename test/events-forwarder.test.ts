@@ -150,7 +150,8 @@ async function eventsOfReason(reason: string, count: number): Promise<StoredEven
     }
     await sleep(250);
   }
-  throw new Error(`${found.length} of ${count} events of reason ${reason} arrived in ${ARRIVAL_MS} ms`);
+  const logs = running.map((forwarder, i) => `--- forwarder ${i} ---\n${forwarder.lines.slice(-60).join('\n')}`).join('\n');
+  throw new Error(`${found.length} of ${count} events of reason ${reason} arrived in ${ARRIVAL_MS} ms\n${logs}`);
 }
 
 /** Each uid once, and no other: what exactly once means. */

@@ -28,7 +28,8 @@ describe('KubernetesEvents', () => {
   test('synthesizes the defaults', () => {
     const { chart } = forwarder();
     const objects = Testing.synth(chart).filter((o) => o.metadata?.labels?.['app.kubernetes.io/name'] === 'jetstream-events');
-    expect(objects).toMatchSnapshot();
+    // The program's ConfigMap is named after its content, which every change of the program changes.
+    expect(JSON.parse(JSON.stringify(objects).replace(/jetstream-apply-[0-9a-f]{10}/g, 'jetstream-apply-<program>'))).toMatchSnapshot();
   });
 
   test('a cluster-wide watch: a ClusterRole that lists and watches events and gets the enriched kinds, bound to its own ServiceAccount', () => {

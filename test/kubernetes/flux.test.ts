@@ -37,12 +37,28 @@ function objectsIn(dir: string): any[] {
 function inventoryId(namespace: string, object: any): string {
   const apiVersion = String(object.apiVersion);
   const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
-  return `${namespace}_${object.metadata.name}_${group}_${object.kind}`;
+  // The inventory writes the `:` of a name (RBAC's `a:b:c`) as `__`.
+  return `${namespace}_${String(object.metadata.name).replace(/:/g, '__')}_${group}_${object.kind}`;
 }
 
 /** Each distinct object once, as kustomize sees them: one id may appear in several files. */
 function distinctInventory(namespace: string, objects: readonly any[]): string[] {
   return [...new Set(objects.map((o) => inventoryId(namespace, o)))].sort();
+}
+
+/** True when a file's objects name their namespace: Flux applies those without a target namespace. */
+function namesNamespaces(objects: readonly any[]): boolean {
+  return objects.some((o) => o.metadata?.namespace !== undefined);
+}
+
+/** A folder with the files of dist/ whose objects `keep`; the folder's path. */
+function copyDist(dir: string, keep: (objects: readonly any[]) => boolean): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of fs.readdirSync(DIST).filter((file) => file.endsWith('.yaml'))) {
+    const text = fs.readFileSync(path.join(DIST, name), 'utf8');
+    if (keep(parseAllDocuments(text).map((document) => document.toJS()).filter((o) => o))) fs.writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
 }
 
 function build(dir: string, name: string, define: (chart: Chart) => void): any[] {
@@ -78,11 +94,15 @@ describe(`Flux kustomize-controller on Kubernetes ${KUBERNETES}`, () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
-  /** Publishes `dir` as a new revision of GitRepository `name` in `namespace`, and waits for Kustomization `name` to settle on it. */
-  async function reconcile(namespace: string, name: string, dir: string, label: string, timeoutMs: number) {
+  /**
+   * Publishes `dir` as a new revision of GitRepository `name` in `namespace`, and waits for
+   * Kustomization `name` to settle on it; its objects go into `namespace` unless `ownNamespaces`
+   * (files that name theirs).
+   */
+  async function reconcile(namespace: string, name: string, dir: string, label: string, timeoutMs: number, ownNamespaces = false) {
     const artifact = await artifacts.publish(dir, gitRevision(label));
     await publishGitRepository(kube, namespace, name, artifact);
-    await applyKustomization(kube, namespace, name, name, { targetNamespace: namespace, prune: true });
+    await applyKustomization(kube, namespace, name, name, { targetNamespace: ownNamespaces ? undefined : namespace, prune: true });
     return kustomizationSettled(kube, namespace, name, artifact.revision, timeoutMs);
   }
 
@@ -96,8 +116,8 @@ describe(`Flux kustomize-controller on Kubernetes ${KUBERNETES}`, () => {
   }
 
   /** What a server-side apply of `dir` by another manager would change: nothing, when Flux stored what we declared. */
-  async function diffAgainst(namespace: string, dir: string) {
-    const diffed = await kube.kubectl(['diff', '--server-side', '--field-manager=reviewer', '-n', namespace, '-f', dir],
+  async function diffAgainst(namespace: string | undefined, dir: string) {
+    const diffed = await kube.kubectl(['diff', '--server-side', '--field-manager=reviewer', ...(namespace ? ['-n', namespace] : []), '-f', dir],
       { allowFailure: true, timeoutMs: 120_000 });
     return { code: diffed.code, stderr: diffed.stderr, diff: diffSummary(diffed.stdout) };
   }
@@ -117,10 +137,11 @@ describe(`Flux kustomize-controller on Kubernetes ${KUBERNETES}`, () => {
     return name;
   }
 
-  test('the whole of dist/ as one Kustomization in one namespace: every object applied by Flux as declared', async () => {
+  test('the whole of dist/ as Flux users apply it: the files that name no namespace as one Kustomization into one namespace, every object applied as declared', async () => {
     const namespace = await newNamespace('flux-dist');
-    const objects = objectsIn(DIST);
-    const result = await reconcile(namespace, 'dist', DIST, 'dist', SETTLE_MS);
+    const dir = copyDist(path.join(work, 'dist-plain'), (objects) => !namesNamespaces(objects));
+    const objects = objectsIn(dir);
+    const result = await reconcile(namespace, 'dist', dir, 'dist', SETTLE_MS);
     const server = await onServer(namespace, objects);
 
     expect({
@@ -128,11 +149,38 @@ describe(`Flux kustomize-controller on Kubernetes ${KUBERNETES}`, () => {
       message: result.ready ? '' : result.message,
       inventory: result.inventory,
       'objects without a field applied by kustomize-controller': notAppliedByFlux(objects, server),
-      'kubectl diff --server-side': await diffAgainst(namespace, DIST),
+      'kubectl diff --server-side': await diffAgainst(namespace, dir),
     }).toEqual({
       ready: true,
       message: '',
       inventory: distinctInventory(namespace, objects),
+      'objects without a field applied by kustomize-controller': [],
+      'kubectl diff --server-side': { code: 0, stderr: '', diff: [] },
+    });
+  }, 180_000);
+
+  test('the files of dist/ that name their namespaces as one Kustomization without a target namespace: every object applied as declared', async () => {
+    const dir = copyDist(path.join(work, 'dist-namespaced'), namesNamespaces);
+    const objects = objectsIn(dir);
+    const namespaces = [...new Set(objects.map((o) => o.metadata.namespace).filter((ns): ns is string => ns !== undefined))].sort();
+    expect(namespaces.length).toBeGreaterThan(0);
+    for (const ns of namespaces) await newNamespace(ns);
+    const home = await newNamespace('flux-namespaced');
+    const result = await reconcile(home, 'dist-namespaced', dir, 'dist-namespaced', SETTLE_MS, true);
+    const server = new Map<string, any>();
+    for (const ns of namespaces) for (const [ref, object] of await onServer(ns, objects.filter((o) => (o.metadata.namespace ?? ns) === ns))) server.set(ref, object);
+
+    expect({
+      ready: result.ready,
+      message: result.ready ? '' : result.message,
+      inventory: result.inventory,
+      'objects without a field applied by kustomize-controller': notAppliedByFlux(objects, server),
+      'kubectl diff --server-side': await diffAgainst(undefined, dir),
+    }).toEqual({
+      ready: true,
+      message: '',
+      // Cluster-wide objects have no namespace in the inventory.
+      inventory: [...new Set(objects.map((o) => inventoryId(o.metadata.namespace ?? '', o)))].sort(),
       'objects without a field applied by kustomize-controller': [],
       'kubectl diff --server-side': { code: 0, stderr: '', diff: [] },
     });

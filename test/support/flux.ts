@@ -102,8 +102,8 @@ export async function publishGitRepository(kube: KubernetesHandle, namespace: st
 
 /** Options of {@link applyKustomization}. */
 export interface KustomizationOptions {
-  /** The namespace Flux puts every object in (`spec.targetNamespace`); our manifests name none. */
-  readonly targetNamespace: string;
+  /** The namespace Flux puts every object in (`spec.targetNamespace`); none for files whose objects name their own. */
+  readonly targetNamespace?: string;
   /** Delete what a later revision no longer has (`spec.prune`). */
   readonly prune: boolean;
 }
