@@ -112,8 +112,11 @@ function readRequest<T extends object>(parse: () => T, usage: string, seeHelp: s
   return request as Exclude<T, { readonly help: true }>;
 }
 
-/** A grace period after SIGTERM, within the pod's 30 seconds: the forwarder takes at most 20 to store what is in flight and write its position. */
-const FORWARDER_STOP_MS = 25_000;
+/**
+ * A grace period after SIGTERM, within the pod's 30 seconds: the forwarder drains for at most 8,
+ * waits 5 for a position write in progress, writes its last one (10) and hands the lease over (4).
+ */
+const FORWARDER_STOP_MS = 28_000;
 
 async function runEventsCli(args: readonly string[], env: Readonly<Record<string, string | undefined>>, io: StreamsIO, stop?: AbortSignal): Promise<number> {
   const request = readRequest(() => parseEventsCli(args, env), EVENTS_USAGE, 'events --help', io);

@@ -15,6 +15,8 @@ export interface EventWatchHooks {
   relisting(reason: string): void;
   /** The watch ended or failed, and starts again from its position after `pauseMs`. */
   rewatching(reason: string, pauseMs: number): void;
+  /** A list is read to its end: `count` events, up to `position`; watching follows. */
+  listed(count: number, position: string): void;
 }
 
 /** Objects asked for per page of a list. */
@@ -23,6 +25,8 @@ const LIST_PAGE_SIZE = 500;
 const FIRST_RETRY_MS = 250;
 /** Longest pause between two attempts. */
 const MAX_RETRY_MS = 5_000;
+/** A watch that ends sooner than this having given nothing is paused before the next. */
+const EMPTY_WATCH_MS = 1_000;
 
 /** The URL path of the events of `namespace` (all namespaces when `""`) in `api`. */
 export function eventsPath(api: KubernetesEventsApi, namespace: string): string {
@@ -42,12 +46,13 @@ export async function* watchEvents(
 ): AsyncGenerator<WatchedItem> {
   let position = from;
   let resuming = from !== undefined;
+  let listing = false;
   let pause = FIRST_RETRY_MS;
   // Bounded by signal: every pass reads, pauses or ends.
   while (!signal.aborted) {
     try {
       if (resuming) {
-        const ahead = await positionAhead(kube, path, position as string);
+        const ahead = await positionAhead(kube, path, position as string, signal);
         resuming = false;
         if (ahead !== undefined) {
           hooks.relisting(`the stored position ${position} is ahead of the API server's ${ahead} (a restored or rebuilt cluster?)`);
@@ -55,25 +60,39 @@ export async function* watchEvents(
         }
       }
       if (position === undefined) {
+        listing = true;
+        let count = 0;
         for await (const item of listEvents(kube, path, signal)) {
           if (item.kind === 'position') position = item.position;
+          else count++;
           yield item;
         }
+        listing = false;
+        hooks.listed(count, position as string);
       }
       const query = `?watch=1&allowWatchBookmarks=true&timeoutSeconds=${WATCH_TIMEOUT_SECONDS}&resourceVersion=${encodeURIComponent(position as string)}`;
+      const started = Date.now();
+      let read = 0;
       for await (const change of kube.watch(`${path}${query}`, signal)) {
         pause = FIRST_RETRY_MS;
+        read++;
         if (change.type === 'ERROR') throw apiError(Number(change.object?.code ?? 0), change.object, `watch ${path}`);
         const rv = String(change.object?.metadata?.resourceVersion ?? '');
         if (rv === '') continue;
         position = rv;
         yield change.type === 'ADDED' || change.type === 'MODIFIED' ? { kind: 'event', object: change.object, position } : { kind: 'position', position };
       }
-      if (!signal.aborted) hooks.rewatching('the API server ended the watch', 0);
+      // A watch ended at once with nothing in it (a proxy, an overloaded server) is not asked for again at once.
+      const empty = read === 0 && Date.now() - started < EMPTY_WATCH_MS;
+      if (!signal.aborted) hooks.rewatching(empty ? 'the API server ended the watch at once' : 'the API server ended the watch', empty ? pause : 0);
+      if (empty) {
+        await abortableSleep(pause, signal);
+        pause = Math.min(pause * 2, MAX_RETRY_MS);
+      }
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof KubeApiError && error.status === 410) {
-        hooks.relisting(`the watch position is gone (${error.message})`);
+        hooks.relisting(listing ? `a page of the list expired before it was read (${error.message})` : `the watch position is gone (${error.message})`);
         position = undefined;
         continue;
       }
@@ -90,8 +109,8 @@ export async function* watchEvents(
  * forwarder would forward nothing. resourceVersions are opaque to clients, but every API server
  * stores etcd revisions in them; one that is not a whole number is never called ahead.
  */
-async function positionAhead(kube: KubeApi, path: string, position: string): Promise<string | undefined> {
-  const current = String((await kube.expect('GET', `${path}?limit=1`)).metadata?.resourceVersion ?? '');
+async function positionAhead(kube: KubeApi, path: string, position: string, signal: AbortSignal): Promise<string | undefined> {
+  const current = String((await kube.expect('GET', `${path}?limit=1`, signal)).metadata?.resourceVersion ?? '');
   const whole = /^\d+$/;
   return whole.test(position) && whole.test(current) && BigInt(position) > BigInt(current) ? current : undefined;
 }
@@ -102,7 +121,7 @@ async function* listEvents(kube: KubeApi, path: string, signal: AbortSignal): As
   // Bounded by the list's length: every page moves `continue` on, or ends.
   do {
     if (signal.aborted) return;
-    const page = await kube.expect('GET', `${path}?limit=${LIST_PAGE_SIZE}${next === '' ? '' : `&continue=${encodeURIComponent(next)}`}`);
+    const page = await kube.expect('GET', `${path}?limit=${LIST_PAGE_SIZE}${next === '' ? '' : `&continue=${encodeURIComponent(next)}`}`, signal);
     for (const object of page.items ?? []) yield { kind: 'event', object };
     next = String(page.metadata?.continue ?? '');
     if (next === '') yield { kind: 'position', position: String(page.metadata?.resourceVersion ?? '') };

@@ -9,21 +9,23 @@ import { KubeApi } from './kube-api';
 import { LeaseElection } from './lease';
 import { ForwarderCounts, ForwarderGauges, renderMetrics, summaryLine, zeroCounts } from './metrics';
 import { PositionRecord, positionKey } from './positions';
-import { PublishWindow, PublishWindowHooks } from './publish-window';
+import { InFlightBudget, PublishWindow, PublishWindowHooks } from './publish-window';
 import { abortableSleep } from './sleep';
 
 /** Time a publish may take before it counts as failed and is sent again. */
 const PUBLISH_TIMEOUT_MS = 10_000;
 /** How often each watch's position is written to the bucket. */
 const CHECKPOINT_MS = 1_000;
+/** The default listen address: every address, IPv6 and IPv4. */
+export const ANY_ADDRESS = '::';
 /** How often the summary line is logged. */
 const SUMMARY_MS = 60_000;
 /** How long a stop waits for the acknowledgements in flight: with a position write after it, within the program's grace period. */
 const DRAIN_MS = 8_000;
 /** How long a stop waits for a position write in progress. */
-const WRITE_WAIT_MS = 2_000;
-/** A publish that keeps failing is logged again every this many attempts, about once a minute. */
-const FAILURE_LOG_EVERY = 12;
+const WRITE_WAIT_MS = 5_000;
+/** How often a publish that keeps failing is logged again. */
+const FAILURE_LOG_MS = 60_000;
 /** How often a missing bucket is looked for again. */
 const BUCKET_RETRY_MS = 5_000;
 
@@ -41,16 +43,20 @@ export async function runForwarder(options: ForwarderOptions, log: (line: string
   const end = () => run.abort();
   stop.addEventListener('abort', end, { once: true });
   let exitCode = 0;
+  // Another replica forwards now: what this one still holds is its to send, and the position its to write.
+  const abandoned = { value: false };
   const fail = (line: string) => {
     log(line);
     exitCode = 1;
+    abandoned.value = true;
     end();
   };
   const counts = zeroCounts();
   const windows: PublishWindow[] = [];
+  const budget = new InFlightBudget(options.maxInFlight);
   const kube = new KubeApi(options.kube);
   const lookupFailuresReported = new Set<string>();
-  const objects = new InvolvedObjects(kube, new Map(options.enrich.map((kind) => [kind.kind, kind])), {
+  const objects = new InvolvedObjects(kube, new Map(options.enrich.map((kind) => [kind.kind, kind])), run.signal, {
     fetched: () => counts.lookups++,
     failed: (kind, path, status, message) => {
       counts.lookupFailures++;
@@ -63,7 +69,7 @@ export async function runForwarder(options: ForwarderOptions, log: (line: string
   });
   const state = { leader: 0, connected: 0, lagSeconds: 0 };
   const gauges: ForwarderGauges = {
-    inFlight: () => windows.reduce((sum, window) => sum + window.inFlight, 0),
+    inFlight: () => budget.used,
     cachedObjects: () => objects.size,
     leader: () => state.leader,
     natsConnected: () => state.connected,
@@ -92,7 +98,7 @@ export async function runForwarder(options: ForwarderOptions, log: (line: string
     const publish = (message: EventMessage) => js.publish(message.subject, message.body, { msgID: message.msgId, timeout: PUBLISH_TIMEOUT_MS });
     const scopes = options.namespaces.length === 0 ? [''] : options.namespaces;
     await Promise.all(scopes.map((namespace) => forwardNamespace({
-      options, namespace, kube, objects, bucket, publish, counts, state, log, fail, signal: run.signal,
+      options, namespace, kube, objects, bucket, publish, budget, counts, state, log, fail, abandoned, signal: run.signal,
       opened: (window) => windows.push(window),
     })));
     return exitCode;
@@ -116,11 +122,15 @@ interface ForwardingContext {
   readonly objects: InvolvedObjects;
   readonly bucket: KV;
   readonly publish: (message: EventMessage) => Promise<{ duplicate: boolean }>;
+  /** The bound on messages held, shared by every namespace's window. */
+  readonly budget: InFlightBudget;
   readonly counts: ForwarderCounts;
   readonly state: { lagSeconds: number };
   readonly log: (line: string) => void;
-  /** Stops the whole run with exit code 1. */
+  /** Stops the whole run with exit code 1, abandoning what is in flight. */
   readonly fail: (line: string) => void;
+  /** Set once the run was failed: nothing more is sent or written. */
+  readonly abandoned: { readonly value: boolean };
   readonly signal: AbortSignal;
   readonly opened: (window: PublishWindow) => void;
 }
@@ -135,7 +145,7 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
   log(record.written === undefined
     ? `${scope}: no position yet: listing every event the API server keeps, then watching`
     : `${scope}: watching from resourceVersion ${record.written}`);
-  const window = new PublishWindow(context.publish, options.maxInFlight, publishReports(scope, context), record.written);
+  const window = new PublishWindow(context.publish, context.budget, publishReports(scope, context), record.written);
   context.opened(window);
   const close = () => window.close();
   signal.addEventListener('abort', close, { once: true });
@@ -149,6 +159,7 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
         counts.relists++;
         log(`${scope}: ${reason}: listing every event again; Nats-Msg-Id drops those already stored`);
       },
+      listed: (count, position) => log(`${scope}: listed ${count} events up to resourceVersion ${position}: watching`),
       rewatching: (reason, pauseMs) => {
         counts.rewatches++;
         if (pauseMs > 0) log(`${scope}: watching again in ${pauseMs} ms: ${reason}`);
@@ -170,16 +181,18 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
       }
       const involved = await context.objects.lookup(event.involved);
       const message = eventMessage(options.subjectPrefix, options.api, item.object, involved, options.maxMessageBytes);
-      if (!(await window.send(message, item.position))) break;
+      // A listed event may be an hour old: only watched ones say how far behind the forwarder is.
+      const timed = item.position === undefined ? { ...message, lastSeenMs: undefined } : message;
+      if (!(await window.send(timed, item.position))) break;
     }
   } finally {
     signal.removeEventListener('abort', close);
     window.close();
     clearInterval(checkpoint);
-    await Promise.race([window.drain(), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+    if (!context.abandoned.value) await Promise.race([window.drain(), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
     window.stop();
     await record.settled(WRITE_WAIT_MS);
-    await writePosition();
+    if (!context.abandoned.value) await writePosition();
     log(`${scope}: stopped at resourceVersion ${record.written ?? '(none)'}`);
   }
 }
@@ -188,6 +201,7 @@ async function forwardNamespace(context: ForwardingContext): Promise<void> {
 function publishReports(scope: string, context: ForwardingContext): PublishWindowHooks {
   const { counts, log } = context;
   let paused = false;
+  let loggedAt = 0;
   return {
     acknowledged: (message, ack) => {
       if (ack.duplicate) counts.duplicates++;
@@ -196,8 +210,13 @@ function publishReports(scope: string, context: ForwardingContext): PublishWindo
     },
     failed: (message, error, attempt) => {
       counts.publishFailures++;
-      if (!paused) log(`${scope}: publishing paused: ${describeNatsError(error)}; reading stops until NATS stores again, in order`);
-      else if (attempt % FAILURE_LOG_EVERY === 0) log(`${scope}: ${message.subject} (${message.msgId}) still not stored after ${attempt} attempts: ${describeNatsError(error)}`);
+      if (!paused) {
+        log(`${scope}: publishing paused: ${describeNatsError(error)}; reading stops until NATS stores again, in order`);
+        loggedAt = Date.now();
+      } else if (Date.now() - loggedAt >= FAILURE_LOG_MS) {
+        log(`${scope}: ${message.subject} (${message.msgId}) still not stored after ${attempt} attempts: ${describeNatsError(error)}`);
+        loggedAt = Date.now();
+      }
       paused = true;
     },
     resumed: () => {
@@ -266,8 +285,16 @@ function serveHttp(listen: { host: string; port: number }, counts: ForwarderCoun
       response.writeHead(404).end();
     }
   });
-  return new Promise((resolve, reject) => {
+  const listening = (host: string) => new Promise<http.Server>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve(server));
+    server.listen(listen.port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+  // Every address, IPv6 and IPv4, as a dual-stack or IPv6-only pod's probes come; IPv4 alone on a node without IPv6.
+  return listening(listen.host).catch((error: NodeJS.ErrnoException) => {
+    if (listen.host !== ANY_ADDRESS || (error.code !== 'EAFNOSUPPORT' && error.code !== 'EADDRNOTAVAIL')) throw error;
+    return listening('0.0.0.0');
   });
 }

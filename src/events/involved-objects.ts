@@ -49,6 +49,8 @@ export class InvolvedObjects {
   constructor(
     private readonly kube: KubeApi,
     private readonly kinds: ReadonlyMap<string, EnrichedKind>,
+    /** Ends the lookups in flight: the run is stopping. */
+    private readonly signal: AbortSignal,
     private readonly hooks: LookupHooks,
     private readonly maxEntries = CACHE_ENTRIES,
     private readonly ttlMs = CACHE_TTL_MS,
@@ -83,7 +85,7 @@ export class InvolvedObjects {
     this.hooks.fetched();
     const kind = object.kind as string;
     try {
-      const response = await this.kube.request('GET', path);
+      const response = await this.kube.request('GET', path, undefined, undefined, this.signal);
       const uid = response.body?.metadata?.uid;
       // The same name, another object: its labels are not those of the object the event is about.
       if (response.status === 200 && object.uid && uid !== object.uid) {

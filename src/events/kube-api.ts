@@ -65,9 +65,9 @@ export class KubeApi {
     this.agent = new https.Agent({ keepAlive: true, ca: this.ca, maxSockets: 16 });
   }
 
-  /** A request with a JSON answer; any status is returned, none thrown. */
-  public async request<T = any>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<KubeResponse<T>> {
-    const response = await this.open(method, path, { agent: this.agent, timeoutMs, body });
+  /** A request with a JSON answer; any status is returned, none thrown but a failure to get one (or `signal` aborting). */
+  public async request<T = any>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS, signal?: AbortSignal): Promise<KubeResponse<T>> {
+    const response = await this.open(method, path, { agent: this.agent, timeoutMs, body, signal });
     const text = await readText(response);
     let parsed: any;
     try {
@@ -79,8 +79,8 @@ export class KubeApi {
   }
 
   /** A request whose success is 2xx; anything else is a {@link KubeApiError}. */
-  public async expect<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.request<T>(method, path, body);
+  public async expect<T = any>(method: string, path: string, signal?: AbortSignal): Promise<T> {
+    const response = await this.request<T>(method, path, undefined, REQUEST_TIMEOUT_MS, signal);
     if (response.status < 200 || response.status > 299) throw apiError(response.status, response.body, `${method} ${path}`);
     return response.body;
   }

@@ -1,4 +1,5 @@
 import type { KubeApi } from './kube-api';
+import { abortableSleep } from './sleep';
 
 /** How long a lease holds without renewal. */
 export const LEASE_DURATION_S = 15;
@@ -50,7 +51,7 @@ export class LeaseElection {
       } catch (error) {
         log(`lease ${this.namespace}/${this.name}: ${(error as Error).message}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      await abortableSleep(RETRY_MS, signal);
     }
     return false;
   }

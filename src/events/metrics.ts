@@ -10,7 +10,7 @@ export interface ForwarderCounts {
   duplicates: number;
   /** Publishes that failed and were sent again. */
   publishFailures: number;
-  /** Full lists after the watch's position was gone (410), or on a first start. */
+  /** Lists again after the watch's position was gone (410) or ahead of the API server; a first start's list is not one. */
   relists: number;
   /** Watches started again after they ended or failed. */
   rewatches: number;
@@ -47,7 +47,7 @@ const COUNTER_HELP: Record<keyof ForwarderCounts, [name: string, help: string]> 
   published: ['events_published_total', 'Messages the stream stored.'],
   duplicates: ['events_duplicates_total', 'Messages the stream already had (same Nats-Msg-Id) and dropped.'],
   publishFailures: ['events_publish_failures_total', 'Publishes that failed and were sent again.'],
-  relists: ['events_relists_total', 'Full lists of the events, on a first start or after the watch position expired.'],
+  relists: ['events_relists_total', 'Lists of every event again, after the watch position expired (410) or was ahead of the API server.'],
   rewatches: ['events_rewatches_total', 'Watches started again after they ended or failed.'],
   lookups: ['events_object_lookups_total', 'Involved objects read from the API server for their labels.'],
   lookupFailures: ['events_object_lookup_failures_total', 'Involved object lookups that gave no labels.'],

@@ -30,10 +30,39 @@ const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 5_000;
 
 /**
+ * The messages sent and not yet stored, across every window that shares it: one bound on what the
+ * forwarder holds, however many namespaces it watches. Its waiters are every window's.
+ */
+export class InFlightBudget {
+  /** Messages sent and not yet stored, failed ones included. */
+  public used = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(public readonly max: number) {}
+
+  /** True when no message may be sent until one is stored. */
+  public get full(): boolean {
+    return this.used >= this.max;
+  }
+
+  /** Resolves at the next change of any window that shares it. */
+  public change(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Wakes everything waiting for a change. */
+  public wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/**
  * Publishes messages with a bounded number of acknowledgements awaited at once, and knows the
- * position (a resourceVersion) up to which everything is stored. `send` waits for room: a caller
- * that awaits it stops reading while the server is slow or away, so memory stays bounded by
- * `maxInFlight` messages.
+ * position (a resourceVersion) up to which everything is stored. `send` waits for room in the
+ * budget it shares with the other windows: a caller that awaits it stops reading while the server
+ * is slow or away, so memory stays bounded by the budget's messages.
  *
  * A failed publish stops new sends; once everything in flight has settled, the failed messages are
  * sent again one at a time, in the order they were first sent, until each is stored (their
@@ -48,11 +77,10 @@ export class PublishWindow {
   private closed = false;
   private failedAt?: number;
   private committedPosition: string | undefined;
-  private waiters: (() => void)[] = [];
 
   constructor(
     private readonly publish: (message: EventMessage) => Promise<PublishAck>,
-    private readonly maxInFlight: number,
+    private readonly budget: InFlightBudget,
     private readonly hooks: PublishWindowHooks,
     committed?: string,
   ) {
@@ -80,7 +108,7 @@ export class PublishWindow {
    * must stop, since no later position may be committed past it.
    */
   public async send(message: EventMessage, position?: string): Promise<boolean> {
-    while (!this.closed && (this.retrying || this.inFlightCount >= this.maxInFlight)) await this.change();
+    while (!this.closed && (this.retrying || this.budget.full)) await this.change();
     if (this.closed) return false;
     const entry: Entry = { message, position, done: false };
     this.entries.push(entry);
@@ -122,6 +150,7 @@ export class PublishWindow {
 
   private dispatch(entry: Entry): void {
     this.inFlightCount++;
+    this.budget.used++;
     const message = entry.message as EventMessage;
     this.publish(message).then((ack) => {
       this.inFlightCount--;
@@ -141,6 +170,7 @@ export class PublishWindow {
 
   private settle(entry: Entry, ack: PublishAck): void {
     entry.done = true;
+    this.budget.used--;
     this.hooks.acknowledged(entry.message as EventMessage, ack);
     while (this.entries.length > 0 && this.entries[0].done) {
       const first = this.entries.shift() as Entry;
@@ -181,12 +211,10 @@ export class PublishWindow {
   }
 
   private change(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.budget.change();
   }
 
   private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const resolve of waiters) resolve();
+    this.budget.wake();
   }
 }

@@ -23,7 +23,7 @@ describe('events forward: its settings', () => {
       lease: undefined,
       maxInFlight: 256,
       maxMessageBytes: 1024 * 1024 - 512,
-      http: { host: '0.0.0.0', port: 8080 },
+      http: { host: '::', port: 8080 },
       kube: { server: 'https://10.0.0.1:443', tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' },
     });
   });

@@ -1,5 +1,5 @@
 import type { EventMessage } from '../../src/events/event-message';
-import { PublishAck, PublishWindow } from '../../src/events/publish-window';
+import { InFlightBudget, PublishAck, PublishWindow } from '../../src/events/publish-window';
 
 /**
  * The window's bookkeeping with a publish function the test settles by hand; the window against a
@@ -39,10 +39,10 @@ class ScriptedPublish {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-function newWindow(max: number, committed?: string) {
+function newWindow(max: number | InFlightBudget, committed?: string) {
   const server = new ScriptedPublish();
   const acknowledged: string[] = [];
-  const window = new PublishWindow(server.publish, max, {
+  const window = new PublishWindow(server.publish, typeof max === 'number' ? new InFlightBudget(max) : max, {
     acknowledged: (m, ack) => acknowledged.push(`${m.msgId}${ack.duplicate ? ' (duplicate)' : ''}`),
     failed: () => undefined,
     resumed: () => undefined,
@@ -91,6 +91,21 @@ describe('PublishWindow', () => {
     server.ack('a');
     await sending;
     expect(server.sent).toEqual(['a', 'b', 'c']);
+  });
+
+  test('windows that share a budget share its bound: one namespace\'s messages hold another\'s back', async () => {
+    const budget = new InFlightBudget(2);
+    const first = newWindow(budget);
+    const second = newWindow(budget);
+    await first.window.send(message('a'), '1');
+    await first.window.send(message('b'), '2');
+    let sent = false;
+    const sending = second.window.send(message('c'), '3').then(() => (sent = true));
+    await turn();
+    expect([sent, budget.used]).toEqual([false, 2]);
+    first.server.ack('a');
+    await sending;
+    expect([second.server.sent, budget.used]).toEqual([['c'], 2]);
   });
 
   test('knows since when a failure holds sends back', async () => {
