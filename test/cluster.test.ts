@@ -21,7 +21,7 @@ const STREAM = 'orders';
 /** Messages published in each phase. */
 const BATCH = 50;
 /** Upper bound of every wait for the cluster: elections take a few seconds in 2.9. */
-const WAIT_MS = 15_000;
+const WAIT_MS = 30_000;
 
 let servers: NatsServerHandle[];
 let nc: NatsConnection;

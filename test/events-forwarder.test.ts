@@ -238,8 +238,8 @@ test('a watch position the API server no longer has (410 Gone): everything is li
 });
 
 test('stopped in the middle of a list, with filtered events between those it sends: nothing is skipped', async () => {
-  const uids = await createEvents(admin, web, 'StopMidList', 300, { type: 'Warning' });
-  await createEvents(admin, web, 'StopMidListFiltered', 300);
+  const uids = await createEvents(admin, web, 'StopMidList', 150, { type: 'Warning' });
+  await createEvents(admin, web, 'StopMidListFiltered', 150);
   await compactEtcd();
   const env = { EVENTS_TYPES: 'Warning', EVENTS_MAX_IN_FLIGHT: '1' };
   const first = await startForwarder('forwarder-a', env);
@@ -248,7 +248,7 @@ test('stopped in the middle of a list, with filtered events between those it sen
   expect(await first.stop()).toBe(0);
   running.splice(0);
   await startForwarder('forwarder-b', env);
-  expectExactlyOnce(await eventsOfReason('StopMidList', 300), uids);
+  expectExactlyOnce(await eventsOfReason('StopMidList', 150), uids);
 });
 
 test('an event too large for the stream is stored cut down, and the events after it follow', async () => {
@@ -282,11 +282,11 @@ test('a stored position the API server has not reached (a restored cluster): eve
 test('NATS stopped during a burst, then started: nothing lost, the acknowledgements awaited stay bounded', async () => {
   const forwarder = await startForwarder('forwarder-a', { EVENTS_MAX_IN_FLIGHT: '32' });
   await forwarder.waitForLine(/watching/, 30_000);
-  const first = await createEvents(admin, web, 'Outage', 200);
-  await eventsOfReason('Outage', 200);
+  const first = await createEvents(admin, web, 'Outage', 100);
+  await eventsOfReason('Outage', 100);
   await servers[0].kill();
   const rssBefore = forwarder.rssBytes();
-  const during = await createEvents(admin, web, 'Outage', 500);
+  const during = await createEvents(admin, web, 'Outage', 300);
   await forwarder.waitForLine(/publishing paused/, 30_000);
   const inFlight: number[] = [];
   for (let i = 0; i < 10; i++) {
@@ -299,7 +299,7 @@ test('NATS stopped during a burst, then started: nothing lost, the acknowledgeme
   expect(forwarder.rssBytes() - rssBefore).toBeLessThan(50 * 1024 * 1024);
   await servers[0].restart();
   await forwarder.waitForLine(/publishing resumed/, ARRIVAL_MS);
-  expectExactlyOnce(await eventsOfReason('Outage', 700), [...first, ...during]);
+  expectExactlyOnce(await eventsOfReason('Outage', 400), [...first, ...during]);
 });
 
 test('a granted consumer reads the events back; the forwarder\'s user publishes to its subjects only', async () => {

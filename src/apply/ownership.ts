@@ -1,10 +1,10 @@
 import { createHash } from 'crypto';
-import { KV, NatsConnection } from 'nats';
+import { ErrorCode, KV, NatsConnection, NatsError } from 'nats';
 import { DeclaredStream } from './definitions';
 import { DefinitionsVersion } from './generation';
 import { isWrongLastSequence } from './lock';
 import { LOCK_BUCKET, MESSAGE_OVERHEAD_BYTES, OWNERSHIP_BUCKET } from './names';
-import { JetStreamConnection, describeNatsError, readServerStreams } from './nats-io';
+import { JetStreamConnection, describeNatsError, readServerStreams, sleep } from './nats-io';
 import { ManagedEntry, consumerKey, consumerOfKey } from './managed';
 import { Plan, ServerStream } from './plan';
 import type { ItemResult } from './report';
@@ -273,8 +273,9 @@ export async function writeOwnership(
   let kv: KV | undefined;
   try {
     kv = await nc.jetstream().views.kv(OWNERSHIP_BUCKET, { replicas, history: 1 });
-    for (const [i, value] of values.entries()) await kv.put(pieceKey(store, pieces as RecordPieces, i), value);
-    const written = previous.revision === 0 ? await kv.create(store, head) : await kv.update(store, head, previous.revision);
+    const bucket = kv;
+    for (const [i, value] of values.entries()) await onceLed(() => bucket.put(pieceKey(store, pieces as RecordPieces, i), value));
+    const written = await onceLed(() => (previous.revision === 0 ? bucket.create(store, head) : bucket.update(store, head, previous.revision)));
     if (previous.pieces && previous.pieces.epoch !== pieces?.epoch) await purgePieces(kv, store, previous.pieces, warn);
     return { ...content, revision: written, pieces };
   } catch (error) {
@@ -287,6 +288,26 @@ export async function writeOwnership(
         + 'two applies for one store ran at once: run again');
     }
     throw new Error(`cannot write ${recordName(store)}: ${describeNatsError(error)}`);
+  }
+}
+
+/** How long a write waits for a bucket just created in a cluster to elect its stream's leader. */
+const LEADER_WAIT_MS = 10_000;
+
+/**
+ * `write`, tried again while nothing answers it: a bucket just created in a cluster takes its
+ * writes once its stream has a leader. A write nobody answered was not made, so trying again is safe.
+ */
+async function onceLed<T>(write: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  // Bounded by the deadline: every pass writes, pauses or throws.
+  for (let pause = 100; ; pause = Math.min(pause * 2, 1_000)) {
+    try {
+      return await write();
+    } catch (error) {
+      if ((error as NatsError).code !== ErrorCode.NoResponders || Date.now() + pause > deadline) throw error;
+      await sleep(pause);
+    }
   }
 }
 
