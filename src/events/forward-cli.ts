@@ -4,7 +4,7 @@ import { literalSubjectProblem } from '../subjects';
 import type { EventFilter } from './event-message';
 import { KubeConnection, kubeConnection } from './kube-api';
 import {
-  DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE_BYTES, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi, MIN_MESSAGE_BYTES,
+  ANY_ADDRESS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE_BYTES, EVENTS_ENV, EVENTS_HTTP_PORT, EnrichedKind, KubernetesEventsApi, MIN_MESSAGE_BYTES,
 } from './settings';
 
 /** The usage text of `events --help`. */
@@ -26,7 +26,7 @@ again. The KubernetesEvents construct runs it; everything comes from the environ
   ${EVENTS_ENV.lease}               Lease name for leader election among replicas, with ${EVENTS_ENV.podName} and ${EVENTS_ENV.podNamespace}
   ${EVENTS_ENV.maxInFlight}       acknowledgements awaited at once (default ${DEFAULT_MAX_IN_FLIGHT})
   ${EVENTS_ENV.maxMessageBytes}  largest body; a larger event is cut down to fit (default ${DEFAULT_MAX_MESSAGE_BYTES})
-  ${EVENTS_ENV.httpListen}        host:port of /healthz and /metrics (default [::]:${EVENTS_HTTP_PORT}; "off" for none)
+  ${EVENTS_ENV.httpListen}        host:port of /healthz and /metrics (default [${ANY_ADDRESS}]:${EVENTS_HTTP_PORT}; "off" for none)
   ${EVENTS_ENV.kubernetesApi}, ${EVENTS_ENV.kubernetesToken}, ${EVENTS_ENV.kubernetesCa}
                           the API server, when not the pod's own
 
@@ -109,7 +109,7 @@ export function parseEventsCli(args: readonly string[], env: Readonly<Record<str
     lease: leaseSettings(value(EVENTS_ENV.lease), value(EVENTS_ENV.podName), value(EVENTS_ENV.podNamespace)),
     maxInFlight: wholeNumber(EVENTS_ENV.maxInFlight, value(EVENTS_ENV.maxInFlight), DEFAULT_MAX_IN_FLIGHT, 1, MAX_IN_FLIGHT),
     maxMessageBytes: wholeNumber(EVENTS_ENV.maxMessageBytes, value(EVENTS_ENV.maxMessageBytes), DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
-    http: httpListen(value(EVENTS_ENV.httpListen) ?? `[::]:${EVENTS_HTTP_PORT}`),
+    http: httpListen(value(EVENTS_ENV.httpListen) ?? `[${ANY_ADDRESS}]:${EVENTS_HTTP_PORT}`),
     kube,
   };
 }

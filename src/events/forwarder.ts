@@ -10,14 +10,13 @@ import { LeaseElection } from './lease';
 import { ForwarderCounts, ForwarderGauges, renderMetrics, summaryLine, zeroCounts } from './metrics';
 import { PositionRecord, positionKey } from './positions';
 import { InFlightBudget, PublishWindow, PublishWindowHooks } from './publish-window';
+import { ANY_ADDRESS } from './settings';
 import { abortableSleep } from './sleep';
 
 /** Time a publish may take before it counts as failed and is sent again. */
 const PUBLISH_TIMEOUT_MS = 10_000;
 /** How often each watch's position is written to the bucket. */
 const CHECKPOINT_MS = 1_000;
-/** The default listen address: every address, IPv6 and IPv4. */
-export const ANY_ADDRESS = '::';
 /** How often the summary line is logged. */
 const SUMMARY_MS = 60_000;
 /** How long a stop waits for the acknowledgements in flight: with a position write after it, within the program's grace period. */

@@ -53,6 +53,8 @@ export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-confi
 
 /** The port of `/healthz` and `/metrics`. */
 export const EVENTS_HTTP_PORT = 8080;
+/** Where they listen by default: every address, IPv6 and IPv4. */
+export const ANY_ADDRESS = '::';
 
 /** Each environment variable the construct sets for the forwarder, by what it holds. */
 export const EVENTS_ENV = {
