@@ -18,6 +18,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { JetStreamManager, NatsConnection, StreamConfig, connect } from 'nats';
+import { packageRoot } from '../src/apply-program';
 import { ApplyOptions, ExitCode, runApply } from '../src/apply/apply';
 import type { JetStreamStreamConfig } from '../src/stream-definition';
 import { DEFAULT_RELEASE, NatsServerRelease, makeTempDir, startNatsServer, stopAll } from '../test/support/nats-server';
@@ -68,12 +69,6 @@ async function applyInProcess(options: ApplyOptions): Promise<void> {
 }
 
 /** The repository root: the nearest directory above this file with a package.json. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
 /**
  * (f) and (g): the bundle as the Job runs it, a process per run, against a server of `release`:
  * the median wall time of creating `count` streams from empty and of re-applying them unchanged,
@@ -85,7 +80,7 @@ async function asProcesses(release: NatsServerRelease, definitions: string, dir:
   try {
     const jsm = await nc.jetstreamManager({ timeout: 60_000 });
     // `npm run bench:apply` builds first: this is the program the package and the Job ship.
-    const bundle = path.join(repoRoot(), 'lib', 'bundle', 'jetstream-apply.js');
+    const bundle = path.join(packageRoot(__dirname), 'lib', 'bundle', 'jetstream-apply.js');
     const args = ['apply', '--server', server.url, '--definitions', definitions, '--termination-log', path.join(dir, 'termination-log')];
     const create: number[] = [];
     const unchanged: number[] = [];

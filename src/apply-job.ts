@@ -1,12 +1,12 @@
 import { createHash } from 'crypto';
-import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-program';
+import { ApplyProgram, deliverProgram } from './apply-program';
 import { STALE_EXIT_CODE } from './apply/names';
 import { PlanExitCode } from './apply/plan';
 import { SecretKeyReference, TLS_FILES } from './auth';
-import { RUN_AS, caVolume, hardenedContainer, secretEnvValue } from './pod-security';
+import { RUN_AS, caVolume, hardenedContainer, hardenedPodPatches, secretEnvValue } from './pod-security';
 import { withoutConstructPathLabel } from './labels';
 import { afterRendering } from './rendering';
 import { storedForm } from './stored-form';
@@ -176,7 +176,6 @@ export class ApplyJob extends Construct {
   constructor(scope: Construct, id: string, settings: ApplyJobSettings) {
     super(scope, id);
     const metadata = (name: string) => ({ name, labels: settings.labels, annotations: settings.annotations });
-    this.program = settings.programPath === undefined ? ApplyProgram.of(this) : undefined;
     this.job = new kplus.Job(this, 'Job', {
       // The real name, with its hash, is set once every stream is known: see below.
       metadata: { ...metadata(`${settings.storeName}-apply`), annotations: { ...settings.annotations, ...hookAnnotations(settings.hook) } },
@@ -187,14 +186,13 @@ export class ApplyJob extends Construct {
       automountServiceAccountToken: false,
       securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS },
     });
-    // The program first in the file. Not across charts: cdk8s would then number every file name
-    // (0000-<chart>.k8s.yaml), and a pod only waits for a ConfigMap applied after it.
-    if (this.program && Chart.of(this.program) === Chart.of(this)) this.job.node.addDependency(this.program.configMap);
+    const delivery = deliverProgram(this, this.job, settings.programPath);
+    this.program = delivery.program;
     this.job.addContainer({
       name: 'apply',
       image: settings.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: ['node', settings.programPath ?? `${APPLY_PROGRAM_DIR}/${APPLY_PROGRAM_LOADER}`, 'apply'],
+      command: delivery.command('apply'),
       envVariables: {
         NATS_URL: kplus.EnvValue.fromValue(settings.natsUrl),
         STREAMS_FILE: kplus.EnvValue.fromValue(STREAMS_DIR),
@@ -208,12 +206,7 @@ export class ApplyJob extends Construct {
       resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(256) } },
       securityContext: hardenedContainer(),
       volumeMounts: [
-        ...(this.program ? [{
-          path: APPLY_PROGRAM_DIR,
-          volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume',
-            kplus.ConfigMap.fromConfigMapName(this, 'Program', this.program.configMap.name), { name: 'program' }),
-          readOnly: true,
-        }] : []),
+        ...delivery.volumeMounts,
         ...(settings.credentials.caSecretName ? [{
           path: CA_DIR,
           readOnly: true,
@@ -259,8 +252,7 @@ export function finishJob(job: any, storeName: string, streams: StreamsVolume): 
   const pod = job.spec.template.spec;
   const container = pod.containers[0];
   const finished = JsonPatch.apply(job,
-    JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
-    JsonPatch.add(`${podSpec}/enableServiceLinks`, false),
+    ...hardenedPodPatches(podSpec),
     // The definitions ConfigMaps as one directory, one file each; the digest makes the program refuse any other content.
     JsonPatch.add(`${podSpec}/volumes`, [...(pod.volumes ?? []), {
       name: 'streams',

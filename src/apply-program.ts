@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct, IConstruct } from 'constructs';
 
@@ -77,6 +78,34 @@ export class ApplyProgram extends Construct {
   }
 }
 
+/** How a workload's container runs the program: from its namespace's ConfigMap, or from a path in its own image. */
+export interface ProgramDelivery {
+  /** The namespace's program ConfigMap; none when the program is in the image. */
+  readonly program?: ApplyProgram;
+  /** The container's command: `node <program> ...args`. */
+  command(...args: string[]): string[];
+  /** The program's volume, where the loader runs it from; none when the program is in the image. */
+  readonly volumeMounts: kplus.VolumeMount[];
+}
+
+/**
+ * The program for a workload under `scope` (the apply Job, the events forwarder): the namespace's
+ * ConfigMap mounted where the loader runs it, or `programPath` in the workload's own image. The
+ * workload comes after the ConfigMap in the file. Not across charts: cdk8s would then number every
+ * file name (0000-<chart>.k8s.yaml), and a pod only waits for a ConfigMap applied after it.
+ */
+export function deliverProgram(scope: Construct, workload: Construct, programPath: string | undefined): ProgramDelivery {
+  if (programPath !== undefined) return { command: (...args) => ['node', programPath, ...args], volumeMounts: [] };
+  const program = ApplyProgram.of(scope);
+  if (Chart.of(program) === Chart.of(scope)) workload.node.addDependency(program.configMap);
+  const volume = kplus.Volume.fromConfigMap(scope, 'ProgramVolume', kplus.ConfigMap.fromConfigMapName(scope, 'Program', program.configMap.name), { name: 'program' });
+  return {
+    program,
+    command: (...args) => ['node', `${APPLY_PROGRAM_DIR}/${APPLY_PROGRAM_LOADER}`, ...args],
+    volumeMounts: [{ path: APPLY_PROGRAM_DIR, volume, readOnly: true }],
+  };
+}
+
 /** Each app's programs, by namespace. */
 const programsOfApp = new WeakMap<IConstruct, Map<string, ApplyProgram>>();
 
@@ -95,7 +124,8 @@ export function readApplyProgram(): { base64: string; digest: string } {
   return cached;
 }
 
-function packageRoot(from: string): string {
+/** The nearest folder above `from` with a package.json: this package's root, from its sources or its build. */
+export function packageRoot(from: string): string {
   let dir = from;
   for (let depth = 0; depth < 10; depth++) {
     if (fs.existsSync(path.join(dir, 'package.json'))) return dir;

@@ -2,7 +2,7 @@ import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { APPLY_PROGRAM_DIR, APPLY_PROGRAM_LOADER, ApplyProgram } from './apply-program';
+import { deliverProgram } from './apply-program';
 import { DEFAULT_APPLY_IMAGE } from './apply-job';
 import type { SecretKeyReference } from './auth';
 import {
@@ -11,7 +11,7 @@ import {
 import { MESSAGE_OVERHEAD_BYTES } from './apply/names';
 import { KeyValue } from './key-value';
 import { withoutConstructPathLabel } from './labels';
-import { RUN_AS, hardenedContainer } from './pod-security';
+import { RUN_AS, hardenedContainer, hardenedPodPatches } from './pod-security';
 import { Problem, compileSchema, formatProblem, schemaProblems, showValue } from './problems';
 import { afterRendering } from './rendering';
 import { renderStoredForm } from './stored-form';
@@ -193,14 +193,8 @@ export class KubernetesEvents extends Construct {
     if (eventTtlMs < MIN_EVENT_TTL_MS) {
       problems.push({ field: 'eventTtl', value: formatDuration(eventTtlMs), rule: `must be at least ${formatDuration(MIN_EVENT_TTL_MS)}: it is how long the API server keeps events` });
     }
-    problems.push(...duplicateWindowProblems(stream, eventTtlMs), ...acknowledgedStreamProblems(stream));
+    problems.push(...streamProblems(stream, eventTtlMs));
     const maxMessageBytes = messageBudget(stream);
-    if (maxMessageBytes < MIN_MESSAGE_BYTES) {
-      problems.push({
-        field: 'stream', value: showValue(stream.name),
-        rule: `takes messages of ${formatBytes(maxMessageBytes + MESSAGE_OVERHEAD_BYTES)} (its maxMsgSize, or the store's maxPayload): the forwarder needs ${formatBytes(MIN_MESSAGE_BYTES + MESSAGE_OVERHEAD_BYTES)} for an event cut down to what identifies it`,
-      });
-    }
     const namespace = Chart.of(this).namespace;
     if (namespace === undefined) {
       problems.push({ field: 'scope', value: showValue(Chart.of(this).node.id), rule: 'must be a chart with a namespace: the forwarder\'s RoleBindings name its ServiceAccount by namespace' });
@@ -224,7 +218,6 @@ export class KubernetesEvents extends Construct {
       maxBytes: '1Mi',
     });
     this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name, labels }, automountToken: false });
-    const program = props.programPath === undefined ? ApplyProgram.of(this) : undefined;
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name: this.name, labels },
       select: false,
@@ -236,6 +229,7 @@ export class KubernetesEvents extends Construct {
       securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS },
       podMetadata: { labels },
     });
+    const program = deliverProgram(this, this.deployment, props.programPath);
     this.deployment.podMetadata.addAnnotation('prometheus.io/scrape', 'true');
     this.deployment.podMetadata.addAnnotation('prometheus.io/port', String(EVENTS_HTTP_PORT));
     const leaseName = replicas > LEADER_ELECTION_THRESHOLD ? this.name : undefined;
@@ -244,7 +238,7 @@ export class KubernetesEvents extends Construct {
       name: 'forwarder',
       image: props.image ?? DEFAULT_APPLY_IMAGE,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: ['node', props.programPath ?? `${APPLY_PROGRAM_DIR}/${APPLY_PROGRAM_LOADER}`, 'events', 'forward'],
+      command: program.command('events', 'forward'),
       ports: [{ name: 'http', number: EVENTS_HTTP_PORT }],
       envVariables: {
         [EVENTS_ENV.api]: kplus.EnvValue.fromValue(props.api ?? KubernetesEventsApi.EVENTS_V1),
@@ -267,22 +261,15 @@ export class KubernetesEvents extends Construct {
       securityContext: hardenedContainer(),
       // Alive while the process answers: an API server or NATS away is waited out, not cured by a restart.
       liveness: kplus.Probe.fromHttpGet('/healthz', { port: EVENTS_HTTP_PORT, periodSeconds: Duration.seconds(30), failureThreshold: 3, timeoutSeconds: Duration.seconds(5) }),
-      volumeMounts: program ? [{
-        path: APPLY_PROGRAM_DIR,
-        readOnly: true,
-        volume: kplus.Volume.fromConfigMap(this, 'ProgramVolume', kplus.ConfigMap.fromConfigMapName(this, 'Program', program.configMap.name), { name: 'program' }),
-      }] : [],
+      volumeMounts: program.volumeMounts,
     });
-    if (program && Chart.of(program) === Chart.of(this)) this.deployment.node.addDependency(program.configMap);
     this.deployment.select(kplus.LabelSelector.of({ labels: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name'], 'app.kubernetes.io/instance': this.name } }));
     const user = { user: this.name, password: props.password };
     // A prefix outside the stream is reported once, as the forwarder's.
     if (prefixProblem.length === 0) stream.grantPublish(this.deployment, { ...user, subjects: [`${this.subjectPrefix}.*.*.*`] });
     this.positions.grantWrite(this.deployment, user);
     const deployment = ApiObject.of(this.deployment);
-    afterRendering(deployment, (json) => JsonPatch.apply(withoutConstructPathLabel(json),
-      JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
-      JsonPatch.add('/spec/template/spec/enableServiceLinks', false)));
+    afterRendering(deployment, (json) => JsonPatch.apply(withoutConstructPathLabel(json), ...hardenedPodPatches('/spec/template/spec')));
     renderStoredForm(deployment);
     if (namespace !== undefined) this.createRbac(namespace, props, enriched, leaseName, labels);
   }
@@ -358,13 +345,6 @@ function prefixProblems(prefix: string, given: boolean, stream: Stream): Problem
   return [];
 }
 
-/** Without acknowledgements the forwarder cannot know an event is stored: it would wait for ever. */
-function acknowledgedStreamProblems(stream: Stream): Problem[] {
-  return stream.definition.noAck
-    ? [{ field: 'stream', value: showValue(stream.name), rule: 'has noAck: the forwarder records a position only once the stream acknowledged everything before it' }]
-    : [];
-}
-
 /** The largest body the stream and the server take, less room for the subject and headers: what the forwarder cuts events down to. */
 function messageBudget(stream: Stream): number {
   const { maxMsgSize } = stream.definition;
@@ -372,13 +352,24 @@ function messageBudget(stream: Stream): number {
   return Math.max(0, (maxMsgSize > 0 ? Math.min(maxMsgSize, payload) : payload) - MESSAGE_OVERHEAD_BYTES);
 }
 
-/** A relist sends every event the API server keeps again: the stream must still know them to drop them. */
-function duplicateWindowProblems(stream: Stream, eventTtlMs: number): Problem[] {
+/**
+ * What the stream must do for the forwarder: acknowledge (a position is recorded only once
+ * everything before it is stored), take an event cut down to what identifies it, and keep a
+ * duplicate window as long as the events live (a relist sends every event the API server keeps again).
+ */
+function streamProblems(stream: Stream, eventTtlMs: number): Problem[] {
+  const problem = (rule: string): Problem => ({ field: 'stream', value: showValue(stream.name), rule });
+  const problems: Problem[] = [];
   const windowMs = stream.definition.duplicateWindowMs;
-  if (windowMs >= eventTtlMs) return [];
-  return [{
-    field: 'stream', value: showValue(stream.name),
-    rule: `has a duplicate window of ${formatDuration(windowMs)}, shorter than the events' lifetime (eventTtl) ${formatDuration(eventTtlMs)}: `
-      + `after a relist the stream would store again events it dropped from its window; set the stream's duplicateWindow to at least ${formatDuration(eventTtlMs)}`,
-  }];
+  if (windowMs < eventTtlMs) {
+    problems.push(problem(`has a duplicate window of ${formatDuration(windowMs)}, shorter than the events' lifetime (eventTtl) ${formatDuration(eventTtlMs)}: `
+      + `after a relist the stream would store again events it dropped from its window; set the stream's duplicateWindow to at least ${formatDuration(eventTtlMs)}`));
+  }
+  if (stream.definition.noAck) problems.push(problem('has noAck: the forwarder records a position only once the stream acknowledged everything before it'));
+  const budget = messageBudget(stream);
+  if (budget < MIN_MESSAGE_BYTES) {
+    problems.push(problem(`takes messages of ${formatBytes(budget + MESSAGE_OVERHEAD_BYTES)} (its maxMsgSize, or the store's maxPayload): `
+      + `the forwarder needs ${formatBytes(MIN_MESSAGE_BYTES + MESSAGE_OVERHEAD_BYTES)} for an event cut down to what identifies it`));
+  }
+  return problems;
 }

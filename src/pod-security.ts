@@ -1,3 +1,4 @@
+import { JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { SecretKeyReference, TLS_FILES } from './auth';
@@ -17,6 +18,14 @@ export function hardenedContainer(): kplus.ContainerSecurityContextProps {
     capabilities: { drop: [kplus.Capability.ALL] },
     seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
   };
+}
+
+/** What cdk8s-plus-28 cannot set on a pod spec at `podSpec` (a JSON pointer): the pod's seccomp profile, and no service links. */
+export function hardenedPodPatches(podSpec: string): JsonPatch[] {
+  return [
+    JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
+    JsonPatch.add(`${podSpec}/enableServiceLinks`, false),
+  ];
 }
 
 /** A Secret the user named, referenced once per name under `scope`. */

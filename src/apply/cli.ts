@@ -129,12 +129,13 @@ export function connectionAuth(env: Readonly<Record<string, string | undefined>>
 }
 
 /** A value and where it came from (a flag or a variable), for error messages. */
-interface Setting {
+export interface Setting {
   readonly source: string;
   readonly value: string;
 }
 
-function required(setting: Setting | undefined, what: string): string {
+/** The setting's value; a usage error naming `what` when it is unset. */
+export function required(setting: Setting | undefined, what: string): string {
   if (!setting) throw new UsageError(`${what} is required`);
   return setting.value;
 }
@@ -154,11 +155,12 @@ function durationMs(setting: Setting): number {
   }
 }
 
-function wholeNumber(setting: Setting | undefined, fallback: number, max: number): number {
+/** The setting as a whole number from `min` to `max`; `fallback` when unset. */
+export function wholeNumber(setting: Setting | undefined, fallback: number, max: number, min = 1): number {
   if (!setting) return fallback;
   const value = Number(setting.value);
-  if (!/^\d+$/.test(setting.value) || value < 1 || value > max) {
-    throw new UsageError(`${setting.source} "${setting.value}" must be a whole number from 1 to ${max}`);
+  if (!/^\d+$/.test(setting.value) || value < min || value > max) {
+    throw new UsageError(`${setting.source} "${setting.value}" must be a whole number from ${min} to ${max}`);
   }
   return value;
 }

@@ -1,6 +1,6 @@
 import { KubeApi, KubeApiError, WATCH_TIMEOUT_SECONDS, apiError } from './kube-api';
 import { KubernetesEventsApi } from './settings';
-import { abortableSleep } from './sleep';
+import { abortableSleep } from './retry';
 
 /** What a watch of events yields, in the order the API server gives it. */
 export type WatchedItem =

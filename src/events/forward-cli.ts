@@ -1,4 +1,4 @@
-import { UsageError, connectionAuth, parseFlags } from '../apply/cli';
+import { Setting, UsageError, connectionAuth, parseFlags, required, wholeNumber } from '../apply/cli';
 import type { ConnectionAuth } from '../apply/nats-io';
 import { literalSubjectProblem } from '../subjects';
 import type { EventFilter } from './event-message';
@@ -77,13 +77,9 @@ export function parseEventsCli(args: readonly string[], env: Readonly<Record<str
     throw new UsageError(`expected the command forward; got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   }
   const value = (name: string) => env[name] || undefined;
+  const setting = (name: string): Setting | undefined => (env[name] ? { source: name, value: env[name] as string } : undefined);
   const list = (name: string) => (value(name) ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
-  const required = (name: string) => {
-    const given = value(name);
-    if (given === undefined) throw new UsageError(`${name} is required`);
-    return given;
-  };
-  const subjectPrefix = required(EVENTS_ENV.subjectPrefix);
+  const subjectPrefix = required(setting(EVENTS_ENV.subjectPrefix), EVENTS_ENV.subjectPrefix);
   const problem = literalSubjectProblem(subjectPrefix);
   if (problem !== undefined) throw new UsageError(`${EVENTS_ENV.subjectPrefix} "${subjectPrefix}" ${problem}`);
   const api = value(EVENTS_ENV.api) ?? KubernetesEventsApi.EVENTS_V1;
@@ -97,7 +93,7 @@ export function parseEventsCli(args: readonly string[], env: Readonly<Record<str
     throw new UsageError((error as Error).message);
   }
   return {
-    server: required('NATS_URL'),
+    server: required(setting('NATS_URL'), 'NATS_URL'),
     auth: connectionAuth(env),
     inboxPrefix: value('NATS_INBOX_PREFIX') ?? '_INBOX',
     api: api as KubernetesEventsApi,
@@ -105,10 +101,10 @@ export function parseEventsCli(args: readonly string[], env: Readonly<Record<str
     namespaces: [...new Set(list(EVENTS_ENV.namespaces))].sort(),
     filter: { types: list(EVENTS_ENV.types), reasons: list(EVENTS_ENV.reasons), involvedKinds: list(EVENTS_ENV.involvedKinds) },
     enrich: enrichedKinds(value(EVENTS_ENV.enrich)),
-    resumeBucket: required(EVENTS_ENV.resumeBucket),
+    resumeBucket: required(setting(EVENTS_ENV.resumeBucket), EVENTS_ENV.resumeBucket),
     lease: leaseSettings(value(EVENTS_ENV.lease), value(EVENTS_ENV.podName), value(EVENTS_ENV.podNamespace)),
-    maxInFlight: wholeNumber(EVENTS_ENV.maxInFlight, value(EVENTS_ENV.maxInFlight), DEFAULT_MAX_IN_FLIGHT, 1, MAX_IN_FLIGHT),
-    maxMessageBytes: wholeNumber(EVENTS_ENV.maxMessageBytes, value(EVENTS_ENV.maxMessageBytes), DEFAULT_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
+    maxInFlight: wholeNumber(setting(EVENTS_ENV.maxInFlight), DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT),
+    maxMessageBytes: wholeNumber(setting(EVENTS_ENV.maxMessageBytes), DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES),
     http: httpListen(value(EVENTS_ENV.httpListen) ?? `[${ANY_ADDRESS}]:${EVENTS_HTTP_PORT}`),
     kube,
   };
@@ -135,13 +131,6 @@ function leaseSettings(name: string | undefined, identity: string | undefined, n
     throw new UsageError(`${EVENTS_ENV.lease} needs ${EVENTS_ENV.podName} and ${EVENTS_ENV.podNamespace}: who competes for the lease, and where it is`);
   }
   return { name, namespace, identity };
-}
-
-function wholeNumber(name: string, given: string | undefined, fallback: number, min: number, max: number): number {
-  if (given === undefined) return fallback;
-  const count = Number(given);
-  if (!/^\d+$/.test(given) || count < min || count > max) throw new UsageError(`${name} "${given}" must be a whole number from ${min} to ${max}`);
-  return count;
 }
 
 function httpListen(given: string): { host: string; port: number } | undefined {

@@ -11,7 +11,7 @@ import { ForwarderCounts, ForwarderGauges, renderMetrics, summaryLine, zeroCount
 import { PositionRecord, positionKey } from './positions';
 import { InFlightBudget, PublishWindow, PublishWindowHooks } from './publish-window';
 import { ANY_ADDRESS } from './settings';
-import { abortableSleep } from './sleep';
+import { untilStopped } from './retry';
 
 /** Time a publish may take before it counts as failed and is sent again. */
 const PUBLISH_TIMEOUT_MS = 10_000;
@@ -227,23 +227,14 @@ function publishReports(scope: string, context: ForwardingContext): PublishWindo
 
 /** Connects for good: the client reconnects by itself from then on. Undefined when stopped first. */
 async function connectNats(options: ForwarderOptions, log: (line: string) => void, signal: AbortSignal): Promise<NatsConnection | undefined> {
-  // Bounded by signal: every pass connects or pauses.
-  for (let pause = 250; !signal.aborted; pause = Math.min(pause * 2, 5_000)) {
-    try {
-      const nc = await connect({
-        servers: options.server, name: 'jetstream-events', inboxPrefix: options.inboxPrefix,
-        user: options.auth.user, pass: options.auth.password, token: options.auth.token,
-        ...(options.auth.caFile ? { tls: { caFile: options.auth.caFile } } : {}),
-        maxReconnectAttempts: -1, reconnectTimeWait: 1_000, timeout: 5_000,
-      });
-      log(`connected to ${options.server}`);
-      return nc;
-    } catch (error) {
-      log(`waiting for ${options.server}: ${describeNatsError(error)}`);
-      await abortableSleep(pause, signal);
-    }
-  }
-  return undefined;
+  const nc = await untilStopped(() => connect({
+    servers: options.server, name: 'jetstream-events', inboxPrefix: options.inboxPrefix,
+    user: options.auth.user, pass: options.auth.password, token: options.auth.token,
+    ...(options.auth.caFile ? { tls: { caFile: options.auth.caFile } } : {}),
+    maxReconnectAttempts: -1, reconnectTimeWait: 1_000, timeout: 5_000,
+  }), (error) => log(`waiting for ${options.server}: ${describeNatsError(error)}`), signal, 250, 5_000);
+  if (nc) log(`connected to ${options.server}`);
+  return nc;
 }
 
 /** Logs the connection's losses and returns. */
@@ -260,17 +251,9 @@ async function watchConnection(nc: NatsConnection, log: (line: string) => void, 
 }
 
 /** The positions bucket, once the store's apply Job has created it. Undefined when stopped first. */
-async function openBucket(js: JetStreamClient, name: string, log: (line: string) => void, signal: AbortSignal): Promise<KV | undefined> {
-  // Bounded by signal: every pass opens or pauses.
-  while (!signal.aborted) {
-    try {
-      return await js.views.kv(name, { bindOnly: true });
-    } catch (error) {
-      log(`waiting for the key-value bucket "${name}" (the store's apply Job creates it): ${describeNatsError(error)}`);
-      await abortableSleep(BUCKET_RETRY_MS, signal);
-    }
-  }
-  return undefined;
+function openBucket(js: JetStreamClient, name: string, log: (line: string) => void, signal: AbortSignal): Promise<KV | undefined> {
+  return untilStopped(() => js.views.kv(name, { bindOnly: true }),
+    (error) => log(`waiting for the key-value bucket "${name}" (the store's apply Job creates it): ${describeNatsError(error)}`), signal, BUCKET_RETRY_MS);
 }
 
 /** `/healthz` (the process answers) and `/metrics`. */

@@ -68,14 +68,7 @@ export class KubeApi {
   /** A request with a JSON answer; any status is returned, none thrown but a failure to get one (or `signal` aborting). */
   public async request<T = any>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS, signal?: AbortSignal): Promise<KubeResponse<T>> {
     const response = await this.open(method, path, { agent: this.agent, timeoutMs, body, signal });
-    const text = await readText(response);
-    let parsed: any;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = { message: text.slice(0, 200) };
-    }
-    return { status: response.statusCode ?? 0, body: parsed };
+    return { status: response.statusCode ?? 0, body: parsedBody(await readText(response)) };
   }
 
   /** A request whose success is 2xx; anything else is a {@link KubeApiError}. */
@@ -95,16 +88,7 @@ export class KubeApi {
     const response = await this.open('GET', path, {
       agent: false, timeoutMs: WATCH_TIMEOUT_SECONDS * 1000 + WATCH_IDLE_GRACE_MS, signal,
     });
-    if (response.statusCode !== 200) {
-      const text = await readText(response);
-      let body: any;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = { message: text.slice(0, 200) };
-      }
-      throw apiError(response.statusCode ?? 0, body, `watch ${path}`);
-    }
+    if (response.statusCode !== 200) throw apiError(response.statusCode ?? 0, parsedBody(await readText(response)), `watch ${path}`);
     response.setEncoding('utf8');
     let partial = '';
     for await (const chunk of response) {
@@ -154,6 +138,16 @@ function readText(response: IncomingMessage): Promise<string> {
     response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     response.on('error', reject);
   });
+}
+
+/** An answer's JSON; an answer that is not JSON (a proxy's page) as the start of its text, for messages. */
+function parsedBody(text: string): any {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
 }
 
 /** The error of a failed request: the status, and the API server's own message. */

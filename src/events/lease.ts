@@ -1,5 +1,5 @@
 import type { KubeApi } from './kube-api';
-import { abortableSleep } from './sleep';
+import { abortableSleep } from './retry';
 
 /** How long a lease holds without renewal. */
 export const LEASE_DURATION_S = 15;

@@ -1,9 +1,8 @@
 import type { KV } from 'nats';
+import { isWrongLastSequence } from '../apply/lock';
 import { describeNatsError } from '../apply/nats-io';
-import { abortableSleep } from './sleep';
+import { untilStopped } from './retry';
 
-/** JetStream's error code for a conditional write whose expected revision is not the last one. */
-const WRONG_LAST_SEQUENCE = 10071;
 /** How often a position that cannot be read is read again. */
 const READ_RETRY_MS = 5_000;
 
@@ -24,7 +23,8 @@ export class PositionRecord {
   private revision = 0;
   private writtenValue?: string;
   private attempted?: string;
-  private writing = false;
+  /** The write in progress, if any. */
+  private writing?: Promise<PositionWrite>;
 
   constructor(private readonly bucket: KV, readonly key: string) {}
 
@@ -35,41 +35,41 @@ export class PositionRecord {
 
   /** Reads the stored position, again and again until NATS answers; false when `signal` aborted first. */
   public async read(signal: AbortSignal, failed: (message: string) => void): Promise<boolean> {
-    // Bounded by signal: every pass reads or pauses.
-    while (!signal.aborted) {
-      try {
-        const entry = await this.bucket.get(this.key);
-        this.revision = entry?.revision ?? 0;
-        this.writtenValue = entry?.string();
-        return true;
-      } catch (error) {
-        failed(describeNatsError(error));
-        await abortableSleep(READ_RETRY_MS, signal);
-      }
-    }
-    return false;
+    // An entry, or null for none: undefined only when stopped first.
+    const entry = await untilStopped(() => this.bucket.get(this.key), (error) => failed(describeNatsError(error)), signal, READ_RETRY_MS);
+    if (entry === undefined) return false;
+    this.revision = entry?.revision ?? 0;
+    this.writtenValue = entry?.string();
+    return true;
   }
 
   /** Writes `position` when it moved; one write at a time. */
   public async write(position: string | undefined): Promise<PositionWrite> {
     if (this.writing || position === undefined || position === this.writtenValue) return 'unchanged';
-    this.writing = true;
+    this.writing = this.store(position);
+    try {
+      return await this.writing;
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  /** Waits out a write in progress, for at most `ms`. */
+  public async settled(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.writing, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  private async store(position: string): Promise<PositionWrite> {
     this.attempted = position;
     try {
       this.revision = this.revision === 0 ? await this.bucket.create(this.key, position) : await this.bucket.update(this.key, position, this.revision);
       this.writtenValue = position;
       return 'written';
     } catch (error) {
-      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code !== WRONG_LAST_SEQUENCE) return 'unreachable';
-      return this.recover();
-    } finally {
-      this.writing = false;
+      return isWrongLastSequence(error) ? this.recover() : 'unreachable';
     }
-  }
-
-  /** Waits out a write in progress, for at most `ms`. */
-  public async settled(ms: number): Promise<void> {
-    for (const deadline = Date.now() + ms; this.writing && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { EventMessage } from './event-message';
-import { abortableSleep } from './sleep';
+import { abortableSleep } from './retry';
 
 /** What the server answered to one stored message. */
 export interface PublishAck {

@@ -1,8 +1,10 @@
 /**
  * What the `KubernetesEvents` construct and the events forwarder (`jetstream-cdk8s events forward`)
  * must agree on: the APIs, the environment the construct sets, and the kinds it may enrich with.
- * This module imports nothing, so synth reads it without loading the program's clients.
+ * This module imports only names, so synth reads it without loading the program's clients.
  */
+
+import { MESSAGE_OVERHEAD_BYTES } from '../apply/names';
 
 /** The two APIs Kubernetes serves its Events through: two views of the same objects. */
 export enum KubernetesEventsApi {
@@ -83,4 +85,4 @@ export const DEFAULT_MAX_IN_FLIGHT = 256;
 /** The smallest message budget the construct allows: an event cut down to what identifies and routes it fits well inside. */
 export const MIN_MESSAGE_BYTES = 2_048;
 /** The budget when none is given: NATS' default max payload, less room for the subject and headers. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 - 512;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 - MESSAGE_OVERHEAD_BYTES;

@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as path from 'path';
+import { packageRoot } from '../../src/apply-program';
+import { microTime } from '../../src/events/lease';
 import { KubernetesHandle } from './kubernetes';
 import { httpGet, settledWithin, sleep } from './io';
 
@@ -73,7 +75,7 @@ export async function createEvents(
   const worker = async () => {
     // Bounded by count: every pass takes the next index.
     for (let i = next++; i < count; i = next++) {
-      const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+      const now = microTime(Date.now());
       const created = await api.request('POST', `/apis/events.k8s.io/v1/namespaces/${target.namespace}/events`, {
         apiVersion: 'events.k8s.io/v1', kind: 'Event',
         metadata: { generateName: `${target.name}-` },
@@ -153,10 +155,4 @@ export class ForwarderProcess {
   exitCode(): Promise<number | null> {
     return this.exited;
   }
-}
-
-function packageRoot(from: string): string {
-  let dir = from;
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
 }
