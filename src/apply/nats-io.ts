@@ -44,6 +44,8 @@ export interface JetStreamConnection {
   readonly serverVersion: string;
   /** True when the server is part of a cluster (its INFO names one); a single server keeps streams of one replica only. */
   readonly clustered: boolean;
+  /** How many streams the account held when the connection was made: the stream list asks for all its pages at once. */
+  readonly streamCount: number;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
 }
@@ -89,9 +91,9 @@ export async function connectJetStream(
       }
       waitingFor = `JetStream at ${url}`;
       // In a cluster this fails until a meta leader is elected.
-      await (await nc.jetstreamManager({ checkAPI: false, timeout: Math.min(timeout, JETSTREAM_CHECK_MS) })).getAccountInfo();
+      const account = await (await nc.jetstreamManager({ checkAPI: false, timeout: Math.min(timeout, JETSTREAM_CHECK_MS) })).getAccountInfo();
       const jsm = await nc.jetstreamManager({ checkAPI: false, timeout: API_TIMEOUT_MS });
-      return { url, serverVersion: nc.info?.version ?? '0.0.0', clustered: nc.info?.cluster !== undefined, nc, jsm };
+      return { url, serverVersion: nc.info?.version ?? '0.0.0', clustered: nc.info?.cluster !== undefined, streamCount: account.streams, nc, jsm };
     } catch (error) {
       lastFailure = `${waitingFor}: ${describeNatsError(error)}`;
     }
@@ -113,18 +115,29 @@ interface ListPage {
   readonly missing?: string[] | null;
 }
 
+/** The entries of a page of the JetStream API's lists, on every release (the server's JSApiListLimit). */
+const LIST_PAGE_SIZE = 256;
+
 /**
- * Every entry of a paged list of the JetStream API: the first page gives the total, the other
- * pages are asked for at once.
+ * Every entry of a paged list of the JetStream API, its pages asked for at once: all that
+ * `expected` entries fill, then any the first page's total says are left.
  *
  * @param key the field of a page holding its entries
+ * @param expected how many entries the list should hold, when known beforehand
  */
-async function listAll<T>(connection: JetStreamConnection, subject: string, key: string): Promise<T[]> {
+async function listAll<T>(connection: JetStreamConnection, subject: string, key: string, expected = 0): Promise<T[]> {
   const page = (offset: number) => apiRequest<ListPage>(connection.nc, subject, { offset });
-  const first = await page(0);
-  const offsets: number[] = [];
-  for (let offset = first.limit; first.limit > 0 && offset < first.total; offset += first.limit) offsets.push(offset);
-  const pages = [first, ...await Promise.all(offsets.map(page))];
+  const offsets = (from: number, size: number, total: number) => {
+    const result: number[] = [];
+    for (let offset = from; size > 0 && offset < total; offset += size) result.push(offset);
+    return result;
+  };
+  let pages = await Promise.all([0, ...offsets(LIST_PAGE_SIZE, LIST_PAGE_SIZE, expected)].map(page));
+  const { limit, total } = pages[0];
+  // Pages of another size than every release uses would overlap: then the first one only.
+  if (limit !== LIST_PAGE_SIZE) pages = [pages[0]];
+  // Entries added since `expected` was counted, or every page after the first when nothing was expected.
+  pages.push(...await Promise.all(offsets(limit * pages.length, limit, total).map(page)));
   // What is missing from a list would look gone: a managed stream or consumer created again, or dropped from the record.
   const missing = pages.flatMap((p) => p.missing ?? []);
   if (missing.length > 0) throw new Error(`the server could not report ${missing.map((m) => JSON.stringify(m)).join(', ')} (a cluster electing leaders?); try again`);
@@ -134,7 +147,7 @@ async function listAll<T>(connection: JetStreamConnection, subject: string, key:
 /** Every stream on the server with its configuration, normalized for the diff, and its state. */
 export async function readServerStreams(connection: JetStreamConnection): Promise<Map<string, ServerStream>> {
   try {
-    const infos = await listAll<StreamInfo>(connection, '$JS.API.STREAM.LIST', 'streams');
+    const infos = await listAll<StreamInfo>(connection, '$JS.API.STREAM.LIST', 'streams', connection.streamCount);
     return new Map(infos.map((info) => [info.config.name, toServerStream(info)]));
   } catch (error) {
     throw new Error(`cannot list the streams of ${connection.url}: ${describeNatsError(error)}`);
