@@ -4,7 +4,7 @@ import { formatBytes, formatNanoseconds } from '../units';
 import type { JetStreamConsumerConfig } from '../consumer-options';
 import { CONSUMER_DURATION_FIELDS } from '../consumer-options';
 import {
-  CONSUMER_FIELDS, NormalizedConsumerConfig, NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, SERVER_DEFAULTS, canonicalConsumerValue, canonicalValue,
+  CONSUMER_FIELDS, MANAGED_FIELDS, MANAGED_FIELD_LIST, NormalizedConsumerConfig, NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, canonicalConsumerValue, canonicalValue,
 } from './normalize';
 
 /** One field whose server value differs from the declared one. */
@@ -35,15 +35,19 @@ const NANOSECOND_FIELDS: ReadonlySet<string> = new Set([...DURATION_FIELDS, ...C
  */
 export function diffStreamConfig(desired: JetStreamStreamConfig, current: NormalizedStreamConfig): FieldChange[] {
   const wanted = desired as unknown as Record<string, unknown>;
-  const fields = new Set([...Object.keys(SERVER_DEFAULTS), ...Object.keys(wanted), ...Object.keys(current)]);
   const changes: FieldChange[] = [];
-  for (const field of fields) {
-    if (SERVER_CHOSEN_FIELDS.has(field) && wanted[field] === undefined) continue;
+  const compare = (field: string) => {
+    // The same value on both sides is the same canonical value: most fields of an unchanged stream.
+    if (current[field] === wanted[field] || (SERVER_CHOSEN_FIELDS.has(field) && wanted[field] === undefined)) return;
     const from = canonicalValue(field, current[field]);
     const to = canonicalValue(field, wanted[field]);
     const same = field === 'subjects' ? sameSet(from, to) : deepEqual(from, to);
     if (!same) changes.push({ field, from, to });
-  }
+  };
+  // Each field once, in plain loops: an unchanged re-apply diffs every declared stream, and this runs cold.
+  for (const field of MANAGED_FIELD_LIST) compare(field);
+  for (const field in wanted) if (!MANAGED_FIELDS.has(field)) compare(field);
+  for (const field in current) if (!MANAGED_FIELDS.has(field) && !Object.prototype.hasOwnProperty.call(wanted, field)) compare(field);
   return changes.sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0));
 }
 

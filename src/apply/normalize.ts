@@ -65,7 +65,9 @@ export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unkno
   placement: undefined,
 };
 
-const MANAGED_FIELDS: ReadonlySet<string> = new Set(Object.keys(SERVER_DEFAULTS));
+/** The fields of {@link SERVER_DEFAULTS}: in a list to walk, in a set to look up. */
+export const MANAGED_FIELD_LIST: readonly string[] = Object.keys(SERVER_DEFAULTS);
+export const MANAGED_FIELDS: ReadonlySet<string> = new Set(MANAGED_FIELD_LIST);
 
 /**
  * Fields compared only when the declaration sets them: the server may fill in `placement` by
@@ -104,14 +106,14 @@ export function canonicalValue(field: string, value: unknown): unknown {
  */
 export function normalizeServerConfig(config: Record<string, unknown>): NormalizedStreamConfig {
   const normalized: NormalizedStreamConfig = {};
-  for (const field of MANAGED_FIELDS) {
+  for (const field of MANAGED_FIELD_LIST) {
     const value = field === 'metadata' ? userMetadata(config.metadata) : config[field];
     const canonical = canonicalValue(field, value);
     if (canonical !== undefined) normalized[field] = canonical;
   }
-  for (const [field, value] of Object.entries(config)) {
-    if (MANAGED_FIELDS.has(field) || isEmpty(value)) continue;
-    normalized[field] = value;
+  // A plain key loop: an unchanged re-apply normalizes every stream of the server, and this runs cold.
+  for (const field in config) {
+    if (!MANAGED_FIELDS.has(field) && !isEmpty(config[field])) normalized[field] = config[field];
   }
   return normalized;
 }
