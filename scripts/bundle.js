@@ -11,8 +11,9 @@ const generated = path.join(root, 'lib', 'bundle', 'generated');
 
 /**
  * The streams document's validator, compiled ahead of time with ajv's standalone code and the
- * options the library's ajv uses (src/problems.ts): the program then compiles no schema when it
- * runs (about a sixth of an unchanged re-apply) and ships ajv's runtime helpers, not its compiler.
+ * options the library's ajv uses (src/problems.ts), `verbose` only when the schema has an `anyOf`
+ * (whose errors need it; it makes the code a third larger): the program then compiles no schema
+ * when it runs (about a sixth of an unchanged re-apply) and ships ajv's runtime helpers, not its compiler.
  */
 function precompileDocumentValidator() {
   fs.mkdirSync(generated, { recursive: true });
@@ -22,7 +23,8 @@ function precompileDocumentValidator() {
   const { DOCUMENT_SCHEMA } = require(schemaModule);
   const Ajv = require('ajv').default;
   const standaloneCode = require('ajv/dist/standalone').default;
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, validateSchema: false, verbose: true, code: { source: true } });
+  const verbose = JSON.stringify(DOCUMENT_SCHEMA).includes('"anyOf"');
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, validateSchema: false, verbose, code: { source: true } });
   const validator = path.join(generated, 'document-validator.js');
   fs.writeFileSync(validator, `${standaloneCode(ajv, ajv.compile(DOCUMENT_SCHEMA))}\nmodule.exports = { validateDocument: module.exports };\n`);
   return validator;
