@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { normalizeServerConfig } from '../src/apply/normalize';
 import { diffStreamConfig } from '../src/apply/diff';
 import { parseStreamsDocuments } from '../src/apply/definitions';
-import { kubeletEnvironment, materializeConfigMapMounts } from './support/kubelet';
+import { LocalContainer, localContainer } from './support/kubelet';
 import { makeTempDir, stopAll } from './support/nats-server';
 import { adminCredentials, fakeSecrets, startStoreFromManifests } from './support/store-from-manifests';
 
@@ -25,16 +25,11 @@ function distObjects(file: string): any[] {
   return fs.readFileSync(path.join(DIST, file), 'utf8').split(/^---$/m).map((doc) => parse(doc)).filter(Boolean);
 }
 
-/** The Job's command, mount paths mapped to local directories, with the Job's environment and the server URL. */
-async function runJob(job: any, mounts: Map<string, string>, url: string, terminationLog: string, secrets: ReadonlyMap<string, string>) {
-  const container = job.spec.template.spec.containers[0];
-  const local = (arg: string) => [...mounts].reduce((a, [mountPath, dir]) => a.replace(mountPath, dir), arg);
-  const env = Object.fromEntries(Object.entries(kubeletEnvironment(container.env, secrets)).map(([name, value]) => [name, local(value)]));
-  env.TERMINATION_LOG = terminationLog;
-  env.NATS_URL = url;
-  const [command, ...args] = container.command.map(local);
+/** The Job's own command with its own environment, pointed at the server. */
+async function runJob(job: LocalContainer, url: string, terminationLog: string) {
+  const [command, ...args] = job.command;
   try {
-    const { stdout } = await run(command === 'node' ? process.execPath : command, args, { env, timeout: 90_000 });
+    const { stdout } = await run(command, args, { env: { ...job.env, TERMINATION_LOG: terminationLog, NATS_URL: url }, timeout: 90_000 });
     return { code: 0, stdout };
   } catch (error: any) {
     return { code: error.code as number, stdout: `${error.stdout}\n${error.stderr}` };
@@ -51,17 +46,17 @@ describe.each(DIST_FILES)('%s', (file) => {
     const job = objects.find((o) => o.kind === 'Job');
     const storeName = job.metadata.labels['app.kubernetes.io/instance'];
     const root = makeTempDir();
+    const secrets = fakeSecrets(objects);
     // The namespace holds every file's objects: the apply program's ConfigMap is in the first chart's.
-    const mounts = materializeConfigMapMounts(DIST_FILES.flatMap(distObjects), job.spec.template.spec, root);
-    const definitionsDir = mounts.get('/etc/jetstream-streams') as string;
+    const container = localContainer(DIST_FILES.flatMap(distObjects), job.spec.template.spec, root, secrets);
+    const definitionsDir = container.mounts.get('/etc/jetstream-streams') as string;
     const declared = parseStreamsDocuments(fs.readdirSync(definitionsDir).sort()
       .map((name) => ({ source: name, text: fs.readFileSync(path.join(definitionsDir, name), 'utf8') }))).streams;
-    const secrets = fakeSecrets(objects);
     const servers = await startStoreFromManifests(objects, storeName, secrets);
     const url = servers[0].url;
     const terminationLog = path.join(root, 'termination-log');
 
-    const first = await runJob(job, mounts, url, terminationLog, secrets);
+    const first = await runJob(container, url, terminationLog);
     expect(first.stdout).toContain('created');
     expect(first.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(terminationLog, 'utf8'))).toMatchObject({ result: 'applied' });
@@ -75,7 +70,7 @@ describe.each(DIST_FILES)('%s', (file) => {
       }
       const created = await Promise.all(declared.map(async (s) => (await jsm.streams.info(s.config.name)).created));
 
-      const second = await runJob(job, mounts, url, terminationLog, secrets);
+      const second = await runJob(container, url, terminationLog);
       expect(second.code).toBe(0);
       expect(second.stdout).not.toMatch(/\b(created|updated|deleted)\b/);
       expect(await Promise.all(declared.map(async (s) => (await jsm.streams.info(s.config.name)).created))).toEqual(created);

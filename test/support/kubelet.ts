@@ -61,3 +61,27 @@ export function materializeConfigMapMounts(objects: readonly any[], pod: any, ro
   }
   return mounts;
 }
+
+/** A pod's first container as it would run on this machine; see {@link localContainer}. */
+export interface LocalContainer {
+  /** The command, `node` being this process's node, mount paths mapped to their local directories. */
+  readonly command: readonly string[];
+  /** The environment the kubelet builds, mount paths mapped the same way. */
+  readonly env: Record<string, string>;
+  /** Each mount path with its local directory. */
+  readonly mounts: ReadonlyMap<string, string>;
+}
+
+/**
+ * A pod's first container as the kubelet would run it, here: its ConfigMaps written under `root`
+ * (see {@link materializeConfigMapMounts}), its command and its environment (Secrets from
+ * `secrets`) with every mount path replaced by its local directory.
+ */
+export function localContainer(objects: readonly any[], pod: any, root: string, secrets: ReadonlyMap<string, string>): LocalContainer {
+  const mounts = materializeConfigMapMounts(objects, pod, root);
+  const local = (text: string) => [...mounts].reduce((mapped, [mountPath, dir]) => mapped.replace(mountPath, dir), text);
+  const container = pod.containers[0];
+  const env = Object.fromEntries(Object.entries(kubeletEnvironment(container.env, secrets)).map(([name, value]) => [name, local(value)]));
+  const [command, ...args] = (container.command as string[]).map(local);
+  return { command: [command === 'node' ? process.execPath : command, ...args], env, mounts };
+}
