@@ -12,7 +12,7 @@
  * unchanged, median of five rounds each, under /usr/bin/time for the peak memory, on the default
  * release and on Debian's 2.9.10. Each run is the Job's container of a store of these streams
  * synthesized by the library: its command (`node` on the loader, which unpacks the program), its
- * ConfigMaps as files, its environment and nothing else (not this shell's), pointed at the server.
+ * ConfigMaps as files, its environment with this shell's PATH and nothing else, pointed at the server.
  * (h) is the same command with `--help`: what every run costs before it does anything.
  *
  * Goals: (c) within 1.3x of (a); (g) at most 0.2 of (f); peak memory under 150 MB.

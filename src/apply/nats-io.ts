@@ -8,6 +8,7 @@ import type { JetStreamConsumerConfig } from '../consumer-options';
 import { compareVersions } from '../versions';
 import { ServerConsumer } from './consumer-plan';
 import { runPool } from './pool';
+import { firstPageOffsets, followUpPages, listChange } from './list-pages';
 import { normalizeServerConfig, normalizeServerConsumerConfig } from './normalize';
 import { ServerStream } from './plan';
 
@@ -115,39 +116,39 @@ interface ListPage {
   readonly missing?: string[] | null;
 }
 
-/** The entries of a page of the JetStream API's lists, on every release (the server's JSApiListLimit). */
-const LIST_PAGE_SIZE = 256;
+/** How often a list that changed while it was read is read again before the run gives up. */
+const LIST_READS = 3;
 
 /**
- * Every entry of a paged list of the JetStream API, its pages asked for at once: all that
- * `expected` entries fill, then any the first page's total says are left.
+ * Every entry of a paged list of the JetStream API, as one state of the server: its pages asked for
+ * at once (see `list-pages.ts`), and read again when a stream or consumer created or deleted between
+ * two pages shifted the others.
  *
  * @param key the field of a page holding its entries
+ * @param nameOf an entry's name, unique in the list
  * @param expected how many entries the list should hold, when known beforehand
  */
-async function listAll<T>(connection: JetStreamConnection, subject: string, key: string, expected = 0): Promise<T[]> {
+async function listAll<T>(connection: JetStreamConnection, subject: string, key: string, nameOf: (entry: T) => string, expected = 0): Promise<T[]> {
   const page = (offset: number) => apiRequest<ListPage>(connection.nc, subject, { offset });
-  const offsets = (from: number, size: number, total: number) => {
-    const result: number[] = [];
-    for (let offset = from; size > 0 && offset < total; offset += size) result.push(offset);
-    return result;
-  };
-  let pages = await Promise.all([0, ...offsets(LIST_PAGE_SIZE, LIST_PAGE_SIZE, expected)].map(page));
-  const { limit, total } = pages[0];
-  // Pages of another size than every release uses would overlap: then the first one only.
-  if (limit !== LIST_PAGE_SIZE) pages = [pages[0]];
-  // Entries added since `expected` was counted, or every page after the first when nothing was expected.
-  pages.push(...await Promise.all(offsets(limit * pages.length, limit, total).map(page)));
-  // What is missing from a list would look gone: a managed stream or consumer created again, or dropped from the record.
-  const missing = pages.flatMap((p) => p.missing ?? []);
-  if (missing.length > 0) throw new Error(`the server could not report ${missing.map((m) => JSON.stringify(m)).join(', ')} (a cluster electing leaders?); try again`);
-  return pages.flatMap((p) => ((p as unknown as Record<string, T[] | null>)[key] ?? []));
+  let change = '';
+  for (let read = 1; read <= LIST_READS; read++) {
+    const asked = await Promise.all(firstPageOffsets(expected).map(page));
+    const { kept, offsets } = followUpPages(asked.length, asked[0].limit, asked[0].total);
+    const pages = [...asked.slice(0, kept), ...await Promise.all(offsets.map(page))];
+    // What is missing from a list would look gone: a managed stream or consumer created again, or dropped from the record.
+    const missing = pages.flatMap((p) => p.missing ?? []);
+    if (missing.length > 0) throw new Error(`the server could not report ${missing.map((m) => JSON.stringify(m)).join(', ')} (a cluster electing leaders?); try again`);
+    const entries = pages.flatMap((p) => ((p as unknown as Record<string, T[] | null>)[key] ?? []));
+    change = listChange(pages.map((p) => p.total), entries.map(nameOf)) ?? '';
+    if (change === '') return entries;
+  }
+  throw new Error(`the list changed while it was read, ${LIST_READS} times (last: ${change}); try again`);
 }
 
 /** Every stream on the server with its configuration, normalized for the diff, and its state. */
 export async function readServerStreams(connection: JetStreamConnection): Promise<Map<string, ServerStream>> {
   try {
-    const infos = await listAll<StreamInfo>(connection, '$JS.API.STREAM.LIST', 'streams', connection.streamCount);
+    const infos = await listAll<StreamInfo>(connection, '$JS.API.STREAM.LIST', 'streams', (info) => info.config.name, connection.streamCount);
     return new Map(infos.map((info) => [info.config.name, toServerStream(info)]));
   } catch (error) {
     throw new Error(`cannot list the streams of ${connection.url}: ${describeNatsError(error)}`);
@@ -166,7 +167,7 @@ export async function readServerConsumers(connection: JetStreamConnection, strea
   const failures: string[] = [];
   await runPool(streams, LIST_CONCURRENCY, async (stream) => {
     try {
-      const infos = await listAll<ConsumerInfoAnswer>(connection, `$JS.API.CONSUMER.LIST.${stream}`, 'consumers');
+      const infos = await listAll<ConsumerInfoAnswer>(connection, `$JS.API.CONSUMER.LIST.${stream}`, 'consumers', (info) => info.name);
       lists.set(stream, new Map(infos.map((info) => [info.name, { config: normalizeServerConsumerConfig(info.config) }])));
     } catch (error) {
       failures.push(`cannot list the consumers of stream "${stream}" on ${connection.url}: ${describeNatsError(error)}`);

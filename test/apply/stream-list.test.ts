@@ -1,7 +1,8 @@
 /**
  * The program's stream list against real nats-servers: it asks for every page at once from the
  * account's stream count read when it connected, and still lists every stream, no more and no
- * fewer, when streams were created or deleted since.
+ * fewer, when streams were created or deleted since; streams created and deleted while it reads
+ * never make it miss one: it reads again, or says the list changed.
  */
 import { JetStreamManager, NatsConnection, connect } from 'nats';
 import { JetStreamConnection, connectJetStream, readServerStreams } from '../../src/apply/nats-io';
@@ -62,5 +63,42 @@ describe.each(['2.9.10', DEFAULT_RELEASE] as const)('the stream list on nats-ser
     // 500 gone since: the second page asked for is empty.
     await Promise.all(names('s', 100, 500).map((name) => jsm.streams.delete(name)));
     expect(await listed()).toEqual({ streams: names('s', 0, 100), pages: 2 });
+    await Promise.all(names('s', 0, 100).map((name) => jsm.streams.delete(name)));
+  }, 120_000);
+
+  test('while streams are created and deleted during the list, every stream left alone is listed, or the run says the list changed', async () => {
+    // Churned names sort first: each one created or deleted moves every kept stream to another page offset.
+    const kept = names('k', 0, 300);
+    const churned = names('a', 0, 300);
+    await create([...kept, ...churned]);
+    const reader = await connectJetStream(server.url, 10_000, () => undefined);
+    let churning = true;
+    const churn = (async () => {
+      // Bounded by the reads below, which end it.
+      for (let i = 0; churning; i++) {
+        const name = churned[i % churned.length];
+        await jsm.streams.delete(name);
+        await create([name]);
+      }
+    })();
+    const outcomes: string[] = [];
+    try {
+      for (let read = 0; read < 20; read++) {
+        const listed = await readServerStreams(reader).catch((error: Error) => error);
+        if (listed instanceof Error) {
+          expect(listed.message).toMatch(/the list changed while it was read, 3 times \(last: .+\); try again/);
+          outcomes.push('changed');
+        } else {
+          expect(kept.filter((name) => !listed.has(name))).toEqual([]);
+          outcomes.push('listed');
+        }
+      }
+    } finally {
+      churning = false;
+      await churn;
+      await reader.nc.close();
+    }
+    // Most reads find a moment between two writes (about half on 2.9.10, most on 2.15.3).
+    expect(outcomes).toContain('listed');
   }, 120_000);
 });
