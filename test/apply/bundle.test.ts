@@ -1,4 +1,6 @@
 import { spawn } from 'child_process';
+import { once } from 'events';
+import * as net from 'net';
 import { connect } from 'nats';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -131,6 +133,24 @@ test.each<[string, string[], RegExp]>([
   const result = await runBundle([...args, '--server', server.url, '--termination-log', path.join(dir, 'unused')]);
   expect(result.code).toBe(1);
   expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+});
+
+test('what no command catches is one line too, exit 1: events forward with its HTTP port taken', async () => {
+  const port = await freePort();
+  const taken = net.createServer().listen(port, '127.0.0.1');
+  await once(taken, 'listening');
+  const token = path.join(dir, 'token');
+  fs.writeFileSync(token, 'unused');
+  try {
+    const result = await runBundle(['events', 'forward'], {
+      NATS_URL: server.url, EVENTS_SUBJECT_PREFIX: 'k8s', EVENTS_RESUME_BUCKET: 'positions', EVENTS_HTTP_LISTEN: `127.0.0.1:${port}`,
+      KUBERNETES_API_URL: `https://127.0.0.1:${await freePort()}`, KUBERNETES_TOKEN_FILE: token, KUBERNETES_CA_FILE: token,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([`error: listen EADDRINUSE: address already in use 127.0.0.1:${port}`]);
+  } finally {
+    taken.close();
+  }
 });
 
 test('--help prints the usage', async () => {
