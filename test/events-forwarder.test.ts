@@ -362,8 +362,9 @@ test('with two replicas one leads; when it is killed the other takes over, and e
   const a = await startForwarder('forwarder-a');
   const b = await startForwarder('forwarder-b');
   const leading = async () => [await a.metric('leader'), await b.metric('leader')];
-  // Bounded: the lease is free or runs out within its duration.
-  for (const deadline = Date.now() + 30_000; !(await leading()).includes(1) && Date.now() < deadline;) await sleep(200);
+  // Bounded: the lease is free or runs out within its duration. Both must answer: one may lead before the other listens.
+  const settled = (values: Array<number | undefined>) => values.includes(1) && !values.includes(undefined);
+  for (const deadline = Date.now() + 30_000; !settled(await leading()) && Date.now() < deadline;) await sleep(200);
   const [leader, follower] = (await a.metric('leader')) === 1 ? [a, b] : [b, a];
   expect(await follower.metric('leader')).toBe(0);
   const before = await createEvents(admin, web, 'Failover', 100);
