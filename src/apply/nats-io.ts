@@ -130,7 +130,7 @@ const LIST_READS = 3;
  */
 async function listAll<T>(connection: JetStreamConnection, subject: string, key: string, nameOf: (entry: T) => string, expected = 0): Promise<T[]> {
   const page = (offset: number) => apiRequest<ListPage>(connection.nc, subject, { offset });
-  let change = '';
+  let change: string | undefined;
   for (let read = 1; read <= LIST_READS; read++) {
     const asked = await Promise.all(firstPageOffsets(expected).map(page));
     const { kept, offsets } = followUpPages(asked.length, asked[0].limit, asked[0].total);
@@ -139,8 +139,8 @@ async function listAll<T>(connection: JetStreamConnection, subject: string, key:
     const missing = pages.flatMap((p) => p.missing ?? []);
     if (missing.length > 0) throw new Error(`the server could not report ${missing.map((m) => JSON.stringify(m)).join(', ')} (a cluster electing leaders?); try again`);
     const entries = pages.flatMap((p) => ((p as unknown as Record<string, T[] | null>)[key] ?? []));
-    change = listChange(pages.map((p) => p.total), entries.map(nameOf)) ?? '';
-    if (change === '') return entries;
+    change = listChange(pages.map((p) => p.total), entries.map(nameOf));
+    if (change === undefined) return entries;
   }
   throw new Error(`the list changed while it was read, ${LIST_READS} times (last: ${change}); try again`);
 }
