@@ -394,15 +394,14 @@ describe('a run that stalls while holding the lock', () => {
       // Longer than the lock's lifetime: the newer run takes it over and applies.
       await sleep(2_000);
       const newer = await run(document('stall', 3, streams(3)), options);
-      const written = (stdout.match(/ updated ST_/g) ?? []).length;
       older.kill('SIGCONT');
       const olderExit = await exited;
 
       expect(newer.exitCode).toBe(ExitCode.OK);
       expect([olderExit, stderr]).toEqual([ExitCode.ERROR, expect.stringMatching(/lost the lock of store "stall"|it may be another run's by now/)]);
-      // After it resumed, it sent nothing: at most the 4 writes it had in flight when it stalled landed late.
-      const lateWrites = (stdout.match(/ updated ST_/g) ?? []).length - written;
-      expect(lateWrites).toBeLessThanOrEqual(4);
+      // After it resumed, it sent nothing. Counted on the server, not in its output: it prints a turn's lines
+      // together, so updates that completed just before the stall are printed after it. A stream still at the
+      // older age was written after the newer run: at most the 4 writes it had in flight when it stalled.
       expect((stdout.match(/failed to update ST_\d+: not written: /g) ?? []).length).toBeGreaterThan(200);
       const after = await ages();
       expect(after[2] ?? 0).toBeLessThanOrEqual(4);
