@@ -22,6 +22,7 @@ import { JetStreamManager, NatsConnection, connect } from 'nats';
 import { eventMessage, involvedMetadata } from '../src/events/event-message';
 import { DEFAULT_MAX_IN_FLIGHT, EVENTS_ENV, KubernetesEventsApi } from '../src/events/settings';
 import { AdminApi, PROGRAM, createEvents } from '../test/support/events';
+import { nodeOfImage } from '../test/support/job-node';
 import { KUBERNETES_VERSIONS, startKubernetes } from '../test/support/kubernetes';
 import { makeTempDir, startNatsServer, stopAll } from '../test/support/nats-server';
 
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
       for (const run of order) {
         await fresh();
         if (run === 'forwarder') {
-          const { ms, peakRssBytes } = await timedProcess(process.execPath, [PROGRAM, 'events', 'forward'], forwarderEnv, jsm, count);
+          const { ms, peakRssBytes } = await timedProcess(nodeOfImage(), [PROGRAM, 'events', 'forward'], forwarderEnv, jsm, count);
           runs.forwarder.push(ms);
           peakRss.push(peakRssBytes);
         } else {
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     }
     // (d) live: the forwarder watching while the API server takes new events.
     await fresh();
-    const live = spawn(process.execPath, [PROGRAM, 'events', 'forward'], { env: forwarderEnv, stdio: 'ignore' });
+    const live = spawn(nodeOfImage(), [PROGRAM, 'events', 'forward'], { env: forwarderEnv, stdio: 'ignore' });
     let createMs = 0;
     let storedAfterMs = 0;
     try {

@@ -43,7 +43,7 @@ export interface DriftCheckOptions {
 export interface ApplyJobOptions {
   /**
    * Node image that runs the apply program, pinned to an exact tag.
-   * @default node:20.18.1-alpine
+   * @default node:24.22.3-alpine
    */
   readonly image?: string;
   /**
@@ -141,7 +141,7 @@ export interface ApplyJobCredentials {
 export const APPLY_JOB_USER = 'jetstream-apply';
 
 /** The official Node image the program runs in; no image of our own to build. */
-export const DEFAULT_APPLY_IMAGE = 'node:20.18.1-alpine';
+export const DEFAULT_APPLY_IMAGE = 'node:24.22.3-alpine';
 const STREAMS_DIR = '/etc/jetstream-streams';
 const CA_DIR = '/etc/jetstream-ca';
 

@@ -88,7 +88,7 @@ export interface KubernetesEventsProps {
   readonly maxInFlight?: number;
   /**
    * Node image that runs the program, pinned to an exact tag.
-   * @default node:20.18.1-alpine, as the apply Job
+   * @default node:24.22.3-alpine, as the apply Job
    */
   readonly image?: string;
   /**

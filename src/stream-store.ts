@@ -258,7 +258,7 @@ export interface StreamStoreProps {
   readonly networkPolicy?: boolean;
   /**
    * The post-deploy Job that applies the streams to the running server.
-   * @default - node:20.18.1-alpine, 5m wait, 32 streams at once, kept 24h, 3 retries
+   * @default - node:24.22.3-alpine, 5m wait, 32 streams at once, kept 24h, 3 retries
    */
   readonly applyJob?: ApplyJobOptions;
 }

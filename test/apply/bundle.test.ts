@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseStreamsDocument } from '../../src/apply/definitions';
 import { DEFAULT_NATS_SERVER_VERSION } from '../../src/versions';
+import { nodeOfImage } from '../support/job-node';
 import { NatsServerHandle, makeTempDir, startNatsServer, stopAll } from '../support/nats-server';
 import { freePort } from '../support/ports';
 import { declaredConfig } from './fixtures';
@@ -27,11 +28,11 @@ interface ProcessRun {
   readonly ms: number;
 }
 
-/** Runs the bundle as the Job does, with only the given environment; killed after 15 s. */
+/** Runs the bundle as the Job does, on its image's Node, with only the given environment; killed after 15 s. */
 function runBundle(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
   const startedAt = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const child = spawn(nodeOfImage(), [bundle, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -162,7 +163,7 @@ test('--help prints the usage', async () => {
 describe('the streams commands as a process', () => {
   /** Starts the bundle with `args`; `input` goes to its stdin. */
   function startBundle(args: string[], input?: string) {
-    const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', NATS_URL: server.url } });
+    const child = spawn(nodeOfImage(), [bundle, ...args], { env: { PATH: process.env.PATH ?? '', NATS_URL: server.url } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -14,6 +14,7 @@ import { RecordPieces, decodeOwnership, readOwnership, writeOwnership } from '..
 import { PREVIOUS_VARIABLE, parseObjects } from '../../src/previous-manifests';
 import type { JetStreamStreamConfig, StreamOptions } from '../../src/stream-definition';
 import { StreamStore } from '../../src/stream-store';
+import { nodeOfImage } from '../support/job-node';
 import { DEFAULT_RELEASE, NatsServerHandle, makeTempDir, startNatsServer, stopAll, versionOf } from '../support/nats-server';
 import { sleep } from '../support/io';
 import { freePort } from '../support/ports';
@@ -378,7 +379,7 @@ describe('a run that stalls while holding the lock', () => {
       // The older run, as the Job runs it with 4 writes in flight, stopped (SIGSTOP) partway through its writes.
       const bundle = path.join(__dirname, '../../lib/bundle/jetstream-apply.js');
       const args = ['apply', '--server', own.url, '--definitions', document('stall', 2, streams(2)), '--lock-ttl', '1s', '--concurrency', '4'];
-      const older = spawn(process.execPath, [bundle, ...args]);
+      const older = spawn(nodeOfImage(), [bundle, ...args]);
       let [stdout, stderr] = ['', ''];
       older.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
       const exited = new Promise<number | null>((resolve) => older.once('close', resolve));

@@ -4,6 +4,7 @@ import * as https from 'https';
 import * as path from 'path';
 import { packageRoot } from '../../src/apply-program';
 import { microTime } from '../../src/events/lease';
+import { nodeOfImage } from './job-node';
 import { KubernetesHandle } from './kubernetes';
 import { httpGet, settledWithin, sleep } from './io';
 
@@ -90,14 +91,14 @@ export async function createEvents(
   return uids;
 }
 
-/** A forwarder started as a process, as its pod runs it. */
+/** A forwarder started as a process, as its pod runs it, on its image's Node. */
 export class ForwarderProcess {
   readonly lines: string[] = [];
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
 
   constructor(env: Record<string, string>, readonly metricsUrl: string) {
-    this.child = spawn(process.execPath, [PROGRAM, 'events', 'forward'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(nodeOfImage(), [PROGRAM, 'events', 'forward'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
     for (const stream of [this.child.stdout, this.child.stderr]) {
       let partial = '';

@@ -1,6 +1,8 @@
 import { execFile } from 'child_process';
 import * as http from 'http';
 import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
 import { promisify } from 'util';
 
 /** Small I/O helpers the server harnesses (nats-server, Kubernetes, certificates) share. */
@@ -13,6 +15,11 @@ const OPENSSL_TIMEOUT_MS = 10_000;
 export interface HttpResult {
   readonly status: number;
   readonly body: string;
+}
+
+/** Where scripts/ensure-*.sh cache the servers and tools they build or fetch, by tool and version. */
+export function cacheRoot(): string {
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jetstream-cdk8s');
 }
 
 /** GET over http or https with a timeout; never rejects. */

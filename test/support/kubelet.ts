@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { nodeOfImage } from './job-node';
 
 /**
  * A container's environment as the kubelet builds it from a synthesized manifest: Secret keys
@@ -64,7 +65,7 @@ export function materializeConfigMapMounts(objects: readonly any[], pod: any, ro
 
 /** A pod's first container as it would run on this machine; see {@link localContainer}. */
 export interface LocalContainer {
-  /** The command, `node` being this process's node, mount paths mapped to their local directories. */
+  /** The command, `node` being the image's (see {@link nodeOfImage}), mount paths mapped to their local directories. */
   readonly command: readonly string[];
   /** The environment the kubelet builds, mount paths mapped the same way. */
   readonly env: Record<string, string>;
@@ -83,5 +84,5 @@ export function localContainer(objects: readonly any[], pod: any, root: string, 
   const container = pod.containers[0];
   const env = Object.fromEntries(Object.entries(kubeletEnvironment(container.env, secrets)).map(([name, value]) => [name, local(value)]));
   const [command, ...args] = (container.command as string[]).map(local);
-  return { command: [command === 'node' ? process.execPath : command, ...args], env, mounts };
+  return { command: [command === 'node' ? nodeOfImage(container.image) : command, ...args], env, mounts };
 }

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { HttpResult, httpGet, openssl, settledWithin, sleep } from './io';
+import { HttpResult, cacheRoot, httpGet, openssl, settledWithin, sleep } from './io';
 import { freePort } from './ports';
 
 /** The Kubernetes releases the tests apply manifests to; `scripts/ensure-kubernetes.sh` builds the same list. */
@@ -80,10 +80,6 @@ function kustomizeControllerFiles(): KustomizeControllerFiles {
     throw new Error(`kustomize-controller ${KUSTOMIZE_CONTROLLER_VERSION} is not built (in ${dir}): run bash scripts/ensure-kubernetes.sh`);
   }
   return { binary, crds };
-}
-
-function cacheRoot(): string {
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jetstream-cdk8s');
 }
 
 /** Options of {@link startKubernetes}. */

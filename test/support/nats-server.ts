@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
 import { DEFAULT_NATS_SERVER_VERSION, NatsServerVersion } from '../../src/versions';
-import { httpGet, settledWithin, sleep } from './io';
+import { cacheRoot, httpGet, settledWithin, sleep } from './io';
 import { freePort } from './ports';
 
 /**
@@ -41,8 +41,7 @@ export function versionOf(release: NatsServerRelease): NatsServerVersion {
 export function natsServerBinary(release: NatsServerRelease = DEFAULT_RELEASE): string {
   if (release === DEFAULT_RELEASE && process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
   if (release === DEBIAN_RELEASE) return 'nats-server';
-  const cache = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jetstream-cdk8s');
-  const binary = path.join(cache, 'nats-server', release, 'nats-server');
+  const binary = path.join(cacheRoot(), 'nats-server', release, 'nats-server');
   if (!fs.existsSync(binary)) throw new Error(`nats-server ${release} is not built (${binary}): run bash scripts/ensure-nats-server.sh`);
   return binary;
 }
