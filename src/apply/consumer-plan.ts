@@ -1,5 +1,6 @@
 import type { JetStreamConsumerConfig } from '../consumer-options';
 import { consumerFilters, sharedFilter } from '../consumer-rules';
+import { subjectIsSubset } from '../subjects';
 import { consumerFieldsNewerThan } from '../versions';
 import { DeclaredConsumer, DeclaredStream } from './definitions';
 import { FieldChange, diffConsumerConfig, formatChange } from './diff';
@@ -78,6 +79,9 @@ const OURS: ReadonlySet<string> = new Set(['create', 'update', 'unchanged']);
  *   max_consumers counting the consumers that stay.
  * - A managed consumer that left the app is deleted by its policy, but not on an interest stream
  *   holding messages (they may be only its) unless the stream allows data loss.
+ * - On an interest stream holding messages, a filter change that leaves out subjects the consumer
+ *   took is refused unless the stream allows data loss, and always in a repair: the server removes
+ *   the messages no consumer is interested in any more.
  *
  * @param streamItems the streams' plan, for what happens to each consumer's stream
  */
@@ -92,10 +96,12 @@ export function planConsumers(input: ConsumerPlanInput, streamItems: ReadonlyArr
     // The consumers that stay on the stream without a declaration: orphaned and foreign ones.
     const staying = [...(input.server.get(name) ?? new Map<string, ServerConsumer>())]
       .filter(([consumer]) => !declaredKeys.has(consumerKey(name, consumer)) && !deleted.has(consumerKey(name, consumer)));
-    const limit = maxConsumersProblem(input.streams.get(name), staying.length, stream.consumers.length);
+    const onServer = input.streams.get(name);
+    const limit = maxConsumersProblem(onServer, staying.length, stream.consumers.length);
     for (const declared of stream.consumers) {
       const item = planDeclaredConsumer(declared, name, streamAction.get(name), input);
-      items.push(withStreamRules(item, input.streams.get(name), staying, limit));
+      const current = input.server.get(name)?.get(declared.config.durable_name);
+      items.push(withInterestRule(withStreamRules(item, onServer, staying, limit), onServer, current, stream.allowDataLoss, input.repair));
     }
   }
   return items;
@@ -115,8 +121,7 @@ function removedConsumers(input: ConsumerPlanInput, declaredKeys: ReadonlySet<st
     const onServer = input.streams.get(stream);
     const fate = removedFate(managed, input.repair);
     if (fate.action === 'delete' && onServer?.config.retention === 'interest' && onServer.state.messages > 0 && !allowsDataLoss.has(stream)) {
-      items.push({ ...base, action: 'refused', reasons: [`deleting it would lose data: the interest stream "${stream}" holds ${onServer.state.messages} messages, `
-        + 'and those only this consumer was interested in would be removed; set allowDataLoss on the stream to allow it'] });
+      items.push({ ...base, action: 'refused', reasons: [`deleting it would lose data: ${onlyItsMessages(stream, onServer)}; ${dataLossRemedy(false, ' on the stream')}`] });
     } else items.push({ ...base, ...fate });
   }
   return items;
@@ -180,4 +185,38 @@ function withStreamRules(item: ConsumerItem, stream: StreamOnServer | undefined,
     }
   }
   return reasons.length === 0 ? item : { ...item, action: 'refused', reasons, config: undefined };
+}
+
+/**
+ * A filter change refused on an interest stream holding messages when the new filters leave out
+ * subjects the old ones took: the server then removes the messages no consumer is interested in
+ * any more, which may be only this one's. Whether another consumer still takes them is not
+ * weighed: the refusal errs on the side of the messages. The stream's allowDataLoss lifts it,
+ * except in a repair.
+ */
+function withInterestRule(item: ConsumerItem, stream: StreamOnServer | undefined, current: ServerConsumer | undefined, allowDataLoss: boolean, repair: boolean): ConsumerItem {
+  if (item.action !== 'update' || item.config === undefined || current === undefined || (allowDataLoss && !repair)) return item;
+  if (stream?.config.retention !== 'interest' || stream.state.messages === 0) return item;
+  const left = filtersLeftOut(consumerFilters(current.config), consumerFilters(item.config));
+  if (left.length === 0) return item;
+  return {
+    ...item, action: 'refused', config: undefined,
+    reasons: [`its filters would no longer take ${left.map((f) => JSON.stringify(f)).join(', ')}, which would lose data: `
+      + `${onlyItsMessages(item.stream, stream)}; ${dataLossRemedy(repair, ' on the stream')}`],
+  };
+}
+
+/** The filters of `before` that no filter of `after` covers; no filters is every subject. */
+function filtersLeftOut(before: readonly string[], after: readonly string[]): string[] {
+  const orEverything = (filters: readonly string[]) => (filters.length === 0 ? ['>'] : filters);
+  return orEverything(before).filter((old) => !orEverything(after).some((filter) => subjectIsSubset(old, filter)));
+}
+
+function onlyItsMessages(stream: string, onServer: StreamOnServer): string {
+  return `the interest stream "${stream}" holds ${onServer.state.messages} messages, and those only this consumer was interested in would be removed`;
+}
+
+/** What lifts a refusal that guards stored messages: allowDataLoss (set `on` what), which a repair ignores. */
+export function dataLossRemedy(repair: boolean, on = ''): string {
+  return repair ? 'a repair never discards messages: the apply Job applies it as allowDataLoss allows' : `set allowDataLoss${on} to allow it`;
 }

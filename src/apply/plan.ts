@@ -5,7 +5,7 @@ import { compareVersions, fieldsNewerThan } from '../versions';
 import { DeclaredStream } from './definitions';
 import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from './diff';
 import { NormalizedStreamConfig } from './normalize';
-import { ConsumerItem, ServerConsumer, planConsumers } from './consumer-plan';
+import { ConsumerItem, ServerConsumer, dataLossRemedy, planConsumers } from './consumer-plan';
 import { ManagedEntry, removedFate } from './managed';
 
 /** A stream's content as the server's stream info reports it. */
@@ -354,7 +354,7 @@ function versionProblems(config: JetStreamStreamConfig, serverVersion: string): 
 
 function updateProblems(changes: FieldChange[], state: StreamState, declared: DeclaredStream, serverVersion: string, repair: boolean): string[] {
   const reasons: string[] = [];
-  const remedy = repair ? 'a repair never discards messages: the apply Job applies it as allowDataLoss allows' : 'set allowDataLoss to allow it';
+  const remedy = dataLossRemedy(repair);
   for (const change of changes) {
     for (const rule of REFUSAL_RULES) {
       if (rule.field !== change.field || (rule.dataLoss && declared.allowDataLoss && !repair)) continue;

@@ -90,6 +90,31 @@ describe('planConsumers', () => {
     expect(plan({ streams: new Map([['S', streamOnServer()]]), server, managed }, [{ name: 'S', action: 'delete' }])).toEqual([]);
   });
 
+  test('on an interest stream holding messages, refuses filters that leave out subjects they took, unless the stream allows data loss; never in a repair', () => {
+    const managed = new Map([['S', { retentionPolicy: 'Retain' as const }], ['S/c', { retentionPolicy: 'Retain' as const }]]);
+    const items = [{ name: 'S', action: 'unchanged' }];
+    const run = (from: Partial<JetStreamConsumerConfig>, to: Partial<JetStreamConsumerConfig>, options: { retention?: string; messages?: number; allowDataLoss?: boolean; repair?: boolean } = {}) => plan({
+      declared: [stream('S', [consumer('c', to)], options.allowDataLoss)],
+      streams: new Map([['S', streamOnServer({ retention: options.retention ?? 'interest' }, options.messages ?? 5)]]),
+      server: new Map([['S', new Map([['c', onServer(from)]])]]), managed, repair: options.repair ?? false,
+    }, items);
+    const lost = (filters: string, remedy: string) => [['S/c', 'refused', [`its filters would no longer take ${filters}, which would lose data: the interest stream "S" holds 5 messages, `
+      + `and those only this consumer was interested in would be removed; ${remedy}`]]];
+    const allow = 'set allowDataLoss on the stream to allow it';
+    expect(run({ filter_subject: 'S.a' }, { filter_subject: 'S.b' })).toEqual(lost('"S.a"', allow));
+    // No filter is every subject: any filter narrows it.
+    expect(run({}, { filter_subjects: ['S.a', 'S.b'] })).toEqual(lost('">"', allow));
+    expect(run({ filter_subjects: ['S.a', 'S.b.*'] }, { filter_subjects: ['S.b.x'] })).toEqual(lost('"S.a", "S.b.*"', allow));
+    // Wider or the same subjects, an empty stream, another retention, or allowDataLoss: updated.
+    expect(run({ filter_subject: 'S.a' }, { filter_subject: 'S.*' })).toEqual([['S/c', 'update', []]]);
+    expect(run({ filter_subjects: ['S.a', 'S.b'] }, {})).toEqual([['S/c', 'update', []]]);
+    expect(run({ filter_subject: 'S.a' }, { filter_subject: 'S.b' }, { messages: 0 })).toEqual([['S/c', 'update', []]]);
+    expect(run({ filter_subject: 'S.a' }, { filter_subject: 'S.b' }, { retention: 'limits' })).toEqual([['S/c', 'update', []]]);
+    expect(run({ filter_subject: 'S.a' }, { filter_subject: 'S.b' }, { allowDataLoss: true })).toEqual([['S/c', 'update', []]]);
+    expect(run({ filter_subject: 'S.a' }, { filter_subject: 'S.b' }, { allowDataLoss: true, repair: true }))
+      .toEqual(lost('"S.a"', 'a repair never discards messages: the apply Job applies it as allowDataLoss allows'));
+  });
+
   test('refuses a consumer the store did not create unless it adopts it, and more replicas than a single server keeps', () => {
     const base = { streams: new Map([['S', streamOnServer()]]), server: new Map([['S', new Map([['c', onServer()]])]]), managed: new Map([['S', { retentionPolicy: 'Retain' as const }]]) };
     const items = [{ name: 'S', action: 'unchanged' }];

@@ -17,6 +17,7 @@ import { NATS_SERVER_RELEASES, NatsServerHandle, makeTempDir, startNatsServer, s
 import { declaredStreams } from '../support/streams-document';
 
 const codec = StringCodec();
+type Command = 'apply' | 'plan' | 'repair';
 
 afterAll(async () => {
   await stopAll();
@@ -46,13 +47,13 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
    * Synthesizes a store of this release with one stream `name` on `<name>.>` and the consumers
    * `declare` adds, then runs the program on its definitions as the Job would.
    */
-  async function apply(name: string, declare: (stream: Stream) => void, command: 'apply' | 'plan' = 'apply', synthesizedFor = version) {
+  async function apply(name: string, declare: (stream: Stream) => void, command: Command = 'apply', synthesizedFor = version) {
     // A store per stream, so each test sees only its own.
     return applyStore(name.toLowerCase(), (store) => declare(store.addStream(name, { subjects: [`${name.toLowerCase()}.>`] })), command, synthesizedFor);
   }
 
   /** Synthesizes store `storeName` of this release with what `declare` adds, then runs the program on its definitions as the Job would. */
-  async function applyStore(storeName: string, declare: (store: StreamStore) => void, command: 'apply' | 'plan' = 'apply', synthesizedFor = version) {
+  async function applyStore(storeName: string, declare: (store: StreamStore) => void, command: Command = 'apply', synthesizedFor = version) {
     const chart = new Chart(Testing.app(), 'app');
     const store = new StreamStore(chart, storeName, { version: synthesizedFor });
     declare(store);
@@ -237,6 +238,39 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
     expect((await jsm.streams.info('INTEREST')).state.messages).toBe(1);
     const allowed = await applyStore('interest', interest(true, ['a']));
     expect([allowed.exitCode, linesOf(allowed.out, 'INTEREST').filter((l) => l.includes('/b'))]).toEqual([ExitCode.OK, ['deleted INTEREST/b']]);
+  });
+
+  test('filters that leave out subjects on an interest stream holding messages are refused unless the stream allows data loss, and never repaired', async () => {
+    const narrow = (allowDataLoss: boolean, filterOfB: string) => (store: StreamStore) => {
+      const stream = store.addStream('NARROW', { subjects: ['narrow.>'], retention: Retention.INTEREST, allowDataLoss });
+      stream.addConsumer('a', { filterSubjects: ['narrow.a'] });
+      stream.addConsumer('b', { filterSubjects: [filterOfB] });
+    };
+    const messages = async () => (await jsm.streams.info('NARROW')).state.messages;
+    const filterOfB = async () => (await info('NARROW', 'b')).config.filter_subject;
+    expect((await applyStore('narrow', narrow(false, 'narrow.b'))).exitCode).toBe(ExitCode.OK);
+    for (const subject of ['narrow.a', 'narrow.b', 'narrow.b']) await nc.jetstream().publish(subject, codec.encode(subject));
+    const lose = (filter: string, count: number, remedy: string) => `refused NARROW/b: its filters would no longer take "${filter}", which would lose data: `
+      + `the interest stream "NARROW" holds ${count} messages, and those only this consumer was interested in would be removed; ${remedy}`;
+
+    const narrowed = await applyStore('narrow', narrow(false, 'narrow.c'));
+    expect([narrowed.exitCode, linesOf(narrowed.out, 'NARROW')]).toEqual([ExitCode.REFUSED,
+      [lose('narrow.b', 3, 'set allowDataLoss on the stream to allow it'), 'unchanged NARROW', 'unchanged NARROW/a']]);
+    expect([await messages(), await filterOfB()]).toEqual([3, 'narrow.b']);
+
+    // Changed by hand (from 2.10 the server drops the messages only narrow.b took), then a message only
+    // b takes: the drift check must not bring its filter back, even with allowDataLoss.
+    await jsm.consumers.update('NARROW', 'b', { filter_subject: 'narrow.c' });
+    await nc.jetstream().publish('narrow.c', codec.encode('only b'));
+    const held = await messages();
+    const repair = await applyStore('narrow', narrow(true, 'narrow.b'), 'repair');
+    expect([repair.exitCode, linesOf(repair.out, 'NARROW').filter((l) => l.includes('/b'))]).toEqual([ExitCode.REFUSED,
+      [lose('narrow.c', held, 'a repair never discards messages: the apply Job applies it as allowDataLoss allows')]]);
+    expect([await messages(), await filterOfB()]).toEqual([held, 'narrow.c']);
+
+    const allowed = await applyStore('narrow', narrow(true, 'narrow.b'));
+    expect([allowed.exitCode, linesOf(allowed.out, 'NARROW').filter((l) => l.includes('/b')), await filterOfB()])
+      .toEqual([ExitCode.OK, ['updated NARROW/b: filter_subject "narrow.c" -> "narrow.b"'], 'narrow.b']);
   });
 
   test('a pause added to an existing consumer pauses it, and removing it resumes it (2.11+)', async () => {
