@@ -205,7 +205,7 @@ export function buildPlan(input: PlanInput): Plan {
     const managed = input.managed.get(name);
     items.push(managed ? { ...removedFate(managed, input.repair ?? false), name } : { action: 'foreign', name });
   }
-  const streams = orderSubjectMoves(refuseKeptSubjects(items, input.server), input.server);
+  const streams = orderSubjectMoves(refuseKeptSubjects(refuseSubjectCycles(items, input.server), input.server), input.server);
   const consumers = planConsumers({ ...input, streams: input.server, server: input.consumers, repair: input.repair ?? false }, streams);
   return { items: [...streams, ...consumers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }
@@ -267,31 +267,78 @@ function validSubjects(subjects: readonly string[]): Array<[string, readonly str
 }
 
 /**
- * Orders updates that move subjects between streams: an update taking a subject another update
- * gives up runs after it, so one run converges (the server refuses overlapping subjects).
+ * For each update that changes its subjects, the other updates that give up subjects it takes:
+ * the streams it must come after.
  */
-function orderSubjectMoves(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
+function subjectGivers(items: readonly StreamItem[], server: ReadonlyMap<string, ServerStream>): Map<string, string[]> {
   // The subjects the updated streams hold now, in one tree, as refuseKeptSubjects looks them up.
   const held = new SubjectTree<string>();
   for (const item of items) {
     if (item.action !== 'update') continue;
     for (const [subject, tokens] of validSubjects(serverSubjects(server, item.name))) held.insert(subject, item.name, tokens);
   }
+  const givers = new Map<string, string[]>();
+  for (const item of items) {
+    if (item.action !== 'update' || !takesSubjects(item, server)) continue;
+    const from = new Set(validSubjects(item.config.subjects).flatMap(([subject, tokens]) => held.matching(subject, tokens).map((m) => m.owner)));
+    from.delete(item.name);
+    if (from.size > 0) givers.set(item.name, [...from]);
+  }
+  return givers;
+}
+
+/**
+ * Updates that take subjects from each other, directly (a swap) or around a circle: whichever is
+ * written first, the server refuses it while the other holds the subjects, on every run, and moving
+ * them in steps would leave a subject with no stream for a while, where what is published is lost.
+ * The plan refuses them, saying what to do.
+ */
+function refuseSubjectCycles(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
+  const givers = subjectGivers(items, server);
+  const reaches = (from: string, target: string): boolean => {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length > 0) {
+      const name = stack.pop() as string;
+      if (name === target) return true;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      stack.push(...(givers.get(name) ?? []));
+    }
+    return false;
+  };
+  return items.map((item) => {
+    const circle = (givers.get(item.name) ?? []).filter((giver) => reaches(giver, item.name)).sort();
+    if (item.action !== 'update' || circle.length === 0) return item;
+    return {
+      action: 'refused', name: item.name, changes: item.changes,
+      reasons: [`it takes subjects from ${circle.map((name) => `stream ${JSON.stringify(name)}`).join(' and ')}, which takes subjects from it`
+        + `${circle.some((giver) => !(givers.get(giver) ?? []).includes(item.name)) ? ' through others' : ''}: the server refuses either write while the other `
+        + 'holds the subjects, and no order moves them without a moment when a subject has no stream. Move them in two deployments: '
+        + 'first out of one of these streams (to none, or to a stream of their own), then into the other'],
+    };
+  });
+}
+
+/**
+ * Orders updates that move subjects between streams: an update taking a subject another update
+ * gives up runs after it, so one run converges (the server refuses overlapping subjects).
+ */
+function orderSubjectMoves(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
+  const givers = subjectGivers(items, server);
   const position = new Map(items.map((item, i) => [item.name, i]));
   return items.map((item) => {
-    if (item.action !== 'update' || !takesSubjects(item, server)) return item;
-    const givers = new Set(validSubjects(item.config.subjects).flatMap(([subject, tokens]) => held.matching(subject, tokens).map((m) => m.owner)));
-    givers.delete(item.name);
+    const from = givers.get(item.name);
+    if (item.action !== 'update' || from === undefined) return item;
     // In plan order; updateWaves reads it as a set.
-    const after = [...givers].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
-    return after.length === 0 ? item : { ...item, after };
+    return { ...item, after: [...from].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)) };
   });
 }
 
 /**
  * The updates in the order they are written, as waves: each update comes in a wave after those of
- * the updates it takes subjects from. Updates that take from each other (a swap) cannot be ordered
- * and come in the last wave, where the server refuses what still overlaps. Pure.
+ * the updates it takes subjects from. Updates that take from each other (a swap), which the plan
+ * refuses, cannot be ordered: given some, they come in the last wave. Pure.
  */
 export function updateWaves(updates: readonly UpdateItem[]): UpdateItem[][] {
   const waves: UpdateItem[][] = [];

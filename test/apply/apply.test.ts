@@ -498,6 +498,18 @@ test('a subject moved from one stream to another applies in one run: the stream 
   expect((await jsm.streams.info('A')).config.subjects).toEqual(['a.>', 'c.>']);
 });
 
+test('subjects swapped between two streams are refused, exit 3, and both keep theirs', async () => {
+  await run('apply', [entry('SA', { subjects: ['x.a'] }), entry('SB', { subjects: ['x.b'] })]);
+  const swapped = [entry('SA', { subjects: ['x.b'] }), entry('SB', { subjects: ['x.a'] })];
+  for (const command of ['plan', 'apply'] as const) {
+    const result = await run(command, swapped);
+    expect([result.exitCode, outcomes(result, command)]).toEqual([ExitCode.REFUSED, { SA: 'refused', SB: 'refused' }]);
+  }
+  const refused = await run('apply', swapped);
+  expect(refused.out).toContainEqual(expect.stringContaining('refused SA: it takes subjects from stream "SB", which takes subjects from it: '));
+  expect([(await jsm.streams.info('SA')).config.subjects, (await jsm.streams.info('SB')).config.subjects]).toEqual([['x.a'], ['x.b']]);
+});
+
 test('drift: a plan reports it, and a repair re-creates lost memory streams and undoes hand edits, never losing messages or deleting', async () => {
   const declared = [
     entry('MEM', { storage: 'memory' }), entry('EDITED', { max_age: HOUR_NS }),

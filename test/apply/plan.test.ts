@@ -138,6 +138,25 @@ describe('buildPlan', () => {
     expect(plan.items.map((i) => [i.name, i.action === 'update' && !isConsumerItem(i) ? i.after : i.action])).toEqual([['a', ['z']], ['m', []], ['z', []]]);
   });
 
+  test('refuses updates that take subjects from each other, and one taking subjects from them; orders the others', () => {
+    const subjects = (name: string, now: string[], wanted: string[]) => ({ name, now, wanted });
+    const planOf = (...streams: Array<{ name: string; now: string[]; wanted: string[] }>) => buildPlan(input({
+      declared: streams.map((s) => declared({ name: s.name, subjects: s.wanted })),
+      server: new Map(streams.map((s) => [s.name, onServer({ name: s.name, subjects: s.now })])),
+      managed: new Map(streams.map((s) => [s.name, { retentionPolicy: 'Retain' as const }])),
+    }));
+    const swap = planOf(subjects('a', ['x.a'], ['x.b']), subjects('b', ['x.b'], ['x.a']), subjects('m', ['m.>'], ['m.>', 'n.>']));
+    expect(swap.items.map((i) => [i.name, i.action])).toEqual([['a', 'refused'], ['b', 'refused'], ['m', 'update']]);
+    expect(reasons(swap.items[0])).toEqual(['it takes subjects from stream "b", which takes subjects from it: the server refuses either write while the other holds '
+      + 'the subjects, and no order moves them without a moment when a subject has no stream. Move them in two deployments: '
+      + 'first out of one of these streams (to none, or to a stream of their own), then into the other']);
+    // Around a circle of three; and a fourth stream taking subjects one of them keeps.
+    const circle = planOf(subjects('a', ['a.>'], ['b.>']), subjects('b', ['b.>'], ['c.>']), subjects('c', ['c.>', 'd.>'], ['a.>']), subjects('d', ['z.>'], ['d.>']));
+    expect(circle.items.map((i) => [i.name, i.action])).toEqual([['a', 'refused'], ['b', 'refused'], ['c', 'refused'], ['d', 'refused']]);
+    expect(reasons(circle.items[0])[0]).toMatch(/^it takes subjects from stream "b", which takes subjects from it through others: /);
+    expect(reasons(circle.items[3])).toEqual(['subject "d.>" overlaps "d.>" of stream "c", which is refused in this run, so it keeps its subjects']);
+  });
+
   test('leaves out a managed stream that is gone from both the app and the server', () => {
     const plan = buildPlan(input({ managed: new Map([['gone', { retentionPolicy: 'Delete' }]]) }));
     expect(plan.items).toEqual([]);
