@@ -4,7 +4,7 @@ import { formatBytes, formatNanoseconds } from '../units';
 import type { JetStreamConsumerConfig } from '../consumer-options';
 import { CONSUMER_DURATION_FIELDS } from '../consumer-options';
 import {
-  CONSUMER_FIELDS, MANAGED_FIELDS, MANAGED_FIELD_LIST, NormalizedConsumerConfig, NormalizedStreamConfig, SERVER_CHOSEN_FIELDS, canonicalConsumerValue, canonicalValue,
+  CONSUMER_FIELDS, MANAGED_FIELDS, MANAGED_FIELD_LIST, NormalizedConsumerConfig, NormalizedStreamConfig, canonicalConsumerValue, canonicalValue, serverMayChoose,
 } from './normalize';
 
 /** One field whose server value differs from the declared one. */
@@ -38,7 +38,7 @@ export function diffStreamConfig(desired: JetStreamStreamConfig, current: Normal
   const changes: FieldChange[] = [];
   const compare = (field: string) => {
     // The same value on both sides is the same canonical value: most fields of an unchanged stream.
-    if (current[field] === wanted[field] || (SERVER_CHOSEN_FIELDS.has(field) && wanted[field] === undefined)) return;
+    if (current[field] === wanted[field] || (wanted[field] === undefined && serverMayChoose(field, current[field]))) return;
     const from = canonicalValue(field, current[field]);
     const to = canonicalValue(field, wanted[field]);
     const same = field === 'subjects' ? sameSet(from, to) : deepEqual(from, to);

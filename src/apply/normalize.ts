@@ -61,7 +61,7 @@ export const SERVER_DEFAULTS: Readonly<Record<keyof JetStreamStreamConfig, unkno
   republish: undefined,
   mirror: undefined,
   sources: undefined,
-  // Left out when unset; in a cluster the server may choose one by itself (see SERVER_CHOSEN_FIELDS).
+  // Left out when unset; in a cluster the server may choose one by itself (see serverMayChoose).
   placement: undefined,
 };
 
@@ -70,10 +70,14 @@ export const MANAGED_FIELD_LIST: readonly string[] = Object.keys(SERVER_DEFAULTS
 export const MANAGED_FIELDS: ReadonlySet<string> = new Set(MANAGED_FIELD_LIST);
 
 /**
- * Fields compared only when the declaration sets them: the server may fill in `placement` by
- * itself in a cluster, which would make every stream that declares none look changed.
+ * Tells whether the server may have set this value by itself, so that it is no change when the
+ * declaration leaves the field out: in a cluster the server may fill in a `placement` naming only
+ * its cluster, which would make every stream that declares none look changed. It never chooses
+ * tags, so a placement with tags the declaration no longer has is a change to make.
  */
-export const SERVER_CHOSEN_FIELDS: ReadonlySet<string> = new Set(['placement']);
+export function serverMayChoose(field: string, value: unknown): boolean {
+  return field === 'placement' && value !== null && typeof value === 'object' && Object.keys(value).every((key) => key === 'cluster');
+}
 
 /** Limits the server stores as -1 when given 0, so a declared 0 matches the server's -1. */
 const ZERO_MEANS_UNLIMITED: ReadonlySet<string> = new Set(['max_consumers', 'max_msgs', 'max_bytes', 'max_msg_size', 'max_msgs_per_subject']);

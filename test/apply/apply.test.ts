@@ -498,6 +498,14 @@ test('a subject moved from one stream to another applies in one run: the stream 
   expect((await jsm.streams.info('A')).config.subjects).toEqual(['a.>', 'c.>']);
 });
 
+test('a placement by tags removed from the definition is removed from the stream, not taken for one the server chose', async () => {
+  await run('apply', [entry('PLACED', { placement: { tags: ['zone-a'] } })]);
+  expect((await jsm.streams.info('PLACED')).config.placement).toEqual({ tags: ['zone-a'] });
+  const removed = await run('apply', [entry('PLACED', {})]);
+  expect([removed.exitCode, removed.out.filter((line) => line.startsWith('['))]).toEqual([ExitCode.OK, ['[1/1] updated PLACED: placement {"tags":["zone-a"]} -> (unset)']]);
+  expect((await jsm.streams.info('PLACED')).config.placement).toBeUndefined();
+});
+
 test('subjects swapped between two streams are refused, exit 3, and both keep theirs', async () => {
   await run('apply', [entry('SA', { subjects: ['x.a'] }), entry('SB', { subjects: ['x.b'] })]);
   const swapped = [entry('SA', { subjects: ['x.b'] }), entry('SB', { subjects: ['x.a'] })];

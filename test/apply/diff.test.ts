@@ -57,6 +57,8 @@ describe('diffStreamConfig', () => {
     ['a field of a newer synth the server already has', { subject_transform: { dest: 'b.>', src: 'a.>' } },
       { subject_transform: { src: 'a.>', dest: 'b.>' } } as Partial<JetStreamStreamConfig>, []],
     ['a placement the server chose', { placement: { cluster: 'nats' } }, {}, []],
+    ['a placement by tags the definition no longer has, which the server never chooses', { placement: { cluster: 'nats', tags: ['zone-a'] } }, {},
+      ['placement {"cluster":"nats","tags":["zone-a"]} -> (unset)']],
   ])('shows %s', (_, answer, desired, expected) => {
     expect(changes(serverAnswer210(answer), declaredConfig(desired))).toEqual(expected);
   });
