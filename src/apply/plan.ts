@@ -180,6 +180,13 @@ const REFUSAL_RULES: readonly RefusalRule[] = [
   // nats-server pull request 7724 made it editable.
   { field: 'max_consumers', dataLoss: false, check: ({ serverVersion }) => (olderThan(serverVersion, '2.12.5')
     ? `NATS server ${serverVersion} cannot change max_consumers; 2.12.5 can` : undefined) },
+  // nats-server pull request 8286 (2.12.12, 2.14.3): before, a change of consumer limits that leaves
+  // max_ack_pending unset is checked as a limit of 0, which every consumer that acknowledges passes.
+  { field: 'consumer_limits', dataLoss: false, check: ({ change, state, serverVersion }) => (takesUnsetLimitForZero(serverVersion)
+    && (state.consumer_count ?? 0) > 0 && !(((change.to as { max_ack_pending?: number } | undefined)?.max_ack_pending ?? 0) > 0)
+    ? `NATS server ${serverVersion} checks the stream's ${state.consumer_count} consumers against an unset max_ack_pending as a limit of 0 `
+      + 'and refuses the change (2.12.12 and 2.14.3 take it for no limit): set consumerLimits.maxAckPending, at least the largest of '
+      + 'the consumers\', or upgrade the server' : undefined) },
   { field: 'max_msgs', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && (change.to as number) < state.messages
     ? `the stream holds ${state.messages} messages` : undefined) },
   { field: 'max_bytes', dataLoss: true, check: ({ change, state }) => (lowered(change, -1) && (change.to as number) < state.bytes
@@ -417,6 +424,11 @@ function updateProblems(changes: FieldChange[], state: StreamState, declared: De
 
 function olderThan(version: string, required: string): boolean {
   return compareVersions(version, required) < 0;
+}
+
+/** The releases without nats-server pull request 8286: before 2.12.12, and 2.14.0 to 2.14.2. */
+function takesUnsetLimitForZero(version: string): boolean {
+  return olderThan(version, '2.12.12') || (!olderThan(version, '2.14.0') && olderThan(version, '2.14.3'));
 }
 
 function turnedOff(change: FieldChange, why: string): string | undefined {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { JetStreamManager, NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { AckPolicy, JetStreamManager, NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { ApplyOptions, Command, ExitCode, runApply } from '../../src/apply/apply';
 import { diffStreamConfig } from '../../src/apply/diff';
 import { normalizeServerConfig } from '../../src/apply/normalize';
@@ -356,6 +356,32 @@ describe.each(NATS_SERVER_RELEASES)('refusals on nats-server %s', (chosen) => {
     expect(outcomes(allowed)).toEqual({ ORDERS: 'updated' });
     const info = await jsm.streams.info('ORDERS');
     expect([info.config.max_msgs, info.state.messages]).toEqual([5, 5]);
+  });
+});
+
+describe.each(NATS_SERVER_RELEASES.filter((r) => versionOf(r).atLeast('2.10.0')))('consumer limits on nats-server %s', (chosen) => {
+  onRelease(chosen);
+
+  test('a change leaving max_ack_pending unset on a stream with consumers is refused where the server checks it as 0, and applied where it can', async () => {
+    await run('apply', [entry('LIMITED', { consumer_limits: { max_ack_pending: 50 } })]);
+    await jsm.consumers.add('LIMITED', { durable_name: 'c1', ack_policy: AckPolicy.Explicit, max_ack_pending: 50 });
+    const version = versionOf(chosen);
+    const checksUnsetAsZero = !version.atLeast('2.12.12') || (version.atLeast('2.14.0') && !version.atLeast('2.14.3'));
+    const removed = await run('apply', [entry('LIMITED')]);
+    const stored = async () => (await jsm.streams.info('LIMITED')).config.consumer_limits ?? {};
+    if (!checksUnsetAsZero) {
+      expect([removed.exitCode, outcomes(removed).LIMITED, await stored()]).toEqual([ExitCode.OK, 'updated', {}]);
+      return;
+    }
+    expect([removed.exitCode, outcomes(removed).LIMITED, await stored()]).toEqual([ExitCode.REFUSED, 'refused', { max_ack_pending: 50 }]);
+    expect(removed.out).toContainEqual(expect.stringContaining(
+      `refused LIMITED: consumer_limits {"max_ack_pending":50} -> (unset): NATS server ${chosen} checks the stream's 1 consumers against an unset max_ack_pending as a limit of 0`));
+    // The server itself refuses it; it takes what the refusal advises.
+    const { consumer_limits: _limits, ...without } = (await jsm.streams.info('LIMITED')).config;
+    const answer = JSON.parse(new TextDecoder().decode((await nc.request('$JS.API.STREAM.UPDATE.LIMITED', JSON.stringify(without))).data));
+    expect(answer.error?.err_code).toBe(10069);
+    const raised = await run('apply', [entry('LIMITED', { consumer_limits: { max_ack_pending: 1000 } })]);
+    expect([raised.exitCode, await stored()]).toEqual([ExitCode.OK, { max_ack_pending: 1000 }]);
   });
 });
 

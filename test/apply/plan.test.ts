@@ -10,6 +10,7 @@ import { GIB, HOUR_NS, declaredConfig, serverAnswer210 } from './fixtures';
 
 const EMPTY: StreamState = { messages: 0, bytes: 0, first_seq: 0, last_seq: 0 };
 const HOLDS_500: StreamState = { messages: 500, bytes: 5 * 1024 * 1024, first_seq: 1, last_seq: 500, num_subjects: 50 };
+const WITH_CONSUMERS: StreamState = { ...EMPTY, consumer_count: 2 };
 
 function declared(config: Partial<JetStreamStreamConfig> = {}, options: Partial<DeclaredStream> = {}): DeclaredStream {
   return { config: declaredConfig(config), retentionPolicy: 'Retain', allowDataLoss: false, adopt: false, allowSeal: false, consumers: [], ...options };
@@ -237,6 +238,16 @@ describe('buildPlan', () => {
         ['first_seq (unset) -> 100: the first sequence only applies when a stream is created']],
       ['a max_consumers change before 2.12.5', { max_consumers: 10 }, {}, {},
         ['max_consumers unlimited -> 10: NATS server 2.10.24 cannot change max_consumers; 2.12.5 can']],
+      ['consumer limits without max_ack_pending on a stream with consumers, where the server takes it for 0',
+        {}, { consumer_limits: { max_ack_pending: 50 } }, { state: WITH_CONSUMERS },
+        ['consumer_limits {"max_ack_pending":50} -> (unset): NATS server 2.10.24 checks the stream\'s 2 consumers against an unset max_ack_pending '
+          + 'as a limit of 0 and refuses the change (2.12.12 and 2.14.3 take it for no limit): set consumerLimits.maxAckPending, '
+          + 'at least the largest of the consumers\', or upgrade the server']],
+      ['consumer limits of an inactive threshold alone on 2.14.2, where the server takes the unset max_ack_pending for 0',
+        { consumer_limits: { inactive_threshold: HOUR_NS } }, {}, { state: WITH_CONSUMERS, serverVersion: '2.14.2' },
+        [`consumer_limits (unset) -> {"inactive_threshold":${HOUR_NS}}: NATS server 2.14.2 checks the stream's 2 consumers against an unset `
+          + 'max_ack_pending as a limit of 0 and refuses the change (2.12.12 and 2.14.3 take it for no limit): set consumerLimits.maxAckPending, '
+          + 'at least the largest of the consumers\', or upgrade the server']],
       ['max_msgs below the stored messages', { max_msgs: 100 }, {}, { state: HOLDS_500 },
         ['max_msgs unlimited -> 100 would lose data: the stream holds 500 messages; set allowDataLoss to allow it']],
       ['max_bytes below the stored bytes', { max_bytes: 1024 * 1024 }, { max_bytes: GIB }, { state: HOLDS_500 },
@@ -265,6 +276,11 @@ describe('buildPlan', () => {
       ['interest to limits on a stream with messages', { retention: 'limits' }, { retention: 'interest' }, { state: HOLDS_500 }],
       ['removing a mirror on 2.12', {}, { mirror: { name: 'A' } }, { serverVersion: '2.12.0' }],
       ['a max_consumers change on 2.12.5', { max_consumers: 10 }, {}, { serverVersion: '2.12.5' }],
+      ['consumer limits removed on 2.12.12', {}, { consumer_limits: { max_ack_pending: 50 } }, { state: WITH_CONSUMERS, serverVersion: '2.12.12' }],
+      ['consumer limits removed on 2.14.3', {}, { consumer_limits: { max_ack_pending: 50 } }, { state: WITH_CONSUMERS, serverVersion: '2.14.3' }],
+      ['consumer limits removed from a stream without consumers', {}, { consumer_limits: { max_ack_pending: 50 } }, {}],
+      ['consumer limits changed to another max_ack_pending', { consumer_limits: { max_ack_pending: 100 } }, { consumer_limits: { max_ack_pending: 50 } },
+        { state: WITH_CONSUMERS }],
       ['sealing with allowSeal', { sealed: true }, {}, { allowSeal: true }],
       ['turning deny_delete on', { deny_delete: true }, {}, {}],
       ['max_msgs lowered but above the stored messages', { max_msgs: 1000 }, { max_msgs: 2000 }, { state: HOLDS_500 }],
