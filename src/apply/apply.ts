@@ -18,7 +18,8 @@ import {
   sameRecord, writeOwnership,
 } from './ownership';
 import { normalizeServerConfig, normalizeServerConsumerConfig } from './normalize';
-import { Plan, PlanExitCode, PlanItem, UpdateItem, buildPlan, hasRefusals, isConsumerItem, pendingChanges, updateWaves } from './plan';
+import { Plan, PlanExitCode, PlanItem, buildPlan, hasRefusals, isConsumerItem, pendingChanges } from './plan';
+import { OrderedUpdate, updateWaves } from './write-order';
 import {
   ItemResult, ReportMode, RunResult, TerminationSummary, describeResult, progressLine, summaryTable, terminationMessage,
   terminationSummary,
@@ -274,12 +275,11 @@ async function executePlan(
   const phases: ReadonlyArray<PlanItem['action']> = WRITE_PHASES;
   for (const item of plan.items) if (!phases.includes(item.action)) finish({ item });
   const inPhase = (phase: PlanItem['action'], consumers: boolean) => plan.items.filter((item) => item.action === phase && isConsumerItem(item) === consumers);
-  // Updates that move subjects between streams go in waves: the one giving a subject up first.
-  // Consumers come after every stream write, their own in the same phases.
-  const batches = [
-    ...WRITE_PHASES.flatMap((phase) => (phase === 'update' ? updateWaves(inPhase(phase, false) as UpdateItem[]) : [inPhase(phase, false)])),
-    ...WRITE_PHASES.map((phase) => inPhase(phase, true)),
-  ];
+  // Updates that move subjects between streams, or filters between the consumers of a work queue,
+  // go in waves: the one giving them up first. Consumers come after every stream write.
+  const waves = (consumers: boolean) => WRITE_PHASES.flatMap((phase) => (phase === 'update'
+    ? updateWaves(inPhase(phase, consumers) as Array<PlanItem & OrderedUpdate>) : [inPhase(phase, consumers)]));
+  const batches = [...waves(false), ...waves(true)];
   for (const batch of batches) {
     await runPool(batch, concurrency, async (item) => {
       const stop = stopped();

@@ -2,6 +2,7 @@ import type { JetStreamConsumerConfig } from '../consumer-options';
 import { consumerFilters, sharedFilter } from '../consumer-rules';
 import { subjectIsSubset } from '../subjects';
 import { consumerFieldsNewerThan } from '../versions';
+import { circleWording, takersBack } from './write-order';
 import { DeclaredConsumer, DeclaredStream } from './definitions';
 import { FieldChange, diffConsumerConfig, formatChange } from './diff';
 import { ManagedEntry, consumerKey, consumerOfKey, removedFate } from './managed';
@@ -34,6 +35,8 @@ export interface ConsumerItem {
   readonly adopt: boolean;
   /** Why an orphan is kept, when not for its retention policy. */
   readonly keptBecause?: string;
+  /** For an update on a work queue: the updates of the stream's consumers that give up filters it takes; they are written first. */
+  readonly after?: readonly string[];
 }
 
 /** Everything the consumers' plan is made from. */
@@ -82,6 +85,8 @@ const OURS: ReadonlySet<string> = new Set(['create', 'update', 'unchanged']);
  * - On an interest stream holding messages, a filter change that leaves out subjects the consumer
  *   took is refused unless the stream allows data loss, and always in a repair: the server removes
  *   the messages no consumer is interested in any more.
+ * - On a work queue, an update whose filters take subjects another update gives up is written after
+ *   it; updates that take from each other are refused, and so is one taking from a refused one.
  *
  * @param streamItems the streams' plan, for what happens to each consumer's stream
  */
@@ -98,11 +103,12 @@ export function planConsumers(input: ConsumerPlanInput, streamItems: ReadonlyArr
       .filter(([consumer]) => !declaredKeys.has(consumerKey(name, consumer)) && !deleted.has(consumerKey(name, consumer)));
     const onServer = input.streams.get(name);
     const limit = maxConsumersProblem(onServer, staying.length, stream.consumers.length);
-    for (const declared of stream.consumers) {
-      const item = planDeclaredConsumer(declared, name, streamAction.get(name), input);
-      const current = input.server.get(name)?.get(declared.config.durable_name);
-      items.push(withInterestRule(withStreamRules(item, onServer, staying, limit), onServer, current, stream.allowDataLoss, input.repair));
-    }
+    const current = input.server.get(name);
+    const planned = stream.consumers.map((declared) => withInterestRule(
+      withStreamRules(planDeclaredConsumer(declared, name, streamAction.get(name), input), onServer, staying, limit),
+      onServer, current?.get(declared.config.durable_name), stream.allowDataLoss, input.repair,
+    ));
+    items.push(...(onServer?.config.retention === 'workqueue' ? orderFilterMoves(planned, current) : planned));
   }
   return items;
 }
@@ -219,4 +225,50 @@ function onlyItsMessages(stream: string, onServer: StreamOnServer): string {
 /** What lifts a refusal that guards stored messages: allowDataLoss (set `on` what), which a repair ignores. */
 export function dataLossRemedy(repair: boolean, on = ''): string {
   return repair ? 'a repair never discards messages: the apply Job applies it as allowDataLoss allows' : `set allowDataLoss${on} to allow it`;
+}
+
+/**
+ * The updates of one work-queue stream's consumers, ordered: a work queue gives each subject to one
+ * consumer, so the server refuses new filters that another consumer still holds. An update taking
+ * filters another update gives up comes after it. Updates that take from each other, directly or
+ * around a circle, cannot be ordered and are refused, and so is an update taking filters a refused
+ * consumer keeps (repeated until none is refused more): the server would refuse them on every run.
+ */
+function orderFilterMoves(items: ConsumerItem[], current: ReadonlyMap<string, ServerConsumer> | undefined): ConsumerItem[] {
+  const updates = items.filter((item) => item.action === 'update' && item.config !== undefined);
+  const givers = new Map<string, string[]>();
+  for (const item of updates) {
+    const wanted = consumerFilters(item.config as JetStreamConsumerConfig);
+    const from = updates.filter((other) => other !== item
+      && sharedFilter(wanted, consumerFilters(current?.get(other.consumer)?.config ?? {})) !== undefined).map((other) => other.name);
+    if (from.length > 0) givers.set(item.name, from);
+  }
+  let ordered = items.map((item): ConsumerItem => {
+    const from = givers.get(item.name);
+    if (from === undefined || item.action !== 'update') return item;
+    const circle = takersBack(givers, item.name);
+    if (circle.length === 0) return { ...item, after: from };
+    return {
+      ...item, action: 'refused', config: undefined,
+      reasons: [`its filters take subjects from ${consumersNamed(circle)}, whose new filters take subjects from it`
+        + `${circleWording(givers, item.name, circle)}: a work queue gives each subject to one consumer, so the server refuses either `
+        + 'update while the other holds the subjects. Move them in two deployments: first out of one of these consumers, then into the other'],
+    };
+  });
+  // Bounded: each pass that goes on refuses one more of the finitely many updates.
+  for (; ;) {
+    const refused = new Set(ordered.filter((item) => item.action === 'refused').map((item) => item.name));
+    const taking = ordered.find((item) => item.action === 'update' && (item.after ?? []).some((name) => refused.has(name)));
+    if (taking === undefined) return ordered;
+    const kept = (taking.after ?? []).filter((name) => refused.has(name));
+    ordered = ordered.map((item) => (item !== taking ? item : {
+      ...item, action: 'refused', config: undefined, after: undefined,
+      reasons: [`its filters take subjects that ${consumersNamed(kept)} keeps, refused in this run`],
+    }));
+  }
+}
+
+/** Consumers by their ownership keys, named as a reason names them: `consumer "c1" and consumer "c2"`. */
+function consumersNamed(keys: readonly string[]): string {
+  return keys.map((key) => `consumer ${JSON.stringify(consumerOfKey(key)?.consumer ?? key)}`).join(' and ');
 }

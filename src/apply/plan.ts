@@ -7,6 +7,7 @@ import { FieldChange, diffStreamConfig, formatChange, formatFieldValue } from '.
 import { NormalizedStreamConfig } from './normalize';
 import { ConsumerItem, ServerConsumer, dataLossRemedy, planConsumers } from './consumer-plan';
 import { ManagedEntry, removedFate } from './managed';
+import { circleWording, takersBack } from './write-order';
 
 /** A stream's content as the server's stream info reports it. */
 export interface StreamState {
@@ -302,25 +303,13 @@ function subjectGivers(items: readonly StreamItem[], server: ReadonlyMap<string,
  */
 function refuseSubjectCycles(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
   const givers = subjectGivers(items, server);
-  const reaches = (from: string, target: string): boolean => {
-    const seen = new Set<string>();
-    const stack = [from];
-    while (stack.length > 0) {
-      const name = stack.pop() as string;
-      if (name === target) return true;
-      if (seen.has(name)) continue;
-      seen.add(name);
-      stack.push(...(givers.get(name) ?? []));
-    }
-    return false;
-  };
   return items.map((item) => {
-    const circle = (givers.get(item.name) ?? []).filter((giver) => reaches(giver, item.name)).sort();
+    const circle = takersBack(givers, item.name);
     if (item.action !== 'update' || circle.length === 0) return item;
     return {
       action: 'refused', name: item.name, changes: item.changes,
       reasons: [`it takes subjects from ${circle.map((name) => `stream ${JSON.stringify(name)}`).join(' and ')}, which takes subjects from it`
-        + `${circle.some((giver) => !(givers.get(giver) ?? []).includes(item.name)) ? ' through others' : ''}: the server refuses either write while the other `
+        + `${circleWording(givers, item.name, circle)}: the server refuses either write while the other `
         + 'holds the subjects, and no order moves them without a moment when a subject has no stream. Move them in two deployments: '
         + 'first out of one of these streams (to none, or to a stream of their own), then into the other'],
     };
@@ -340,26 +329,6 @@ function orderSubjectMoves(items: StreamItem[], server: ReadonlyMap<string, Serv
     // In plan order; updateWaves reads it as a set.
     return { ...item, after: [...from].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)) };
   });
-}
-
-/**
- * The updates in the order they are written, as waves: each update comes in a wave after those of
- * the updates it takes subjects from. Updates that take from each other (a swap), which the plan
- * refuses, cannot be ordered: given some, they come in the last wave. Pure.
- */
-export function updateWaves(updates: readonly UpdateItem[]): UpdateItem[][] {
-  const waves: UpdateItem[][] = [];
-  const written = new Set<string>();
-  const names = new Set(updates.map((u) => u.name));
-  let left = [...updates];
-  while (left.length > 0) {
-    const ready = left.filter((u) => u.after.every((name) => written.has(name) || !names.has(name)));
-    const wave = ready.length > 0 ? ready : left;
-    waves.push(wave);
-    for (const u of wave) written.add(u.name);
-    left = left.filter((u) => !written.has(u.name));
-  }
-  return waves;
 }
 
 /** A create, or an update that changes the stream's subjects: a write that may take subjects the server gives another stream. */

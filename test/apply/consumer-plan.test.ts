@@ -115,6 +115,26 @@ describe('planConsumers', () => {
       .toEqual(lost('"S.a"', 'a repair never discards messages: the apply Job applies it as allowDataLoss allows'));
   });
 
+  test('on a work queue, writes an update taking filters another gives up after it; refuses updates taking from each other, and one taking from those', () => {
+    const queue = (now: Record<string, string[]>, wanted: Record<string, string[]>) => {
+      const names = Object.keys(now);
+      return planConsumers({
+        declared: [stream('S', names.map((name) => consumer(name, { filter_subjects: wanted[name] })))],
+        streams: new Map([['S', streamOnServer({ retention: 'workqueue' })]]),
+        server: new Map([['S', new Map(names.map((name) => [name, onServer({ filter_subjects: now[name] }, name)]))]]),
+        managed: new Map([['S', { retentionPolicy: 'Retain' as const }], ...names.map((name) => [`S/${name}`, { retentionPolicy: 'Retain' as const }] as const)]),
+        serverVersion: '2.15.3', clustered: false, repair: false,
+      }, [{ name: 'S', action: 'unchanged' }]).map((item) => [item.name, item.action, item.after ?? item.reasons]);
+    };
+    expect(queue({ a: ['S.c'], b: ['S.a', 'S.b'] }, { a: ['S.b', 'S.c'], b: ['S.a'] })).toEqual([['S/a', 'update', ['S/b']], ['S/b', 'update', []]]);
+    expect(queue({ a: ['S.a'], b: ['S.b', 'S.x'], c: ['S.c'] }, { a: ['S.b'], b: ['S.a'], c: ['S.c', 'S.x'] })).toEqual([
+      ['S/a', 'refused', ['its filters take subjects from consumer "b", whose new filters take subjects from it: a work queue gives each subject to one consumer, '
+        + 'so the server refuses either update while the other holds the subjects. Move them in two deployments: first out of one of these consumers, then into the other']],
+      ['S/b', 'refused', [expect.stringMatching(/^its filters take subjects from consumer "a", whose new filters take subjects from it: /)]],
+      ['S/c', 'refused', ['its filters take subjects that consumer "b" keeps, refused in this run']],
+    ]);
+  });
+
   test('refuses a consumer the store did not create unless it adopts it, and more replicas than a single server keeps', () => {
     const base = { streams: new Map([['S', streamOnServer()]]), server: new Map([['S', new Map([['c', onServer()]])]]), managed: new Map([['S', { retentionPolicy: 'Retain' as const }]]) };
     const items = [{ name: 'S', action: 'unchanged' }];

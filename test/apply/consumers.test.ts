@@ -273,6 +273,27 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
       .toEqual([ExitCode.OK, ['updated NARROW/b: filter_subject "narrow.c" -> "narrow.b"'], 'narrow.b']);
   });
 
+  test('on a work queue, a filter moved between consumers applies in one run; filters swapped between them are refused and kept', async () => {
+    const queue = (filterOfA: string, filterOfB: string) => (store: StreamStore) => {
+      const stream = store.addStream('MOVES', { subjects: ['moves.>'], retention: Retention.WORK_QUEUE });
+      stream.addConsumer('a', { filterSubjects: [filterOfA] });
+      stream.addConsumer('b', { filterSubjects: [filterOfB] });
+    };
+    const filters = async () => [(await info('MOVES', 'a')).config.filter_subject, (await info('MOVES', 'b')).config.filter_subject];
+    expect((await applyStore('moves', queue('moves.a', 'moves.c'))).exitCode).toBe(ExitCode.OK);
+    // a takes moves.c, which b gives up: b is written first.
+    const moved = await applyStore('moves', queue('moves.c', 'moves.d'));
+    expect([moved.exitCode, moved.out.filter((l) => /^\[\d\/\d\] updated MOVES\//.test(l)).map((l) => l.replace(/^\[\d\/\d\] /, '').replace(/:.*$/, ''))])
+      .toEqual([ExitCode.OK, ['updated MOVES/b', 'updated MOVES/a']]);
+    expect(await filters()).toEqual(['moves.c', 'moves.d']);
+    const swapped = await applyStore('moves', queue('moves.d', 'moves.c'));
+    expect([swapped.exitCode, linesOf(swapped.out, 'MOVES').filter((l) => l.includes('/'))]).toEqual([ExitCode.REFUSED, [
+      expect.stringMatching(/^refused MOVES\/a: its filters take subjects from consumer "b", whose new filters take subjects from it: /),
+      expect.stringMatching(/^refused MOVES\/b: its filters take subjects from consumer "a", whose new filters take subjects from it: /),
+    ]]);
+    expect(await filters()).toEqual(['moves.c', 'moves.d']);
+  });
+
   test('a pause added to an existing consumer pauses it, and removing it resumes it (2.11+)', async () => {
     if (!version.atLeast('2.11.0')) return;
     expect((await apply('PAUSED', (s) => { s.addConsumer('c'); })).exitCode).toBe(ExitCode.OK);

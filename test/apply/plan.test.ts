@@ -2,7 +2,7 @@ import { DeclaredStream } from '../../src/apply/definitions';
 import { normalizeServerConfig } from '../../src/apply/normalize';
 import {
   NOT_MANAGED_REASON, Plan, PlanExitCode, PlanInput, PlanItem, ServerStream, StreamState,
-  UpdateItem, buildPlan, isConsumerItem, hasRefusals, pendingChanges, planExitCode, updateWaves,
+  buildPlan, isConsumerItem, hasRefusals, pendingChanges, planExitCode,
 } from '../../src/apply/plan';
 import { ManagedEntry } from '../../src/apply/managed';
 import type { JetStreamStreamConfig } from '../../src/stream-definition';
@@ -334,21 +334,6 @@ describe('plan outcome', () => {
     expect(pendingChanges(p)).toBe(pending);
     expect(hasRefusals(p)).toBe(refusals);
     expect(planExitCode(p)).toBe(exitCode);
-  });
-});
-
-describe('updateWaves', () => {
-  const update = (name: string, after: string[] = []): UpdateItem => ({ action: 'update', name, config: declaredConfig({ name }), changes: [], adopt: false, after });
-  const names = (waves: UpdateItem[][]) => waves.map((wave) => wave.map((u) => u.name));
-
-  test.each<[string, UpdateItem[], string[][]]>([
-    ['independent updates in one wave', [update('A'), update('B')], [['A', 'B']]],
-    ['a taker after the giver', [update('A', ['Z']), update('Z')], [['Z'], ['A']]],
-    ['a chain in order', [update('A', ['B']), update('B', ['C']), update('C')], [['C'], ['B'], ['A']]],
-    ['a giver that is no update: nothing to wait for', [update('A', ['GONE'])], [['A']]],
-    ['a swap, which no order makes work, last', [update('A', ['B']), update('B', ['A']), update('C')], [['C'], ['A', 'B']]],
-  ])('%s', (_, updates, expected) => {
-    expect(names(updateWaves(updates))).toEqual(expected);
   });
 });
 
