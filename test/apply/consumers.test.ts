@@ -283,7 +283,7 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
     expect((await applyStore('moves', queue('moves.a', 'moves.c'))).exitCode).toBe(ExitCode.OK);
     // a takes moves.c, which b gives up: b is written first.
     const moved = await applyStore('moves', queue('moves.c', 'moves.d'));
-    expect([moved.exitCode, moved.out.filter((l) => /^\[\d\/\d\] updated MOVES\//.test(l)).map((l) => l.replace(/^\[\d\/\d\] /, '').replace(/:.*$/, ''))])
+    expect([moved.exitCode, moved.out.filter((l) => /^\[\d+\/\d+\] updated MOVES\//.test(l)).map((l) => l.replace(/^\[\d+\/\d+\] /, '').replace(/:.*$/, ''))])
       .toEqual([ExitCode.OK, ['updated MOVES/b', 'updated MOVES/a']]);
     expect(await filters()).toEqual(['moves.c', 'moves.d']);
     const swapped = await applyStore('moves', queue('moves.d', 'moves.c'));
