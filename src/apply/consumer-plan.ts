@@ -228,24 +228,33 @@ export function dataLossRemedy(repair: boolean, on = ''): string {
 }
 
 /**
- * The updates of one work-queue stream's consumers, ordered: a work queue gives each subject to one
+ * The writes of one work-queue stream's consumers, ordered: a work queue gives each subject to one
  * consumer, so the server refuses new filters that another consumer still holds. An update taking
  * filters another update gives up comes after it. Updates that take from each other, directly or
- * around a circle, cannot be ordered and are refused, and so is an update taking filters a refused
- * consumer keeps (repeated until none is refused more): the server would refuse them on every run.
+ * around a circle, cannot be ordered and are refused; so is a create or update taking filters that a
+ * consumer refused in this run keeps (repeated until none is refused more): the server would refuse
+ * them on every run.
  */
 function orderFilterMoves(items: ConsumerItem[], current: ReadonlyMap<string, ServerConsumer> | undefined): ConsumerItem[] {
-  const updates = items.filter((item) => item.action === 'update' && item.config !== undefined);
-  const givers = new Map<string, string[]>();
-  for (const item of updates) {
+  const writes = (list: readonly ConsumerItem[]) => list.filter((item) => (item.action === 'update' || item.action === 'create') && item.config !== undefined);
+  // For each write, the stream's other declared consumers whose filters on the server it takes.
+  const holders = new Map<string, ConsumerItem[]>();
+  for (const item of writes(items)) {
     const wanted = consumerFilters(item.config as JetStreamConsumerConfig);
-    const from = updates.filter((other) => other !== item
-      && sharedFilter(wanted, consumerFilters(current?.get(other.consumer)?.config ?? {})) !== undefined).map((other) => other.name);
-    if (from.length > 0) givers.set(item.name, from);
+    const from = items.filter((other) => {
+      const held = current?.get(other.consumer);
+      return other !== item && held !== undefined && sharedFilter(wanted, consumerFilters(held.config)) !== undefined;
+    });
+    if (from.length > 0) holders.set(item.name, from);
+  }
+  const givers = new Map<string, string[]>();
+  for (const [name, from] of holders) {
+    const updates = from.filter((other) => other.action === 'update').map((other) => other.name);
+    if (updates.length > 0 && items.some((item) => item.name === name && item.action === 'update')) givers.set(name, updates);
   }
   let ordered = items.map((item): ConsumerItem => {
     const from = givers.get(item.name);
-    if (from === undefined || item.action !== 'update') return item;
+    if (from === undefined) return item;
     const circle = takersBack(givers, item.name);
     if (circle.length === 0) return { ...item, after: from };
     return {
@@ -255,15 +264,15 @@ function orderFilterMoves(items: ConsumerItem[], current: ReadonlyMap<string, Se
         + 'update while the other holds the subjects. Move them in two deployments: first out of one of these consumers, then into the other'],
     };
   });
-  // Bounded: each pass that goes on refuses one more of the finitely many updates.
+  // Bounded: each pass that goes on refuses one more of the finitely many writes.
   for (; ;) {
     const refused = new Set(ordered.filter((item) => item.action === 'refused').map((item) => item.name));
-    const taking = ordered.find((item) => item.action === 'update' && (item.after ?? []).some((name) => refused.has(name)));
+    const kept = (item: ConsumerItem) => (holders.get(item.name) ?? []).map((other) => other.name).filter((name) => refused.has(name));
+    const taking = writes(ordered).find((item) => kept(item).length > 0);
     if (taking === undefined) return ordered;
-    const kept = (taking.after ?? []).filter((name) => refused.has(name));
     ordered = ordered.map((item) => (item !== taking ? item : {
       ...item, action: 'refused', config: undefined, after: undefined,
-      reasons: [`its filters take subjects that ${consumersNamed(kept)} keeps, refused in this run`],
+      reasons: [`its filters take subjects that ${consumersNamed(kept(item))} keeps, refused in this run`],
     }));
   }
 }

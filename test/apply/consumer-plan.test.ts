@@ -133,6 +133,21 @@ describe('planConsumers', () => {
       ['S/b', 'refused', [expect.stringMatching(/^its filters take subjects from consumer "a", whose new filters take subjects from it: /)]],
       ['S/c', 'refused', ['its filters take subjects that consumer "b" keeps, refused in this run']],
     ]);
+    // A consumer refused a change of its own keeps its filters: an update or a create taking them is refused too.
+    const refusedKeeps = planConsumers({
+      declared: [stream('S', [
+        consumer('a', { filter_subjects: ['S.c'], deliver_policy: 'new' }), consumer('b', { filter_subjects: ['S.a'] }), consumer('c', { filter_subjects: ['S.a.>', 'S.a'] }),
+      ])],
+      streams: new Map([['S', streamOnServer({ retention: 'workqueue' })]]),
+      server: new Map([['S', new Map([['a', onServer({ filter_subjects: ['S.a'] }, 'a')], ['b', onServer({ filter_subjects: ['S.b'] }, 'b')]])]]),
+      managed: new Map([['S', { retentionPolicy: 'Retain' as const }], ['S/a', { retentionPolicy: 'Retain' as const }], ['S/b', { retentionPolicy: 'Retain' as const }]]),
+      serverVersion: '2.15.3', clustered: false, repair: false,
+    }, [{ name: 'S', action: 'unchanged' }]).map((item) => [item.name, item.action, item.reasons]);
+    expect(refusedKeeps).toEqual([
+      ['S/a', 'refused', ['deliver_policy "all" -> "new": JetStream cannot change the deliver policy of a consumer']],
+      ['S/b', 'refused', ['its filters take subjects that consumer "a" keeps, refused in this run']],
+      ['S/c', 'refused', ['its filters take subjects that consumer "a" keeps, refused in this run']],
+    ]);
   });
 
   test('refuses a consumer the store did not create unless it adopts it, and more replicas than a single server keeps', () => {

@@ -274,9 +274,9 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
   });
 
   test('on a work queue, a filter moved between consumers applies in one run; filters swapped between them are refused and kept', async () => {
-    const queue = (filterOfA: string, filterOfB: string) => (store: StreamStore) => {
+    const queue = (filterOfA: string, filterOfB: string, optionsOfA: ConsumerOptions = {}) => (store: StreamStore) => {
       const stream = store.addStream('MOVES', { subjects: ['moves.>'], retention: Retention.WORK_QUEUE });
-      stream.addConsumer('a', { filterSubjects: [filterOfA] });
+      stream.addConsumer('a', { ...optionsOfA, filterSubjects: [filterOfA] });
       stream.addConsumer('b', { filterSubjects: [filterOfB] });
     };
     const filters = async () => [(await info('MOVES', 'a')).config.filter_subject, (await info('MOVES', 'b')).config.filter_subject];
@@ -290,6 +290,13 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
     expect([swapped.exitCode, linesOf(swapped.out, 'MOVES').filter((l) => l.includes('/'))]).toEqual([ExitCode.REFUSED, [
       expect.stringMatching(/^refused MOVES\/a: its filters take subjects from consumer "b", whose new filters take subjects from it: /),
       expect.stringMatching(/^refused MOVES\/b: its filters take subjects from consumer "a", whose new filters take subjects from it: /),
+    ]]);
+    expect(await filters()).toEqual(['moves.c', 'moves.d']);
+    // A consumer refused a change of its own keeps its filters: one taking them is refused with it, not failed by the server.
+    const kept = await applyStore('moves', queue('moves.e', 'moves.c', { maxWaiting: 100 }));
+    expect([kept.exitCode, linesOf(kept.out, 'MOVES').filter((l) => l.includes('/'))]).toEqual([ExitCode.REFUSED, [
+      expect.stringMatching(/^refused MOVES\/a: max_waiting 512 -> 100: /),
+      'refused MOVES/b: its filters take subjects that consumer "a" keeps, refused in this run',
     ]]);
     expect(await filters()).toEqual(['moves.c', 'moves.d']);
   });
