@@ -161,9 +161,9 @@ test('--help prints the usage', async () => {
 });
 
 describe('the streams commands as a process', () => {
-  /** Starts the bundle with `args`; `input` goes to its stdin. */
+  /** Starts the bundle with `args`, on this process's Node as on a user's machine (they are not the Job's); `input` goes to its stdin. */
   function startBundle(args: string[], input?: string) {
-    const child = spawn(nodeOfImage(), [bundle, ...args], { env: { PATH: process.env.PATH ?? '', NATS_URL: server.url } });
+    const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? '', NATS_URL: server.url } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

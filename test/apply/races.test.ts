@@ -372,13 +372,14 @@ describe('a run that stalls while holding the lock', () => {
         }
         return count;
       };
-      // Every run on a lock lifetime of one second, the bucket's.
-      const options = { server: own.url, lockTtlMs: 1_000 };
+      // Every run on a lock lifetime of three seconds, the bucket's: long enough that a run writing 300
+      // streams on a loaded machine keeps renewing it, short enough to wait out.
+      const options = { server: own.url, lockTtlMs: 3_000 };
       expect((await run(document('stall', 1, streams(1)), options)).exitCode).toBe(ExitCode.OK);
 
       // The older run, as the Job runs it with 4 writes in flight, stopped (SIGSTOP) partway through its writes.
       const bundle = path.join(__dirname, '../../lib/bundle/jetstream-apply.js');
-      const args = ['apply', '--server', own.url, '--definitions', document('stall', 2, streams(2)), '--lock-ttl', '1s', '--concurrency', '4'];
+      const args = ['apply', '--server', own.url, '--definitions', document('stall', 2, streams(2)), '--lock-ttl', '3s', '--concurrency', '4'];
       const older = spawn(nodeOfImage(), [bundle, ...args]);
       let [stdout, stderr] = ['', ''];
       older.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -393,7 +394,7 @@ describe('a run that stalls while holding the lock', () => {
         });
       });
       // Longer than the lock's lifetime: the newer run takes it over and applies.
-      await sleep(2_000);
+      await sleep(4_000);
       const newer = await run(document('stall', 3, streams(3)), options);
       older.kill('SIGCONT');
       const olderExit = await exited;
