@@ -109,7 +109,7 @@ async function main(): Promise<void> {
           peakRss.push(peakRssBytes);
         } else {
           const inFlight = run === 'window' ? DEFAULT_MAX_IN_FLIGHT : 1;
-          runs[run].push((await timedProcess(process.execPath, [publisherFile, server.url, messagesFile, String(inFlight)], { PATH: forwarderEnv.PATH }, jsm, count)).ms);
+          runs[run].push((await timedProcess(nodeOfImage(), [publisherFile, server.url, messagesFile, String(inFlight)], { PATH: forwarderEnv.PATH }, jsm, count)).ms);
         }
       }
     }
