@@ -274,12 +274,14 @@ async function executePlan(
   };
   const phases: ReadonlyArray<PlanItem['action']> = WRITE_PHASES;
   for (const item of plan.items) if (!phases.includes(item.action)) finish({ item });
-  const inPhase = (phase: PlanItem['action'], consumers: boolean) => plan.items.filter((item) => item.action === phase && isConsumerItem(item) === consumers);
+  // Consumers that lower their own limits ahead of their stream's lowered consumer limits go first.
+  const first = plan.items.filter((item) => isConsumerItem(item) && item.beforeStream === true);
+  const inPhase = (phase: PlanItem['action'], consumers: boolean) => plan.items.filter((item) => item.action === phase && isConsumerItem(item) === consumers && !first.includes(item));
   // Updates that move subjects between streams, or filters between the consumers of a work queue,
-  // go in waves: the one giving them up first. Consumers come after every stream write.
+  // go in waves: the one giving them up first. Other consumers come after every stream write.
   const waves = (consumers: boolean) => WRITE_PHASES.flatMap((phase) => (phase === 'update'
     ? updateWaves(inPhase(phase, consumers) as Array<PlanItem & OrderedUpdate>) : [inPhase(phase, consumers)]));
-  const batches = [...waves(false), ...waves(true)];
+  const batches = [first, ...waves(false), ...waves(true)];
   for (const batch of batches) {
     await runPool(batch, concurrency, async (item) => {
       const stop = stopped();

@@ -37,6 +37,11 @@ export interface ConsumerItem {
   readonly keptBecause?: string;
   /** For an update on a work queue: the updates of the stream's consumers that give up filters it takes; they are written first. */
   readonly after?: readonly string[];
+  /**
+   * For an update that only lowers its own limits while its stream's consumer limits change: it is
+   * written before the stream, which the server would refuse new limits below what the consumer has.
+   */
+  readonly beforeStream?: boolean;
 }
 
 /** Everything the consumers' plan is made from. */
@@ -87,11 +92,16 @@ const OURS: ReadonlySet<string> = new Set(['create', 'update', 'unchanged']);
  *   the messages no consumer is interested in any more.
  * - On a work queue, an update whose filters take subjects another update gives up is written after
  *   it; updates that take from each other are refused, and so is one taking from a refused one.
+ * - An update that only lowers max_ack_pending or inactive_threshold goes before its stream when the
+ *   stream's consumer limits change, so limits lowered on both apply in one run.
  *
  * @param streamItems the streams' plan, for what happens to each consumer's stream
  */
-export function planConsumers(input: ConsumerPlanInput, streamItems: ReadonlyArray<{ readonly name: string; readonly action: string }>): ConsumerItem[] {
+export function planConsumers(
+  input: ConsumerPlanInput, streamItems: ReadonlyArray<{ readonly name: string; readonly action: string; readonly changes?: readonly FieldChange[] }>,
+): ConsumerItem[] {
   const streamAction = new Map(streamItems.map((item) => [item.name, item.action]));
+  const limitsChange = new Set(streamItems.filter((item) => item.action === 'update' && item.changes?.some((c) => c.field === 'consumer_limits')).map((item) => item.name));
   const declaredKeys = new Set(input.declared.flatMap((s) => s.consumers.map((c) => consumerKey(s.config.name, c.config.durable_name))));
   const removed = removedConsumers(input, declaredKeys, streamAction);
   const items: ConsumerItem[] = [...removed];
@@ -104,10 +114,10 @@ export function planConsumers(input: ConsumerPlanInput, streamItems: ReadonlyArr
     const onServer = input.streams.get(name);
     const limit = maxConsumersProblem(onServer, staying.length, stream.consumers.length);
     const current = input.server.get(name);
-    const planned = stream.consumers.map((declared) => withInterestRule(
+    const planned = stream.consumers.map((declared) => beforeStreamLimits(withInterestRule(
       withStreamRules(planDeclaredConsumer(declared, name, streamAction.get(name), input), onServer, staying, limit),
       onServer, current?.get(declared.config.durable_name), stream.allowDataLoss, input.repair,
-    ));
+    ), limitsChange.has(name)));
     items.push(...(onServer?.config.retention === 'workqueue' ? orderFilterMoves(planned, current) : planned));
   }
   return items;
@@ -280,4 +290,14 @@ function orderFilterMoves(items: ConsumerItem[], current: ReadonlyMap<string, Se
 /** Consumers by their ownership keys, named as a reason names them: `consumer "c1" and consumer "c2"`. */
 function consumersNamed(keys: readonly string[]): string {
   return keys.map((key) => `consumer ${JSON.stringify(consumerOfKey(key)?.consumer ?? key)}`).join(' and ');
+}
+
+/** The limits a stream's consumer_limits bound: lowering them on a consumer never needs the stream's change first. */
+const STREAM_BOUNDED_FIELDS: ReadonlySet<string> = new Set(['max_ack_pending', 'inactive_threshold']);
+
+/** Marks an update that only lowers stream-bounded limits, on a stream whose consumer limits change, to go before the stream. */
+function beforeStreamLimits(item: ConsumerItem, streamLimitsChange: boolean): ConsumerItem {
+  if (!streamLimitsChange || item.action !== 'update') return item;
+  const lowersOnly = item.changes.every((c) => STREAM_BOUNDED_FIELDS.has(c.field) && typeof c.from === 'number' && typeof c.to === 'number' && c.to > 0 && c.to < c.from);
+  return lowersOnly ? { ...item, beforeStream: true } : item;
 }

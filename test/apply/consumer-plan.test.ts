@@ -1,5 +1,6 @@
 import { ConsumerItem, ConsumerPlanInput, ServerConsumer, StreamOnServer, planConsumers } from '../../src/apply/consumer-plan';
 import { DeclaredConsumer, DeclaredStream } from '../../src/apply/definitions';
+import type { FieldChange } from '../../src/apply/diff';
 import { ManagedEntry } from '../../src/apply/managed';
 import { normalizeServerConsumerConfig } from '../../src/apply/normalize';
 import type { JetStreamConsumerConfig } from '../../src/consumer-options';
@@ -148,6 +149,22 @@ describe('planConsumers', () => {
       ['S/b', 'refused', ['its filters take subjects that consumer "a" keeps, refused in this run']],
       ['S/c', 'refused', ['its filters take subjects that consumer "a" keeps, refused in this run']],
     ]);
+  });
+
+  test('an update that only lowers its limits goes before its stream when the stream\'s consumer limits change', () => {
+    const limits: FieldChange = { field: 'consumer_limits', from: undefined, to: { max_ack_pending: 100 } };
+    const run = (to: Partial<JetStreamConsumerConfig>, streamChanges: FieldChange[] = [limits]) => planConsumers({
+      declared: [stream('S', [consumer('c', to)])],
+      streams: new Map([['S', streamOnServer()]]),
+      server: new Map([['S', new Map([['c', onServer({ max_ack_pending: 1000 })]])]]),
+      managed: new Map([['S', { retentionPolicy: 'Retain' as const }], ['S/c', { retentionPolicy: 'Retain' as const }]]),
+      serverVersion: '2.15.3', clustered: false, repair: false,
+    }, [{ name: 'S', action: 'update', changes: streamChanges }]).map((item) => [item.action, item.beforeStream ?? false]);
+    expect(run({ max_ack_pending: 100 })).toEqual([['update', true]]);
+    // Raised, lowered with another change, or on a stream whose consumer limits stay: after the stream, as every consumer.
+    expect(run({ max_ack_pending: 2000 })).toEqual([['update', false]]);
+    expect(run({ max_ack_pending: 100, description: 'lower' })).toEqual([['update', false]]);
+    expect(run({ max_ack_pending: 100 }, [{ field: 'max_age', from: 0, to: 1 }])).toEqual([['update', false]]);
   });
 
   test('refuses a consumer the store did not create unless it adopts it, and more replicas than a single server keeps', () => {

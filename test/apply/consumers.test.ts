@@ -301,6 +301,19 @@ describe.each(NATS_SERVER_RELEASES)('consumers on nats-server %s', (release) => 
     expect(await filters()).toEqual(['moves.c', 'moves.d']);
   });
 
+  test('consumer limits lowered on a stream and on its consumer apply in one run, the consumer first (2.10+)', async () => {
+    if (!version.atLeast('2.10.0')) return;
+    const limited = (maxAckPending: number | undefined) => (s: Stream) => { s.addConsumer('c', { maxAckPending: maxAckPending ?? 1000 }); };
+    expect((await apply('LOWERED', limited(undefined))).exitCode).toBe(ExitCode.OK);
+    const lowered = await applyStore('lowered', (store) => {
+      store.addStream('LOWERED', { subjects: ['lowered.>'], consumerLimits: { maxAckPending: 500 } }).addConsumer('c', { maxAckPending: 500 });
+    });
+    expect([lowered.exitCode, linesOf(lowered.out, 'LOWERED')]).toEqual([ExitCode.OK, [
+      'updated LOWERED/c: max_ack_pending 1000 -> 500', 'updated LOWERED: consumer_limits (unset) -> {"max_ack_pending":500}',
+    ]]);
+    expect([(await jsm.streams.info('LOWERED')).config.consumer_limits, (await info('LOWERED', 'c')).config.max_ack_pending]).toEqual([{ max_ack_pending: 500 }, 500]);
+  });
+
   test('a pause added to an existing consumer pauses it, and removing it resumes it (2.11+)', async () => {
     if (!version.atLeast('2.11.0')) return;
     expect((await apply('PAUSED', (s) => { s.addConsumer('c'); })).exitCode).toBe(ExitCode.OK);
