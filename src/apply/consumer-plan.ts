@@ -108,12 +108,12 @@ export function planConsumers(
   const deleted = new Set(removed.filter((item) => item.action === 'delete').map((item) => item.name));
   for (const stream of input.declared) {
     const name = stream.config.name;
+    const current = input.server.get(name);
     // The consumers that stay on the stream without a declaration: orphaned and foreign ones.
-    const staying = [...(input.server.get(name) ?? new Map<string, ServerConsumer>())]
+    const staying = [...(current ?? new Map<string, ServerConsumer>())]
       .filter(([consumer]) => !declaredKeys.has(consumerKey(name, consumer)) && !deleted.has(consumerKey(name, consumer)));
     const onServer = input.streams.get(name);
     const limit = maxConsumersProblem(onServer, staying.length, stream.consumers.length);
-    const current = input.server.get(name);
     const planned = stream.consumers.map((declared) => beforeStreamLimits(withInterestRule(
       withStreamRules(planDeclaredConsumer(declared, name, streamAction.get(name), input), onServer, staying, limit),
       onServer, current?.get(declared.config.durable_name), stream.allowDataLoss, input.repair,
@@ -247,8 +247,10 @@ export function dataLossRemedy(repair: boolean, on = ''): string {
  */
 function orderFilterMoves(items: ConsumerItem[], current: ReadonlyMap<string, ServerConsumer> | undefined): ConsumerItem[] {
   const writes = (list: readonly ConsumerItem[]) => list.filter((item) => (item.action === 'update' || item.action === 'create') && item.config !== undefined);
-  // For each write, the stream's other declared consumers whose filters on the server it takes.
+  // For each write, the stream's other declared consumers whose filters on the server it takes;
+  // for each update, those of them that are updates too, which it comes after.
   const holders = new Map<string, ConsumerItem[]>();
+  const givers = new Map<string, string[]>();
   for (const item of writes(items)) {
     const wanted = consumerFilters(item.config as JetStreamConsumerConfig);
     const from = items.filter((other) => {
@@ -256,11 +258,8 @@ function orderFilterMoves(items: ConsumerItem[], current: ReadonlyMap<string, Se
       return other !== item && held !== undefined && sharedFilter(wanted, consumerFilters(held.config)) !== undefined;
     });
     if (from.length > 0) holders.set(item.name, from);
-  }
-  const givers = new Map<string, string[]>();
-  for (const [name, from] of holders) {
     const updates = from.filter((other) => other.action === 'update').map((other) => other.name);
-    if (updates.length > 0 && items.some((item) => item.name === name && item.action === 'update')) givers.set(name, updates);
+    if (item.action === 'update' && updates.length > 0) givers.set(item.name, updates);
   }
   let ordered = items.map((item): ConsumerItem => {
     const from = givers.get(item.name);

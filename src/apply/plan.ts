@@ -213,7 +213,9 @@ export function buildPlan(input: PlanInput): Plan {
     const managed = input.managed.get(name);
     items.push(managed ? { ...removedFate(managed, input.repair ?? false), name } : { action: 'foreign', name });
   }
-  const streams = orderSubjectMoves(refuseKeptSubjects(refuseSubjectCycles(items, input.server), input.server), input.server);
+  // Who takes subjects from whom, once: refusals only drop writes, whose names the write order then ignores.
+  const givers = subjectGivers(items, input.server);
+  const streams = orderSubjectMoves(refuseKeptSubjects(refuseSubjectCycles(items, givers), input.server), givers);
   const consumers = planConsumers({ ...input, streams: input.server, server: input.consumers, repair: input.repair ?? false }, streams);
   return { items: [...streams, ...consumers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }
@@ -301,8 +303,7 @@ function subjectGivers(items: readonly StreamItem[], server: ReadonlyMap<string,
  * them in steps would leave a subject with no stream for a while, where what is published is lost.
  * The plan refuses them, saying what to do.
  */
-function refuseSubjectCycles(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
-  const givers = subjectGivers(items, server);
+function refuseSubjectCycles(items: StreamItem[], givers: ReadonlyMap<string, readonly string[]>): StreamItem[] {
   return items.map((item) => {
     const circle = takersBack(givers, item.name);
     if (item.action !== 'update' || circle.length === 0) return item;
@@ -320,8 +321,7 @@ function refuseSubjectCycles(items: StreamItem[], server: ReadonlyMap<string, Se
  * Orders updates that move subjects between streams: an update taking a subject another update
  * gives up runs after it, so one run converges (the server refuses overlapping subjects).
  */
-function orderSubjectMoves(items: StreamItem[], server: ReadonlyMap<string, ServerStream>): StreamItem[] {
-  const givers = subjectGivers(items, server);
+function orderSubjectMoves(items: StreamItem[], givers: ReadonlyMap<string, readonly string[]>): StreamItem[] {
   const position = new Map(items.map((item, i) => [item.name, i]));
   return items.map((item) => {
     const from = givers.get(item.name);
